@@ -1,0 +1,68 @@
+"""Sticky: a retention app for Shopify and WooCommerce stores.
+
+`flask --app app ...` finds `create_app` here. Importing this package has no side effects.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+from app.config import load_settings
+from app.db import db
+
+log = logging.getLogger(__name__)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    config = dict(config or {})
+    app = Flask(__name__, instance_relative_config=True, template_folder="../templates",
+                instance_path=config.pop("INSTANCE_PATH", None))
+    app.config.update(load_settings(app.instance_path))
+    if config:
+        app.config.update(config)
+        if "DATABASE_URL" in config:
+            from app.config import normalize_database_url
+
+            app.config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
+    app.json.sort_keys = False
+
+    db.init_app(app)
+    _import_models()
+
+    from app.api import bp as api_bp
+    from app.health import bp as health_bp
+    from webhooks.shopify import bp as shopify_webhooks_bp
+
+    app.register_blueprint(shopify_webhooks_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)
+
+    from app.cli import register_commands
+
+    register_commands(app)
+    _register_error_handlers(app)
+    return app
+
+
+def _import_models() -> None:
+    # Every mapped class must be imported before relationships or metadata are used.
+    import app.inbox.models  # noqa: F401
+    import app.profiles.models  # noqa: F401
+    import app.shops.models  # noqa: F401
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        # The sender (Shopify, WooCommerce) retries on 5xx: nothing is lost.
+        log.error("database.unavailable", exc_info=exc)
+        return jsonify({"status": 503, "message": "database unavailable; retry later"}), 503
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify({"status": exc.code, "message": exc.description}), exc.code

@@ -1,0 +1,12 @@
+"""The panel's JSON API (`/api/...`), described by `/api/openapi.json`."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+from app.api import customers, openapi  # noqa: E402,F401  (routes register on import)
+from app.api.auth import require_shop  # noqa: E402
+
+bp.before_request(require_shop)

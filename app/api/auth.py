@@ -1,0 +1,98 @@
+"""Who is calling `/api`, and for which store.
+
+Two credentials, both `Authorization: Bearer ...`:
+- a Shopify session token as App Bridge sends it: HS256 JWT signed with the app secret,
+  `aud` = app key, `dest` = https://<shop>.myshopify.com, `iss` = <dest>/admin, checked for
+  exp/nbf with 10 s leeway (PyJWT does the JWT work);
+- a per-store API key from `flask --app app shops api-key STORE`.
+The credential's store is the tenant for the whole request (`g.shop`).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlparse
+
+import jwt
+from flask import current_app, g, jsonify, request
+from sqlalchemy import select
+
+from app.db import db
+from app.shops.models import Shop
+from app.shops.service import API_KEY_PREFIX, shop_for_api_key
+
+log = logging.getLogger(__name__)
+
+LEEWAY_SECONDS = 10
+
+
+class AuthError(Exception):
+    def __init__(self, message: str, *, retry_session: bool = False) -> None:
+        super().__init__(message)
+        self.retry_session = retry_session
+
+
+def shop_from_session_token(token: str) -> Shop:
+    config = current_app.config
+    secrets = [config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")]
+    claims = None
+    last_error: Exception | None = None
+    for secret in filter(None, secrets):
+        try:
+            claims = jwt.decode(
+                token, secret, algorithms=["HS256"], audience=config["SHOPIFY_API_KEY"],
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "nbf", "iss", "dest", "aud"]},
+            )
+            break
+        except jwt.InvalidSignatureError as exc:
+            last_error = exc
+            continue
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid session token: {exc}", retry_session=True) from exc
+    if claims is None:
+        raise AuthError(f"invalid session token: {last_error}", retry_session=True)
+    dest = str(claims["dest"])
+    if claims["iss"] != f"{dest}/admin":
+        raise AuthError("invalid session token: iss does not match dest", retry_session=True)
+    host = (urlparse(dest).hostname or "").lower()
+    if urlparse(dest).scheme != "https" or not host.endswith(".myshopify.com"):
+        raise AuthError("invalid session token: dest is not a Shopify store", retry_session=True)
+    shop = db.session.execute(
+        select(Shop).where(Shop.platform == "shopify", Shop.domain == host)
+    ).scalar_one_or_none()
+    if shop is None or shop.status != "active":
+        raise AuthError(f"store {host} is not connected to Sticky")
+    return shop
+
+
+def authenticate() -> Shop:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credential = header.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise AuthError("send `Authorization: Bearer <session token or API key>`")
+    if credential.startswith(API_KEY_PREFIX):
+        shop = shop_for_api_key(db.session, credential)
+        if shop is None:
+            raise AuthError("unknown or revoked API key")
+        return shop
+    return shop_from_session_token(credential)
+
+
+def require_shop():
+    """`before_request` hook: sets `g.shop` or answers 401."""
+    if request.endpoint == "api.openapi":
+        return None
+    try:
+        g.shop = authenticate()
+    except AuthError as exc:
+        log.info("api.auth_failed", extra={"reason": str(exc)})
+        response = jsonify({"status": 401, "message": str(exc)})
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="sticky"'
+        if exc.retry_session:
+            # App Bridge fetches a fresh session token and retries on this header.
+            response.headers["X-Shopify-Retry-Invalid-Session-Request"] = "1"
+        return response
+    return None

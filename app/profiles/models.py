@@ -1,0 +1,214 @@
+"""The profile store: one profile per shopper, with the orders, refunds and carts behind it.
+
+Platform ids are strings (Shopify's exceed 2^53). Money is `Numeric` in the shop's currency.
+Per-customer figures are derived from stored orders by `app.profiles.service` and never
+edited on their own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, UTCDateTime, utcnow
+
+Money = Numeric(18, 4)
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+# email_marketing values, as in the API contract.
+SUBSCRIBED, UNSUBSCRIBED, NOT_SUBSCRIBED = "subscribed", "unsubscribed", "not_subscribed"
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_customer_id"),
+        Index("ix_customers_shop_email", "shop_id", "email_normalized"),
+        Index("ix_customers_shop_last_order", "shop_id", "last_order_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    # NULL for a guest known only from orders or checkouts (identity by email).
+    platform_customer_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    email_normalized: Mapped[str | None] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(255))
+    last_name: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    city: Mapped[str | None] = mapped_column(String(255))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    tags: Mapped[str | None] = mapped_column(Text)
+    account_state: Mapped[str | None] = mapped_column(String(32))
+    email_marketing: Mapped[str] = mapped_column(String(16), default=NOT_SUBSCRIBED)
+    email_marketing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Derived from orders (see service.refresh_customer_figures).
+    orders_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_spent: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    average_order_value: Mapped[Decimal | None] = mapped_column(Money)
+    first_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Filled by the loyalty and analytics modules.
+    points_balance: Mapped[int] = mapped_column(Integer, default=0)
+    tier: Mapped[str | None] = mapped_column(String(64))
+    rfm_segment: Mapped[str | None] = mapped_column(String(32))
+    churn_risk: Mapped[float | None] = mapped_column(Float)
+    predicted_clv: Mapped[Decimal | None] = mapped_column(Money)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_order_id"),
+        Index("ix_orders_customer", "customer_id", "placed_at"),
+        Index("ix_orders_shop_placed", "shop_id", "placed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL")
+    )
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320))
+    currency: Mapped[str] = mapped_column(String(3))
+    presentment_currency: Mapped[str | None] = mapped_column(String(3))
+    subtotal: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total_price: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total_tax: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total_discounts: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total_shipping: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    # Sum of this order's rows in `refunds`; kept in step by the service.
+    total_refunded: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    financial_status: Mapped[str | None] = mapped_column(String(32))
+    fulfillment_status: Mapped[str | None] = mapped_column(String(32))
+    discount_codes: Mapped[list[str] | None] = mapped_column(JsonType)
+    source_name: Mapped[str | None] = mapped_column(String(64))
+    landing_site: Mapped[str | None] = mapped_column(Text)
+    checkout_token: Mapped[str | None] = mapped_column(String(128))
+    cart_token: Mapped[str | None] = mapped_column(String(128))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    order_id: Mapped[int] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    platform_line_id: Mapped[str | None] = mapped_column(String(64))
+    product_id: Mapped[str | None] = mapped_column(String(64))
+    variant_id: Mapped[str | None] = mapped_column(String(64))
+    sku: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(Text)
+    variant_title: Mapped[str | None] = mapped_column(Text)
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    price: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    total_discount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+
+
+class Refund(Base):
+    """A refund, keyed by the platform's order id so it can arrive before its order."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "platform_refund_id"),
+        Index("ix_refunds_order", "shop_id", "platform_order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    platform_refund_id: Mapped[str] = mapped_column(String(64))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    note: Mapped[str | None] = mapped_column(Text)
+    refunded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+CART_OPEN, CART_CONVERTED, CART_ABANDONED = "open", "converted", "abandoned"
+
+
+class Cart(Base):
+    """A storefront cart or a checkout. A checkout names its cart by `cart_token`."""
+
+    __tablename__ = "carts"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "kind", "token"),
+        Index("ix_carts_status", "shop_id", "status", "platform_updated_at"),
+        Index("ix_carts_cart_token", "shop_id", "cart_token"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # "cart" | "checkout"
+    token: Mapped[str] = mapped_column(String(128))
+    cart_token: Mapped[str | None] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(320))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    total_price: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    line_items: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonType)
+    recovery_url: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=CART_OPEN)
+    converted_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL")
+    )
+    platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    platform_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TimelineEvent(Base):
+    """What happened to a shopper, newest first in the panel. `ref` makes each one unique."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "kind", "ref"),
+        Index("ix_timeline_customer_time", "customer_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(48))
+    ref: Mapped[str] = mapped_column(String(160))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JsonType)

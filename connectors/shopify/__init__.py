@@ -1,0 +1,1 @@
+"""Shopify connector: webhook signatures and payload normalization (Admin API later)."""

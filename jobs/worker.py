@@ -1,0 +1,64 @@
+"""The worker process: an RQ worker plus a small periodic scheduler.
+
+Periodic jobs are enqueued by whichever worker first claims the period in Redis
+(`SET key NX EX period`), so running many workers never multiplies them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.serializers import JSONSerializer
+
+from app.queue import QUEUE_NAMES, get_queue, get_redis
+
+log = logging.getLogger(__name__)
+
+# (job, seconds between runs)
+PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
+    ("jobs.ingest.sweep_inbox", 60),
+    ("jobs.carts.mark_abandoned", 300),
+)
+
+
+def enqueue_due_periodic_jobs(app: Flask) -> list[str]:
+    redis = get_redis(app)
+    enqueued = []
+    for func, period in PERIODIC_JOBS:
+        if redis.set(f"sticky:periodic:{func}", 1, nx=True, ex=period):
+            get_queue("default", app).enqueue(func, job_timeout=600, result_ttl=600)
+            enqueued.append(func)
+    return enqueued
+
+
+def _periodic_loop(app: Flask, stop: threading.Event) -> None:
+    while not stop.wait(5):
+        try:
+            enqueue_due_periodic_jobs(app)
+        except RedisError:
+            log.warning("worker.periodic_enqueue_failed", exc_info=True)
+
+
+def run_worker(app: Flask, *, burst: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    redis = get_redis(app)
+    queues = [get_queue(name, app) for name in QUEUE_NAMES]
+    stop = threading.Event()
+    if burst:
+        # Pick up anything stored while no worker ran (or whose job Redis lost).
+        from jobs.ingest import sweep_inbox
+
+        with app.app_context():
+            sweep_inbox(older_than_seconds=0)
+    else:
+        threading.Thread(target=_periodic_loop, args=(app, stop), daemon=True,
+                         name="sticky-periodic").start()
+    worker = Worker(queues, connection=redis, serializer=JSONSerializer)
+    try:
+        worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    finally:
+        stop.set()

@@ -1,0 +1,170 @@
+"""`POST /webhooks/shopify`: what is accepted, refused, stored and enqueued."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.db import db
+from app.inbox.models import FAILED, PENDING, InboxEntry
+from app.profiles.models import Customer, Order
+from app.queue import get_queue
+from tests.conftest import post_webhook, run_worker
+from tests.factories import order_payload
+
+
+def inbox_count() -> int:
+    return db.session.execute(select(func.count()).select_from(InboxEntry)).scalar_one()
+
+
+def test_valid_webhook_is_stored_enqueued_and_applied(app, client, shop):
+    payload = order_payload(total="42.50")
+    response = post_webhook(client, "orders/create", payload, webhook_id="w-1")
+    assert response.status_code == 200
+    entry = db.session.execute(select(InboxEntry)).scalar_one()
+    assert (entry.topic, entry.delivery_key, entry.status) == ("orders/create", "w-1", PENDING)
+    assert len(get_queue("ingest")) == 1
+
+    run_worker(app)
+
+    db.session.expire_all()
+    order = db.session.execute(select(Order)).scalar_one()
+    assert order.platform_order_id == str(payload["id"])
+    assert str(order.total_price) == "42.5000"
+    assert db.session.execute(select(InboxEntry.status)).scalar_one() == "processed"
+
+
+def test_bad_signature_is_401_and_stores_nothing(client, shop):
+    response = post_webhook(client, "orders/create", order_payload(), secret="not-the-secret")
+    assert response.status_code == 401
+    assert "signature" in response.get_json()["message"]
+    assert inbox_count() == 0
+
+
+def test_missing_signature_is_401(client, shop):
+    response = client.post("/webhooks/shopify", data=b"{}", headers={
+        "X-Shopify-Topic": "orders/create", "X-Shopify-Shop-Domain": "sticky-test.myshopify.com",
+    })
+    assert response.status_code == 401
+    assert inbox_count() == 0
+
+
+def test_signature_is_checked_on_the_raw_bytes(client, shop):
+    """Re-serialising the JSON (spacing, key order) must break the signature."""
+    import json
+
+    body = json.dumps(order_payload(), separators=(",", ":")).encode()
+    from tests.conftest import sign
+
+    signature = sign(body)
+    respaced = json.dumps(json.loads(body)).encode()
+    response = client.post("/webhooks/shopify", data=respaced, headers={
+        "X-Shopify-Topic": "orders/create", "X-Shopify-Shop-Domain": "sticky-test.myshopify.com",
+        "X-Shopify-Hmac-Sha256": signature, "X-Shopify-Webhook-Id": "w",
+    })
+    assert response.status_code == 401
+
+
+def test_previous_secret_is_accepted_while_rotating(app, client, shop):
+    app.config["SHOPIFY_API_SECRET_OLD"] = "the-old-secret"
+    try:
+        response = post_webhook(client, "orders/create", order_payload(), secret="the-old-secret")
+    finally:
+        app.config["SHOPIFY_API_SECRET_OLD"] = None
+    assert response.status_code == 200
+    assert inbox_count() == 1
+
+
+def test_unknown_shop_is_acknowledged_and_ignored(client, shop):
+    response = post_webhook(client, "orders/create", order_payload(),
+                            shop_domain="stranger.myshopify.com")
+    assert response.status_code == 200
+    assert "not connected" in response.get_json()["message"]
+    assert inbox_count() == 0
+
+
+def test_oversized_body_is_413(app, client, shop):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = post_webhook(client, "orders/create", None, body=b"x" * (limit + 1))
+    assert response.status_code == 413
+    assert inbox_count() == 0
+
+
+def test_redelivery_of_a_known_id_changes_nothing(app, client, shop):
+    payload = order_payload(total="10.00")
+    for _ in range(3):
+        response = post_webhook(client, "orders/create", payload, webhook_id="same-id")
+        assert response.status_code == 200
+    assert inbox_count() == 1
+    assert len(get_queue("ingest")) == 1
+    run_worker(app)
+    assert db.session.execute(select(func.count()).select_from(Order)).scalar_one() == 1
+
+
+def test_signed_body_that_is_not_json_is_recorded_as_failed(app, client, shop):
+    response = post_webhook(client, "orders/create", None, body=b"\xff\xfenot json at all")
+    assert response.status_code == 200
+    run_worker(app)
+    db.session.expire_all()
+    entry = db.session.execute(select(InboxEntry)).scalar_one()
+    assert entry.status == FAILED
+    assert "not valid JSON" in entry.error
+    # Not retried forever: a later drain leaves it alone.
+    run_worker(app)
+    db.session.expire_all()
+    assert db.session.execute(select(InboxEntry.attempts)).scalar_one() == 1
+
+
+def test_payload_missing_required_fields_fails_alone(app, client, shop):
+    post_webhook(client, "orders/create", {"id": 1})  # no dates, no currency
+    post_webhook(client, "orders/create", order_payload())
+    run_worker(app)
+    db.session.expire_all()
+    statuses = sorted(db.session.execute(select(InboxEntry.status)).scalars())
+    assert statuses == ["failed", "processed"]
+    assert db.session.execute(select(func.count()).select_from(Order)).scalar_one() == 1
+
+
+def test_unknown_topic_is_acknowledged_and_changes_nothing(app, client, shop):
+    response = post_webhook(client, "products/update", {"id": 1, "title": "Hat"})
+    assert response.status_code == 200
+    run_worker(app)
+    db.session.expire_all()
+    assert db.session.execute(select(InboxEntry.status)).scalar_one() == "processed"
+    assert db.session.execute(select(func.count()).select_from(Customer)).scalar_one() == 0
+
+
+def test_database_down_answers_5xx_so_shopify_retries(app, client, shop, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import webhooks.shopify as receiver
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(receiver, "store_delivery", unreachable)
+    response = post_webhook(client, "orders/create", order_payload())
+    assert response.status_code == 503
+    assert "retry" in response.get_json()["message"]
+
+
+def test_redis_down_still_accepts_and_the_sweep_recovers(app, client, shop, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    import app.inbox.queueing as queueing
+
+    def no_redis(*args, **kwargs):
+        raise RedisConnectionError("redis is down")
+
+    monkeypatch.setattr(queueing, "get_redis", no_redis)
+    response = post_webhook(client, "orders/create", order_payload())
+    assert response.status_code == 200
+    monkeypatch.undo()
+    assert len(get_queue("ingest")) == 0  # the enqueue was lost with Redis
+
+    from jobs.ingest import sweep_inbox
+
+    with app.app_context():
+        assert sweep_inbox(older_than_seconds=0)["requeued"] == [shop.id]
+    run_worker(app)
+    db.session.expire_all()
+    assert db.session.execute(select(func.count()).select_from(Order)).scalar_one() == 1

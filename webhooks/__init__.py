@@ -1,0 +1,1 @@
+"""Webhook receivers: read raw bytes, verify, persist to the inbox, enqueue after commit."""
