@@ -26,7 +26,7 @@ from app.queue import get_queue, get_redis
 from app.shops.service import connect_shopify_by_token
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SHOPIFY_SECRET = "test-shopify-secret"
+SHOPIFY_SECRET = "test-shopify-secret-0123456789abcdef"
 SHOPIFY_KEY = "test-shopify-key"
 
 
