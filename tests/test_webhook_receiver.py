@@ -168,3 +168,31 @@ def test_redis_down_still_accepts_and_the_sweep_recovers(app, client, shop, monk
     run_worker(app)
     db.session.expire_all()
     assert db.session.execute(select(func.count()).select_from(Order)).scalar_one() == 1
+
+
+def test_a_delivery_that_fails_while_applying_fails_alone(app, client, shop, monkeypatch):
+    """The optimistic batch is redone one savepoint per delivery; the rest still apply."""
+    from app.profiles.service import ProfileStore
+
+    bad = order_payload(total="13.00")
+    real_apply = ProfileStore._apply_order
+
+    def explode_on_bad(self, record):
+        if record.platform_id == str(bad["id"]):
+            raise ValueError("simulated bug")
+        real_apply(self, record)
+
+    monkeypatch.setattr(ProfileStore, "_apply_order", explode_on_bad)
+    post_webhook(client, "orders/create", order_payload(total="11.00"))
+    post_webhook(client, "orders/create", bad)
+    post_webhook(client, "orders/create", order_payload(total="17.00"))
+    run_worker(app)
+    db.session.close()
+    rows = db.session.execute(select(InboxEntry.status, InboxEntry.error)
+                              .order_by(InboxEntry.id)).all()
+    assert [r.status for r in rows] == ["processed", "failed", "processed"]
+    assert "simulated bug" in rows[1].error
+    totals = sorted(str(t) for t in db.session.execute(select(Order.total_price)).scalars())
+    assert totals == ["11.0000", "17.0000"]
+    customer = db.session.execute(select(Customer)).scalar_one()
+    assert customer.orders_count == 2

@@ -63,12 +63,27 @@ def _is_connection_problem(exc: BaseException) -> bool:
     )
 
 
+class _RetryCarefully(Exception):
+    """A delivery failed inside an optimistic batch: redo the batch one savepoint per row."""
+
+
 def apply_batch(session: Session, shop_id: int, normalize, batch_size: int,
                 result: DrainResult) -> int:
     """Apply up to `batch_size` pending deliveries of one shop. Returns how many were taken.
 
-    `normalize(topic, payload) -> list[Record]` is the shop's connector.
+    `normalize(topic, payload) -> list[Record]` is the shop's connector. The batch is first
+    applied in one go (no savepoints: the fast path). If any delivery fails, the whole
+    transaction is rolled back and the batch is redone with a savepoint per delivery, so
+    the bad one fails alone and the rest still apply.
     """
+    try:
+        return _apply_batch(session, shop_id, normalize, batch_size, result, careful=False)
+    except _RetryCarefully:
+        return _apply_batch(session, shop_id, normalize, batch_size, result, careful=True)
+
+
+def _apply_batch(session: Session, shop_id: int, normalize, batch_size: int,
+                 result: DrainResult, *, careful: bool) -> int:
     with session.begin():
         _lock_shop(session, shop_id)
         query = (
@@ -82,32 +97,40 @@ def apply_batch(session: Session, shop_id: int, normalize, batch_size: int,
         rows = session.execute(query).all()
         if not rows:
             return 0
-        store = ProfileStore(session, shop_id)
         done: list[int] = []
         failures: list[dict] = []
+        parsed: list[tuple[int, str, list]] = []
         for entry_id, topic, payload in rows:
             try:
-                records = normalize(topic, orjson.loads(payload))
+                parsed.append((entry_id, topic, normalize(topic, orjson.loads(payload))))
             except orjson.JSONDecodeError:
                 failures.append({"eid": entry_id, "err": "body is not valid JSON"})
-                continue
             except (PayloadError, ValueError, TypeError, KeyError) as exc:
                 failures.append({"eid": entry_id, "err": f"cannot read {topic} payload: {exc}"})
-                continue
-            savepoint = session.begin_nested()
+        store = ProfileStore(session, shop_id, flush_each=careful)
+        store.prefetch([record for _, _, records in parsed for record in records])
+        for entry_id, topic, records in parsed:
+            savepoint = session.begin_nested() if careful else None
             try:
                 for record in records:
                     store.apply(record)
-                savepoint.commit()
-                done.append(entry_id)
             except Exception as exc:
-                savepoint.rollback()
                 if _is_connection_problem(exc):
                     raise
+                if savepoint is None:
+                    raise _RetryCarefully from exc
+                savepoint.rollback()
                 store._pending_timeline.clear()
+                store._forget_customers()
+                store._orders.clear()
+                store._orders_known.clear()
                 log.exception("inbox.apply_failed",
                               extra={"shop_id": shop_id, "inbox_id": entry_id, "topic": topic})
                 failures.append({"eid": entry_id, "err": f"{type(exc).__name__}: {exc}"[:2000]})
+                continue
+            if savepoint is not None:
+                savepoint.commit()
+            done.append(entry_id)
         published = store.finish()
         now = utcnow()
         if done:

@@ -80,13 +80,56 @@ class _Timeline:
 
 
 class ProfileStore:
-    def __init__(self, session: Session, shop_id: int) -> None:
+    def __init__(self, session: Session, shop_id: int, *, flush_each: bool = False) -> None:
+        """`flush_each=True` writes timeline rows after every record, for callers that wrap
+        each record in a savepoint; otherwise they are written once, in `finish()`."""
         self.session = session
         self.shop_id = shop_id
+        self.flush_each = flush_each
         self._dirty_customers: set[int] = set()
         self._touched_orders: set[str] = set()
         self._pending_timeline: list[_Timeline] = []
         self.published: list[DomainEvent] = []
+        # Per-batch caches of what the database holds, kept in step with our own writes.
+        self._customers: dict[str, tuple[int, datetime | None, str | None, datetime | None]] = {}
+        self._orders: dict[str, tuple[int, int | None, datetime | None]] = {}
+        self._orders_known: set[str] = set()
+        self._newest_in_batch: dict[str, datetime] = {}
+
+    def prefetch(self, records: list[Record]) -> None:
+        """Load the batch's existing orders and customers in two queries, not one per record."""
+        order_ids: set[str] = set()
+        customer_ids: set[str] = set()
+        for rec in records:
+            if isinstance(rec, OrderRecord):
+                order_ids.add(rec.platform_id)
+                if rec.updated_at is not None:
+                    newest = self._newest_in_batch.get(rec.platform_id)
+                    if newest is None or rec.updated_at > newest:
+                        self._newest_in_batch[rec.platform_id] = rec.updated_at
+                if rec.customer is not None and rec.customer.platform_id:
+                    customer_ids.add(rec.customer.platform_id)
+            elif isinstance(rec, CartRecord | CustomerRecord):
+                customer = rec.customer if isinstance(rec, CartRecord) else rec
+                if customer is not None and customer.platform_id:
+                    customer_ids.add(customer.platform_id)
+        s = self.session
+        for chunk in _chunks(sorted(order_ids)):
+            for pid, oid, cid, updated in s.execute(
+                select(Order.platform_order_id, Order.id, Order.customer_id,
+                       Order.platform_updated_at)
+                .where(Order.shop_id == self.shop_id, Order.platform_order_id.in_(chunk))
+            ):
+                self._orders[pid] = (oid, cid, updated)
+        self._orders_known |= order_ids
+        for chunk in _chunks(sorted(customer_ids)):
+            for pid, cid, updated, email_n, consent_at in s.execute(
+                select(Customer.platform_customer_id, Customer.id, Customer.platform_updated_at,
+                       Customer.email_normalized, Customer.email_marketing_updated_at)
+                .where(Customer.shop_id == self.shop_id,
+                       Customer.platform_customer_id.in_(chunk))
+            ):
+                self._customers[pid] = (cid, updated, email_n, consent_at)
 
     # -- entry points ---------------------------------------------------------------
 
@@ -105,10 +148,12 @@ class ProfileStore:
             self._apply_customer_deleted(record)
         else:  # pragma: no cover - a connector returned something new
             raise TypeError(f"unknown record type {type(record).__name__}")
-        self._flush_timeline()
+        if self.flush_each:
+            self._flush_timeline()
 
     def finish(self) -> list[DomainEvent]:
         """Bring derived figures in line with this batch's changes; publish its events."""
+        self._flush_timeline()
         if self._touched_orders:
             self._refresh_refund_totals()
         if self._dirty_customers:
@@ -126,12 +171,14 @@ class ProfileStore:
             return self.customer_for_email(rec.email, rec)
         s = self.session
         email_n = normalize_email(rec.email)
-        row = s.execute(
-            select(Customer.id, Customer.platform_updated_at, Customer.email_normalized,
-                   Customer.email_marketing_updated_at)
-            .where(Customer.shop_id == self.shop_id,
-                   Customer.platform_customer_id == rec.platform_id)
-        ).first()
+        row = self._customers.get(rec.platform_id)
+        if row is None:
+            row = s.execute(
+                select(Customer.id, Customer.platform_updated_at, Customer.email_normalized,
+                       Customer.email_marketing_updated_at)
+                .where(Customer.shop_id == self.shop_id,
+                       Customer.platform_customer_id == rec.platform_id)
+            ).first()
         if row is None:
             guest_id = self._guest_id(email_n)
             if guest_id is not None:
@@ -139,6 +186,7 @@ class ProfileStore:
                 s.execute(update(Customer).where(Customer.id == guest_id)
                           .values(platform_customer_id=rec.platform_id,
                                   **self._customer_values(rec, fill_only=False)))
+                self._forget_customers()
                 self._timeline(guest_id, events.CUSTOMER_CREATED, rec.platform_id,
                                rec.created_at or utcnow())
                 return guest_id
@@ -150,12 +198,18 @@ class ProfileStore:
                     created_at=utcnow(), updated_at=utcnow(), **values,
                 ).returning(Customer.id)
             ).scalar_one()
+            self._customers[rec.platform_id] = (customer_id, rec.updated_at, email_n,
+                                                values.get("email_marketing_updated_at"))
             self._timeline(customer_id, events.CUSTOMER_CREATED, rec.platform_id,
                            rec.created_at or utcnow())
             return customer_id
 
         customer_id, stored_updated_at, stored_email, stored_consent_at = row
         if _is_stale(rec.updated_at, stored_updated_at):
+            return customer_id
+        if rec.updated_at is None and stored_updated_at is not None:
+            # An undated copy (embedded in an order) of a profile the customers/* topics keep:
+            # it identifies the shopper and has nothing newer to say.
             return customer_id
         # Without a timestamp (a customer embedded in an order) only fill what is missing.
         values = self._customer_values(rec, fill_only=rec.updated_at is None)
@@ -168,6 +222,12 @@ class ProfileStore:
             values.pop("email_marketing_updated_at", None)
         if values:
             s.execute(update(Customer).where(Customer.id == customer_id).values(**values))
+            self._customers[rec.platform_id] = (
+                customer_id,
+                values.get("platform_updated_at", stored_updated_at),
+                values.get("email_normalized", stored_email),
+                values.get("email_marketing_updated_at", stored_consent_at),
+            )
         new_email = values.get("email_normalized")
         if new_email and new_email != stored_email:
             guest_id = self._guest_id(new_email)
@@ -255,10 +315,15 @@ class ProfileStore:
         s.execute(update(TimelineEvent).where(TimelineEvent.customer_id == guest_id)
                   .values(customer_id=into))
         s.execute(delete(Customer).where(Customer.id == guest_id))
+        self._forget_customers()
         self._dirty_customers.discard(guest_id)
         self._dirty_customers.add(into)
         log.info("profiles.guest_merged", extra={"shop_id": self.shop_id, "guest_id": guest_id,
                                                   "customer_id": into})
+
+    def _forget_customers(self) -> None:
+        # Identity changed under the cache (a guest claimed or merged): read afresh.
+        self._customers.clear()
 
     def _apply_customer_deleted(self, rec: CustomerDeleted) -> None:
         self.session.execute(
@@ -286,6 +351,7 @@ class ProfileStore:
             email_marketing=rec.email_marketing,
             email_marketing_updated_at=rec.updated_at or utcnow(),
         ))
+        self._forget_customers()
         when = rec.updated_at or utcnow()
         self._timeline(customer_id, events.EMAIL_MARKETING_CHANGED,
                        f"{rec.email_marketing}:{when.isoformat()}", when,
@@ -295,15 +361,20 @@ class ProfileStore:
 
     def _apply_order(self, rec: OrderRecord) -> None:
         s = self.session
-        existing = s.execute(
-            select(Order.id, Order.customer_id, Order.platform_updated_at)
-            .where(Order.shop_id == self.shop_id, Order.platform_order_id == rec.platform_id)
-        ).first()
+        if rec.platform_id in self._orders_known:
+            existing = self._orders.get(rec.platform_id)
+        else:
+            existing = s.execute(
+                select(Order.id, Order.customer_id, Order.platform_updated_at)
+                .where(Order.shop_id == self.shop_id, Order.platform_order_id == rec.platform_id)
+            ).first()
         # Refunds never change once made: keep them even from a stale order payload.
         for refund in rec.refunds:
             self._insert_refund(refund)
-        if existing is not None and _is_stale(rec.updated_at, existing.platform_updated_at):
+        if existing is not None and _is_stale(rec.updated_at, existing[2]):
             return
+        if _is_stale(rec.updated_at, self._newest_in_batch.get(rec.platform_id)):
+            return  # a newer version of this order comes later in the same batch
 
         if rec.customer is not None:
             customer_id = self.upsert_customer(rec.customer)
@@ -343,11 +414,13 @@ class ProfileStore:
                 ).returning(Order.id)
             ).scalar_one()
         else:
-            order_id = existing.id
+            order_id = existing[0]
             s.execute(update(Order).where(Order.id == order_id).values(**values))
             s.execute(delete(OrderLine).where(OrderLine.order_id == order_id))
-            if existing.customer_id is not None:
-                self._dirty_customers.add(existing.customer_id)
+            if existing[1] is not None:
+                self._dirty_customers.add(existing[1])
+        self._orders[rec.platform_id] = (order_id, customer_id, rec.updated_at)
+        self._orders_known.add(rec.platform_id)
         if rec.lines:
             s.execute(insert_for(s, OrderLine), [
                 {
@@ -360,7 +433,8 @@ class ProfileStore:
                 for line in rec.lines
             ])
         self._touched_orders.add(rec.platform_id)
-        self._convert_carts(rec, order_id, customer_id)
+        if existing is None:  # later versions find their carts already converted
+            self._convert_carts(rec, order_id, customer_id)
         if customer_id is None:
             return
         self._dirty_customers.add(customer_id)
@@ -482,20 +556,21 @@ class ProfileStore:
                            {"total_price": str(rec.total_price), "currency": rec.currency})
 
     def _convert_carts(self, rec: OrderRecord, order_id: int, customer_id: int | None) -> None:
-        conditions = []
+        # Two statements, one per index, rather than one OR that the planner cannot index.
+        targets = []
         if rec.checkout_token:
-            conditions.append(and_(Cart.kind == "checkout", Cart.token == rec.checkout_token))
+            targets.append(and_(Cart.kind == "checkout", Cart.token == rec.checkout_token))
         if rec.cart_token:
-            conditions.append(Cart.cart_token == rec.cart_token)
-        if not conditions:
-            return
-        self.session.execute(
-            update(Cart).where(Cart.shop_id == self.shop_id, or_(*conditions),
-                               Cart.status != CART_CONVERTED)
-            .values(status=CART_CONVERTED, converted_order_id=order_id,
-                    completed_at=func.coalesce(Cart.completed_at, rec.placed_at),
-                    customer_id=func.coalesce(Cart.customer_id, customer_id))
-        )
+            targets.append(Cart.cart_token == rec.cart_token)
+        for target in targets:
+            self.session.execute(
+                update(Cart).where(Cart.shop_id == self.shop_id, target,
+                                   Cart.status != CART_CONVERTED)
+                .values(status=CART_CONVERTED, converted_order_id=order_id,
+                        completed_at=func.coalesce(Cart.completed_at, rec.placed_at),
+                        customer_id=func.coalesce(Cart.customer_id, customer_id))
+                .execution_options(synchronize_session=False)
+            )
 
     # -- timeline -------------------------------------------------------------------
 
@@ -511,19 +586,24 @@ class ProfileStore:
         s = self.session
         inserted = s.execute(
             insert_for(s, TimelineEvent)
-            .values([
+            .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
+            .returning(TimelineEvent.customer_id, TimelineEvent.kind, TimelineEvent.ref),
+            [
                 {"shop_id": self.shop_id, "customer_id": t.customer_id, "kind": t.kind,
                  "ref": t.ref, "occurred_at": t.occurred_at, "data": t.data}
                 for t in pending
-            ])
-            .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
-            .returning(TimelineEvent.customer_id, TimelineEvent.kind, TimelineEvent.ref)
+            ],
         ).all()
         new = set(inserted)
         for t in pending:
             if (t.customer_id, t.kind, t.ref) in new:
                 self.published.append(DomainEvent(self.shop_id, t.customer_id, t.kind, t.ref,
                                                   t.occurred_at, t.data))
+
+
+def _chunks(items: list[str], size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def refresh_customer_figures(session: Session, shop_id: int, customer_ids: set[int]) -> None:
