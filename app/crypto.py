@@ -30,4 +30,6 @@ def decrypt(ciphertext: str, key_setting: str | None = None) -> str:
     try:
         return _fernet(keys).decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:
-        raise CredentialError("stored credential cannot be decrypted with TOKEN_ENCRYPTION_KEY") from exc
+        raise CredentialError(
+            "stored credential cannot be decrypted with TOKEN_ENCRYPTION_KEY"
+        ) from exc

@@ -59,6 +59,12 @@ def app(tmp_path_factory):
         upgrade(app)
     yield app
     db.engine.dispose()
+    if not os.environ.get("REDIS_URL"):
+        # Stop the embedded server now, rather than leaving it to interpreter exit.
+        try:
+            get_redis(app).shutdown(nosave=True)
+        except Exception:  # noqa: BLE001 - already gone is fine
+            pass
 
 
 @pytest.fixture(autouse=True)

@@ -174,7 +174,7 @@ def order(payload: dict[str, Any]) -> OrderRecord:
         fulfillment_status=payload.get("fulfillment_status"),
         cancelled_at=parse_time(payload.get("cancelled_at")),
         closed_at=parse_time(payload.get("closed_at")),
-        discount_codes=[d.get("code") for d in payload.get("discount_codes") or [] if d.get("code")],
+        discount_codes=[d["code"] for d in payload.get("discount_codes") or [] if d.get("code")],
         source_name=payload.get("source_name"),
         landing_site=payload.get("landing_site"),
         checkout_token=payload.get("checkout_token"),
