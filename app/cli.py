@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -141,8 +142,6 @@ def inbox_retry() -> None:
     from app.inbox.service import retry_failed, shops_with_stale_pending
 
     n = retry_failed(db.session)
-    from datetime import timedelta
-
     for shop_id in shops_with_stale_pending(db.session, timedelta(0)):
         request_drain(shop_id, force=True)
     click.echo(f"{n} deliveries queued again")

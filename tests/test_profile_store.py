@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.db import db
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
@@ -105,11 +105,9 @@ def test_reverse_order_ends_like_a_clean_run(app, client, shop):
     deliver(app, client, *deliveries)
     clean = snapshot()
     # Wipe the mirror, then deliver the same facts newest first (fresh delivery ids).
-    from tests.conftest import _clean_state  # noqa: F401  (documenting the reset below)
-
     for table in ("timeline_events", "order_lines", "refunds", "carts", "orders", "customers",
                   "inbox"):
-        db.session.execute(__import__("sqlalchemy").text(f"DELETE FROM {table}"))
+        db.session.execute(text(f"DELETE FROM {table}"))
     db.session.commit()
     deliver(app, client, *[(topic, payload) for topic, payload, _ in reversed(deliveries)])
     assert snapshot() == clean

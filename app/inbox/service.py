@@ -120,10 +120,7 @@ def _apply_batch(session: Session, shop_id: int, normalize, batch_size: int,
                 if savepoint is None:
                     raise _RetryCarefully from exc
                 savepoint.rollback()
-                store._pending_timeline.clear()
-                store._forget_customers()
-                store._orders.clear()
-                store._orders_known.clear()
+                store.discard_pending()
                 log.exception("inbox.apply_failed",
                               extra={"shop_id": shop_id, "inbox_id": entry_id, "topic": topic})
                 failures.append({"eid": entry_id, "err": f"{type(exc).__name__}: {exc}"[:2000]})

@@ -137,7 +137,7 @@ class ProfileStore:
         if isinstance(record, OrderRecord):
             self._apply_order(record)
         elif isinstance(record, RefundRecord):
-            self._apply_refund(record)
+            self._insert_refund(record)
         elif isinstance(record, CustomerRecord):
             self.upsert_customer(record)
         elif isinstance(record, CartRecord):
@@ -185,12 +185,12 @@ class ProfileStore:
                 # A guest known from orders or checkouts has registered: same person.
                 s.execute(update(Customer).where(Customer.id == guest_id)
                           .values(platform_customer_id=rec.platform_id,
-                                  **self._customer_values(rec, fill_only=False)))
+                                  **self._customer_values(rec)))
                 self._forget_customers()
                 self._timeline(guest_id, events.CUSTOMER_CREATED, rec.platform_id,
                                rec.created_at or utcnow())
                 return guest_id
-            values = self._customer_values(rec, fill_only=False)
+            values = self._customer_values(rec)
             values.setdefault("email_marketing", NOT_SUBSCRIBED)
             customer_id = s.execute(
                 insert_for(s, Customer).values(
@@ -212,7 +212,7 @@ class ProfileStore:
             # it identifies the shopper and has nothing newer to say.
             return customer_id
         # Without a timestamp (a customer embedded in an order) only fill what is missing.
-        values = self._customer_values(rec, fill_only=rec.updated_at is None)
+        values = self._customer_values(rec)
         if rec.updated_at is None:
             values = self._only_missing(customer_id, values)
         if values.get("email_marketing") and _is_stale(
@@ -235,7 +235,7 @@ class ProfileStore:
                 self._merge(guest_id, into=customer_id)
         return customer_id
 
-    def _customer_values(self, rec: CustomerRecord, *, fill_only: bool) -> dict[str, Any]:
+    def _customer_values(self, rec: CustomerRecord) -> dict[str, Any]:
         values: dict[str, Any] = {
             "email": rec.email,
             "email_normalized": normalize_email(rec.email),
@@ -288,7 +288,7 @@ class ProfileStore:
         ).scalar()
         if existing is not None or not create:
             return existing
-        values = self._customer_values(rec, fill_only=False) if rec else {}
+        values = self._customer_values(rec) if rec else {}
         values.update(email=email.strip() if email else None, email_normalized=email_n)
         values.setdefault("email_marketing", NOT_SUBSCRIBED)
         customer_id = s.execute(
@@ -320,6 +320,13 @@ class ProfileStore:
         self._dirty_customers.add(into)
         log.info("profiles.guest_merged", extra={"shop_id": self.shop_id, "guest_id": guest_id,
                                                   "customer_id": into})
+
+    def discard_pending(self) -> None:
+        """After a savepoint rollback: drop unwritten timeline rows and every cached read."""
+        self._pending_timeline.clear()
+        self._forget_customers()
+        self._orders.clear()
+        self._orders_known.clear()
 
     def _forget_customers(self) -> None:
         # Identity changed under the cache (a guest claimed or merged): read afresh.
@@ -461,9 +468,6 @@ class ProfileStore:
             ).on_conflict_do_nothing(index_elements=["shop_id", "platform_refund_id"])
         )
         self._touched_orders.add(rec.order_platform_id)
-
-    def _apply_refund(self, rec: RefundRecord) -> None:
-        self._insert_refund(rec)
 
     def _refresh_refund_totals(self) -> None:
         s = self.session
