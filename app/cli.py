@@ -18,7 +18,7 @@ inbox_cli = AppGroup("inbox", help="Inspect and retry stored webhook deliveries.
 
 
 @db_cli.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""

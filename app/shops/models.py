@@ -22,10 +22,23 @@ class Shop(Base):
     name: Mapped[str | None] = mapped_column(String(255))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str | None] = mapped_column(String(64))
-    # Fernet ciphertext (app.crypto); never the plain token.
+    # Credentials are Fernet ciphertext (app.crypto); never the plain value.
+    # Shopify: the Admin API access token, and for expiring offline tokens the refresh token.
     access_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str | None] = mapped_column(Text)
+    # WooCommerce: the REST base (scheme + host + path, e.g. `https://shop.example`) and keys.
+    api_base_url: Mapped[str | None] = mapped_column(String(255))
+    consumer_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    consumer_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    # "active" | "uninstalled" | "pending" (connect handshake not yet confirmed)
     status: Mapped[str] = mapped_column(String(16), default="active")
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reconciliation watermark: records updated after this are re-read from the platform.
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
