@@ -53,9 +53,14 @@ def app(tmp_path_factory):
     app = create_app(config)
     with app.app_context():
         with db.engine.begin() as conn:
-            # Start from nothing, then build the schema the way production does.
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            # Start from nothing, then build the schema the way production does. On
+            # PostgreSQL drop the whole schema: tables of other migrations branches included.
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            else:
+                Base.metadata.drop_all(conn)
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
         upgrade(app)
     yield app
     db.engine.dispose()

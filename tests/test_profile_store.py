@@ -320,3 +320,53 @@ def test_shops_never_see_each_others_rows(app, client, shop, other_shop):
     rows = db.session.execute(select(Customer.shop_id, Customer.orders_count)
                               .order_by(Customer.shop_id)).all()
     assert rows == [(shop.id, 1), (other_shop.id, 1)]
+
+
+def test_everything_in_one_batch_lands_in_the_right_order(app, client, shop):
+    """Queued writes go out parents first: carts, checkouts and the order that converts them,
+    a storefront cart that arrives after its order, and a second version of a new order."""
+    order_id = next_id()
+    first = order_payload(order_id=order_id, checkout_token="chk-b", cart_token="cart-b",
+                          financial_status="pending", quantity=1, updated=1)
+    second = order_payload(order_id=order_id, checkout_token="chk-b", cart_token="cart-b",
+                           financial_status="paid", quantity=3, updated=1)
+    deliver(app, client,
+            ("orders/create", first),
+            ("orders/paid", second),
+            ("checkouts/update", checkout_payload(token="chk-b", cart_token="cart-b")),
+            ("carts/update", {"id": "cart-b", "token": "cart-b", "line_items": [], "note": None,
+                              "updated_at": ts(0), "created_at": ts(0)}))
+    db.session.close()
+    statuses = {c.kind: c.status for c in db.session.execute(select(Cart)).scalars()}
+    assert statuses == {"cart": "converted", "checkout": "converted"}
+    order = db.session.execute(select(Order)).scalar_one()
+    assert order.financial_status == "paid"
+    lines = db.session.execute(select(OrderLine.quantity)).scalars().all()
+    assert lines == [3]
+    customer = one_customer()
+    assert (customer.orders_count, customer.total_spent) == (1, Decimal("100.00"))
+
+
+def test_a_batch_larger_than_its_id_reservation_keeps_every_row(ctx, shop):
+    """New rows get ids reserved ahead; running out mid-batch reserves more, never reuses."""
+    from app.profiles.service import ProfileStore
+    from connectors.shopify.normalize import normalize
+
+    records = []
+    for k in range(40):  # no prefetch: the store reserves ids 16 at a time
+        buyer = customer_payload(email=f"buyer{k}@example.com")
+        records += normalize("orders/create", order_payload(customer=buyer, total="10.00"))
+        records += normalize("orders/create", order_payload(customer=None,
+                                                            email=f"guest{k}@example.com"))
+    session = db.session
+    store = ProfileStore(session, shop.id)
+    for record in records:
+        store.apply(record)
+    store.finish()
+    session.commit()
+    session.close()
+    assert session.execute(select(func.count()).select_from(Order)).scalar_one() == 80
+    assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 80
+    assert session.execute(select(func.count(func.distinct(Order.customer_id)))).scalar_one() == 80
+    spent = session.execute(select(func.sum(Customer.total_spent))).scalar_one()
+    assert spent == Decimal("40") * 10 + Decimal("40") * 100

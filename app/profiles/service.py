@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from app import events
@@ -79,27 +80,165 @@ class _Timeline:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# Core tables: the store talks to the connection with statements built once per process, not
+# through the ORM unit of work, because per-statement overhead is most of the cost of a batch.
+_C = Customer.__table__
+_O = Order.__table__
+_L = OrderLine.__table__
+_R = Refund.__table__
+_K = Cart.__table__
+_T = TimelineEvent.__table__
+
+_INSERT_CUSTOMERS = insert(_C)
+_UPDATE_CUSTOMER = update(_C).where(_C.c.id == bindparam("_id"))
+_INSERT_ORDERS = insert(_O)
+_UPDATE_ORDER = update(_O).where(_O.c.id == bindparam("_id"))
+_INSERT_LINES = insert(_L)
+_INSERT_CARTS = insert(_K)
+_UPDATE_CART = update(_K).where(_K.c.id == bindparam("_id"))
+_CONVERT = {
+    # Two statements, one per index, rather than one OR that the planner cannot index.
+    "checkout": and_(_K.c.kind == "checkout", _K.c.token == bindparam("_token")),
+    "cart": _K.c.cart_token == bindparam("_token"),
+}
+_CONVERT_CARTS = {
+    key: update(_K)
+    .where(_K.c.shop_id == bindparam("_shop"), target, _K.c.status != CART_CONVERTED)
+    .values(status=CART_CONVERTED, converted_order_id=bindparam("_order"),
+            completed_at=func.coalesce(_K.c.completed_at,
+                                       bindparam("_placed", type_=_K.c.completed_at.type)),
+            customer_id=func.coalesce(_K.c.customer_id, bindparam("_customer")))
+    for key, target in _CONVERT.items()
+}
+_FILL_MISSING: dict[frozenset[str], Any] = {}
+
+# What the batch caches hold for a customer: (id, platform_updated_at, email_normalized,
+# email_marketing_updated_at).
+_CustomerRow = tuple[int, datetime | None, str | None, datetime | None]
+# Profile columns an undated copy of a customer (embedded in an order) may fill when empty.
+_FILLABLE = ("email", "email_normalized", "first_name", "last_name", "phone", "city",
+             "country_code", "tags", "account_state", "platform_created_at")
+# Every column a new profile row is inserted with (one shape, so inserts go as executemany).
+_CUSTOMER_INSERT_KEYS = ("platform_customer_id", *_FILLABLE, "platform_updated_at",
+                         "email_marketing", "email_marketing_updated_at")
+
+
+def _fill_missing_statement(keys: frozenset[str]):
+    """UPDATE that sets each column only where it is NULL (a copy without a timestamp).
+
+    Rows with nothing missing are not matched, so PostgreSQL writes no new row version."""
+    stmt = _FILL_MISSING.get(keys)
+    if stmt is None:
+        ordered = sorted(keys)
+        stmt = _UPDATE_CUSTOMER.where(or_(*[_C.c[key].is_(None) for key in ordered])).values({
+            key: func.coalesce(_C.c[key], bindparam(f"v_{key}", type_=_C.c[key].type))
+            for key in ordered
+        })
+        _FILL_MISSING[keys] = stmt
+    return stmt
+
+
 class ProfileStore:
+    """Applies one batch of records inside one transaction.
+
+    Reads the batch needs are prefetched in a few queries (`prefetch`). Writes that nothing
+    later in the batch reads (order updates, line items, refunds, cart conversions) are queued
+    and sent as one executemany each by `flush()`; `finish()` flushes, then brings refund totals
+    and customer figures in line and publishes the batch's domain events. Writes that later
+    records do read (new customers, new orders, carts) go out at once.
+    """
+
     def __init__(self, session: Session, shop_id: int, *, flush_each: bool = False) -> None:
-        """`flush_each=True` writes timeline rows after every record, for callers that wrap
-        each record in a savepoint; otherwise they are written once, in `finish()`."""
+        """`flush_each=True` writes everything after every record, for callers that wrap each
+        record in a savepoint; otherwise queued writes go out in `finish()`."""
         self.session = session
         self.shop_id = shop_id
         self.flush_each = flush_each
+        self._conn_ = None
         self._dirty_customers: set[int] = set()
         self._touched_orders: set[str] = set()
         self._pending_timeline: list[_Timeline] = []
         self.published: list[DomainEvent] = []
         # Per-batch caches of what the database holds, kept in step with our own writes.
-        self._customers: dict[str, tuple[int, datetime | None, str | None, datetime | None]] = {}
+        # A key in a `*_known` set with no cache entry means "not in the database".
+        self._customers: dict[str, _CustomerRow] = {}
+        self._customers_known: set[str] = set()
+        self._by_email: dict[str, int | None] = {}   # email → best profile (registered first)
+        self._guests: dict[str, int | None] = {}     # email → oldest guest profile
         self._orders: dict[str, tuple[int, int | None, datetime | None]] = {}
         self._orders_known: set[str] = set()
+        self._order_by_checkout: dict[str, int | None] = {}
+        self._carts: dict[tuple[str, str], tuple[int, datetime | None, str, int | None]] = {}
+        self._carts_known: set[tuple[str, str]] = set()
         self._newest_in_batch: dict[str, datetime] = {}
+        # Queued writes. New rows get their ids up front (`_new_id`), so the rows that refer
+        # to them can be queued too; `flush()` sends parents before children.
+        self._id_pool: dict[str, list[int]] = {}
+        self._pool_hint = 16
+        self._sqlite_top: dict[str, int] = {}
+        self._customer_inserts: dict[int, dict[str, Any]] = {}
+        self._customer_updates: dict[int, dict[str, Any]] = {}
+        self._order_inserts: dict[int, dict[str, Any]] = {}
+        self._cart_inserts: dict[int, dict[str, Any]] = {}
+        self._cart_updates: dict[int, dict[str, Any]] = {}
+        self._order_updates: dict[int, dict[str, Any]] = {}
+        self._lines: dict[int, list[dict[str, Any]]] = {}
+        self._replace_lines: set[int] = set()
+        self._refunds: dict[str, dict[str, Any]] = {}
+        self._conversions: dict[str, list[dict[str, Any]]] = {"checkout": [], "cart": []}
+        self._filled: set[int] = set()
+        # customer id → fillable columns known to be empty (for profiles with no timestamp).
+        self._missing: dict[int, frozenset[str]] = {}
+
+    @property
+    def _conn(self):
+        if self._conn_ is None:
+            self._conn_ = self.session.connection()
+        return self._conn_
+
+    def _exec(self, statement, params=None):
+        return self._conn.execute(statement, params)
+
+    def _new_id(self, table) -> int:
+        """An id for a row this batch will insert, drawn ahead from the table's sequence."""
+        pool = self._id_pool.setdefault(table.name, [])
+        if not pool:
+            n = max(16, self._pool_hint)
+            if self._conn.dialect.name == "postgresql":
+                pool.extend(self._exec(
+                    text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                         "FROM generate_series(1, :n)"), {"t": table.name, "n": n}
+                ).scalars())
+            else:
+                # SQLite has no sequences. The transaction holds the database's write lock
+                # (BEGIN IMMEDIATE), so ids above the table's highest are ours to hand out.
+                top = self._sqlite_top.get(table.name)
+                if top is None:
+                    top = self._exec(select(func.coalesce(func.max(table.c.id), 0))).scalar()
+                pool.extend(range(top + 1, top + 1 + n))
+                self._sqlite_top[table.name] = top + n
+            pool.reverse()
+        return pool.pop()
+
+    # -- prefetch -------------------------------------------------------------------
 
     def prefetch(self, records: list[Record]) -> None:
-        """Load the batch's existing orders and customers in two queries, not one per record."""
+        """Load what the batch will look up, a few queries per batch rather than per record."""
+        self._pool_hint = len(records)
         order_ids: set[str] = set()
         customer_ids: set[str] = set()
+        emails: set[str] = set()
+        carts: set[tuple[str, str]] = set()
+        checkout_tokens: set[str] = set()
+
+        def note_customer(customer: CustomerRecord | None, email: str | None) -> None:
+            if customer is not None and customer.platform_id:
+                customer_ids.add(customer.platform_id)
+            email_n = normalize_email(customer.email if customer else None) or \
+                normalize_email(email)
+            if email_n:
+                emails.add(email_n)
+
         for rec in records:
             if isinstance(rec, OrderRecord):
                 order_ids.add(rec.platform_id)
@@ -107,29 +246,83 @@ class ProfileStore:
                     newest = self._newest_in_batch.get(rec.platform_id)
                     if newest is None or rec.updated_at > newest:
                         self._newest_in_batch[rec.platform_id] = rec.updated_at
-                if rec.customer is not None and rec.customer.platform_id:
-                    customer_ids.add(rec.customer.platform_id)
-            elif isinstance(rec, CartRecord | CustomerRecord):
-                customer = rec.customer if isinstance(rec, CartRecord) else rec
-                if customer is not None and customer.platform_id:
-                    customer_ids.add(customer.platform_id)
-        s = self.session
+                note_customer(rec.customer, rec.email)
+            elif isinstance(rec, CustomerRecord):
+                note_customer(rec, None)
+            elif isinstance(rec, CartRecord):
+                note_customer(rec.customer, rec.email)
+                carts.add((rec.kind, rec.token))
+                if rec.kind == "checkout" and rec.cart_token:
+                    carts.add(("cart", rec.cart_token))
+                if rec.kind == "checkout":
+                    checkout_tokens.add(rec.token)
+        self._prefetch_orders(order_ids)
+        self._prefetch_customers(customer_ids)
+        self._prefetch_emails(emails)
+        self._prefetch_carts(carts)
+        self._prefetch_checkout_orders(checkout_tokens)
+
+    def _prefetch_orders(self, order_ids: set[str]) -> None:
         for chunk in _chunks(sorted(order_ids)):
-            for pid, oid, cid, updated in s.execute(
-                select(Order.platform_order_id, Order.id, Order.customer_id,
-                       Order.platform_updated_at)
-                .where(Order.shop_id == self.shop_id, Order.platform_order_id.in_(chunk))
+            for pid, oid, cid, updated in self._exec(
+                select(_O.c.platform_order_id, _O.c.id, _O.c.customer_id,
+                       _O.c.platform_updated_at)
+                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk))
             ):
                 self._orders[pid] = (oid, cid, updated)
         self._orders_known |= order_ids
+
+    def _prefetch_customers(self, customer_ids: set[str]) -> None:
         for chunk in _chunks(sorted(customer_ids)):
-            for pid, cid, updated, email_n, consent_at in s.execute(
-                select(Customer.platform_customer_id, Customer.id, Customer.platform_updated_at,
-                       Customer.email_normalized, Customer.email_marketing_updated_at)
-                .where(Customer.shop_id == self.shop_id,
-                       Customer.platform_customer_id.in_(chunk))
+            for pid, cid, updated, email_n, consent_at, *fillable in self._exec(
+                select(_C.c.platform_customer_id, _C.c.id, _C.c.platform_updated_at,
+                       _C.c.email_normalized, _C.c.email_marketing_updated_at,
+                       *[_C.c[name] for name in _FILLABLE])
+                .where(_C.c.shop_id == self.shop_id, _C.c.platform_customer_id.in_(chunk))
             ):
                 self._customers[pid] = (cid, updated, email_n, consent_at)
+                self._missing[cid] = frozenset(
+                    name for name, value in zip(_FILLABLE, fillable, strict=True) if value is None
+                )
+        self._customers_known |= customer_ids
+
+    def _prefetch_emails(self, emails: set[str]) -> None:
+        found: dict[str, list[tuple[bool, int]]] = {}
+        for chunk in _chunks(sorted(emails)):
+            for email_n, cid, pid in self._exec(
+                select(_C.c.email_normalized, _C.c.id, _C.c.platform_customer_id)
+                .where(_C.c.shop_id == self.shop_id, _C.c.email_normalized.in_(chunk))
+            ):
+                found.setdefault(email_n, []).append((pid is None, cid))
+        for email_n in emails:
+            rows = sorted(found.get(email_n, ()))
+            self._by_email[email_n] = rows[0][1] if rows else None
+            guests = [cid for is_guest, cid in rows if is_guest]
+            self._guests[email_n] = guests[0] if guests else None
+
+    def _prefetch_carts(self, carts: set[tuple[str, str]]) -> None:
+        for kind in ("cart", "checkout"):
+            tokens = sorted(token for k, token in carts if k == kind)
+            for chunk in _chunks(tokens):
+                for cid, token, updated, status, customer_id in self._exec(
+                    select(_K.c.id, _K.c.token, _K.c.platform_updated_at, _K.c.status,
+                           _K.c.customer_id)
+                    .where(_K.c.shop_id == self.shop_id, _K.c.kind == kind,
+                           _K.c.token.in_(chunk))
+                ):
+                    self._carts[(kind, token)] = (cid, updated, status, customer_id)
+        self._carts_known |= carts
+
+    def _prefetch_checkout_orders(self, tokens: set[str]) -> None:
+        for chunk in _chunks(sorted(tokens)):
+            for token, oid in self._exec(
+                select(_O.c.checkout_token, func.min(_O.c.id))
+                .where(_O.c.shop_id == self.shop_id, _O.c.checkout_token.in_(chunk))
+                .group_by(_O.c.checkout_token)
+            ):
+                self._order_by_checkout[token] = oid
+        for token in tokens:
+            self._order_by_checkout.setdefault(token, None)
 
     # -- entry points ---------------------------------------------------------------
 
@@ -149,11 +342,16 @@ class ProfileStore:
         else:  # pragma: no cover - a connector returned something new
             raise TypeError(f"unknown record type {type(record).__name__}")
         if self.flush_each:
-            self._flush_timeline()
+            self.flush()
+
+    def flush(self) -> None:
+        """Send queued writes and timeline rows."""
+        self._flush_writes()
+        self._flush_timeline()
 
     def finish(self) -> list[DomainEvent]:
         """Bring derived figures in line with this batch's changes; publish its events."""
-        self._flush_timeline()
+        self.flush()
         if self._touched_orders:
             self._refresh_refund_totals()
         if self._dirty_customers:
@@ -164,45 +362,65 @@ class ProfileStore:
         self._touched_orders.clear()
         return published
 
+    def discard_pending(self) -> None:
+        """After a savepoint rollback: drop unwritten rows and every cached read."""
+        self._pending_timeline.clear()
+        self._customer_inserts.clear()
+        self._customer_updates.clear()
+        self._order_inserts.clear()
+        self._order_updates.clear()
+        self._cart_inserts.clear()
+        self._cart_updates.clear()
+        self._lines.clear()
+        self._replace_lines.clear()
+        self._refunds.clear()
+        for queued in self._conversions.values():
+            queued.clear()
+        self._filled.clear()
+        self._forget_customers()
+        self._orders.clear()
+        self._orders_known.clear()
+        self._order_by_checkout.clear()
+        self._carts.clear()
+        self._carts_known.clear()
+
+    def _forget_customers(self) -> None:
+        # Identity changed under the cache (a guest claimed or merged): read afresh.
+        self._customers.clear()
+        self._customers_known.clear()
+        self._missing.clear()
+        self._by_email.clear()
+        self._guests.clear()
+
+    def _forget_email(self, *emails: str | None) -> None:
+        for email_n in emails:
+            if email_n:
+                self._by_email.pop(email_n, None)
+                self._guests.pop(email_n, None)
+
     # -- customers ------------------------------------------------------------------
+
+    def _customer_row(self, platform_id: str) -> _CustomerRow | None:
+        row = self._customers.get(platform_id)
+        if row is None and platform_id not in self._customers_known:
+            self._flush_customer_inserts()
+            found = self._exec(
+                select(_C.c.id, _C.c.platform_updated_at, _C.c.email_normalized,
+                       _C.c.email_marketing_updated_at)
+                .where(_C.c.shop_id == self.shop_id, _C.c.platform_customer_id == platform_id)
+            ).first()
+            if found is not None:
+                row = (found[0], found[1], found[2], found[3])
+                self._customers[platform_id] = row
+        return row
 
     def upsert_customer(self, rec: CustomerRecord) -> int | None:
         if not rec.platform_id:
             return self.customer_for_email(rec.email, rec)
-        s = self.session
         email_n = normalize_email(rec.email)
-        row = self._customers.get(rec.platform_id)
+        row = self._customer_row(rec.platform_id)
         if row is None:
-            row = s.execute(
-                select(Customer.id, Customer.platform_updated_at, Customer.email_normalized,
-                       Customer.email_marketing_updated_at)
-                .where(Customer.shop_id == self.shop_id,
-                       Customer.platform_customer_id == rec.platform_id)
-            ).first()
-        if row is None:
-            guest_id = self._guest_id(email_n)
-            if guest_id is not None:
-                # A guest known from orders or checkouts has registered: same person.
-                s.execute(update(Customer).where(Customer.id == guest_id)
-                          .values(platform_customer_id=rec.platform_id,
-                                  **self._customer_values(rec)))
-                self._forget_customers()
-                self._timeline(guest_id, events.CUSTOMER_CREATED, rec.platform_id,
-                               rec.created_at or utcnow())
-                return guest_id
-            values = self._customer_values(rec)
-            values.setdefault("email_marketing", NOT_SUBSCRIBED)
-            customer_id = s.execute(
-                insert_for(s, Customer).values(
-                    shop_id=self.shop_id, platform_customer_id=rec.platform_id,
-                    created_at=utcnow(), updated_at=utcnow(), **values,
-                ).returning(Customer.id)
-            ).scalar_one()
-            self._customers[rec.platform_id] = (customer_id, rec.updated_at, email_n,
-                                                values.get("email_marketing_updated_at"))
-            self._timeline(customer_id, events.CUSTOMER_CREATED, rec.platform_id,
-                           rec.created_at or utcnow())
-            return customer_id
+            return self._insert_customer(rec, email_n)
 
         customer_id, stored_updated_at, stored_email, stored_consent_at = row
         if _is_stale(rec.updated_at, stored_updated_at):
@@ -211,28 +429,88 @@ class ProfileStore:
             # An undated copy (embedded in an order) of a profile the customers/* topics keep:
             # it identifies the shopper and has nothing newer to say.
             return customer_id
-        # Without a timestamp (a customer embedded in an order) only fill what is missing.
         values = self._customer_values(rec)
-        if rec.updated_at is None:
-            values = self._only_missing(customer_id, values)
         if values.get("email_marketing") and _is_stale(
             rec.email_marketing_updated_at, stored_consent_at
         ):
             values.pop("email_marketing", None)
             values.pop("email_marketing_updated_at", None)
-        if values:
-            s.execute(update(Customer).where(Customer.id == customer_id).values(**values))
-            self._customers[rec.platform_id] = (
-                customer_id,
-                values.get("platform_updated_at", stored_updated_at),
-                values.get("email_normalized", stored_email),
-                values.get("email_marketing_updated_at", stored_consent_at),
-            )
-        new_email = values.get("email_normalized")
+        if not values:
+            return customer_id
+        if rec.updated_at is None:
+            # Without a timestamp (a copy embedded in an order) only fill what is missing.
+            missing = self._missing.get(customer_id)
+            if missing is not None:
+                values = {k: v for k, v in values.items() if k in missing}
+                if not values:
+                    return customer_id
+                self._missing[customer_id] = missing - values.keys()
+            elif customer_id in self._filled:
+                return customer_id
+            self._filled.add(customer_id)
+            queued = self._customer_inserts.get(customer_id)
+            if queued is not None:
+                queued.update({k: v for k, v in values.items() if queued.get(k) is None})
+            else:
+                self._exec(_fill_missing_statement(frozenset(values)),
+                           {"_id": customer_id, **{f"v_{k}": v for k, v in values.items()}})
+            new_email = None if stored_email else email_n
+            values = {"email_normalized": new_email} if new_email else {}
+        else:
+            new_email = values.get("email_normalized")
+            if new_email and new_email != stored_email:
+                self._flush_customer_inserts()
+                self._exec(_UPDATE_CUSTOMER, {"_id": customer_id, **values})
+            else:
+                # Nothing later in the batch reads these columns: send them with the others.
+                self._customer_updates.setdefault(customer_id, {"_id": customer_id}).update(values)
+            if customer_id in self._missing:
+                self._missing[customer_id] -= values.keys()
+        self._customers[rec.platform_id] = (
+            customer_id,
+            values.get("platform_updated_at", stored_updated_at),
+            values.get("email_normalized", stored_email),
+            values.get("email_marketing_updated_at", stored_consent_at),
+        )
         if new_email and new_email != stored_email:
+            self._forget_email(stored_email, new_email)
             guest_id = self._guest_id(new_email)
             if guest_id is not None and guest_id != customer_id:
                 self._merge(guest_id, into=customer_id)
+        return customer_id
+
+    def _insert_customer(self, rec: CustomerRecord, email_n: str | None) -> int:
+        guest_id = self._guest_id(email_n)
+        if guest_id is not None:
+            # A guest known from orders or checkouts has registered: same person.
+            self._flush_writes()
+            self._exec(_UPDATE_CUSTOMER, {"_id": guest_id, "platform_customer_id": rec.platform_id,
+                                          **self._customer_values(rec)})
+            self._forget_customers()
+            self._timeline(guest_id, events.CUSTOMER_CREATED, rec.platform_id,
+                           rec.created_at or utcnow())
+            return guest_id
+        values = self._customer_values(rec)
+        values.setdefault("email_marketing", NOT_SUBSCRIBED)
+        values["platform_customer_id"] = rec.platform_id
+        now = utcnow()
+        customer_id = self._queue_customer(values, now)
+        self._customers[rec.platform_id] = (customer_id, rec.updated_at, email_n,
+                                            values.get("email_marketing_updated_at"))
+        if email_n and email_n in self._by_email and self._by_email[email_n] is None:
+            self._by_email[email_n] = customer_id  # no guest has this email (checked above)
+        elif email_n:
+            self._by_email.pop(email_n, None)
+        self._timeline(customer_id, events.CUSTOMER_CREATED, rec.platform_id,
+                       rec.created_at or now)
+        return customer_id
+
+    def _queue_customer(self, values: dict[str, Any], now: datetime) -> int:
+        customer_id = self._new_id(_C)
+        row = {key: values.get(key) for key in _CUSTOMER_INSERT_KEYS}
+        row.update(id=customer_id, shop_id=self.shop_id, created_at=now, updated_at=now)
+        self._customer_inserts[customer_id] = row
+        self._missing[customer_id] = frozenset(k for k in _FILLABLE if row[k] is None)
         return customer_id
 
     def _customer_values(self, rec: CustomerRecord) -> dict[str, Any]:
@@ -254,25 +532,19 @@ class ProfileStore:
             values["email_marketing_updated_at"] = rec.email_marketing_updated_at
         return {k: v for k, v in values.items() if v is not None}
 
-    def _only_missing(self, customer_id: int, values: dict[str, Any]) -> dict[str, Any]:
-        if not values:
-            return values
-        columns = [getattr(Customer, k) for k in values]
-        current = self.session.execute(
-            select(*columns).where(Customer.id == customer_id)
-        ).one()
-        return {k: v for (k, v), now in zip(values.items(), current, strict=True) if now is None}
-
     def _guest_id(self, email_n: str | None) -> int | None:
         if not email_n:
             return None
-        return self.session.execute(
-            select(Customer.id).where(
-                Customer.shop_id == self.shop_id,
-                Customer.email_normalized == email_n,
-                Customer.platform_customer_id.is_(None),
-            ).order_by(Customer.id).limit(1)
-        ).scalar()
+        if email_n not in self._guests:
+            self._flush_customer_inserts()
+            self._guests[email_n] = self._exec(
+                select(_C.c.id).where(
+                    _C.c.shop_id == self.shop_id,
+                    _C.c.email_normalized == email_n,
+                    _C.c.platform_customer_id.is_(None),
+                ).order_by(_C.c.id).limit(1)
+            ).scalar()
+        return self._guests[email_n]
 
     def customer_for_email(self, email: str | None, rec: CustomerRecord | None = None,
                            *, create: bool = True) -> int | None:
@@ -280,27 +552,29 @@ class ProfileStore:
         email_n = normalize_email(email)
         if not email_n:
             return None
-        s = self.session
-        existing = s.execute(
-            select(Customer.id).where(Customer.shop_id == self.shop_id,
-                                      Customer.email_normalized == email_n)
-            .order_by(Customer.platform_customer_id.is_(None), Customer.id).limit(1)
-        ).scalar()
+        if email_n not in self._by_email:
+            self._flush_customer_inserts()
+            self._by_email[email_n] = self._exec(
+                select(_C.c.id).where(_C.c.shop_id == self.shop_id,
+                                      _C.c.email_normalized == email_n)
+                .order_by(_C.c.platform_customer_id.is_(None), _C.c.id).limit(1)
+            ).scalar()
+        existing = self._by_email[email_n]
         if existing is not None or not create:
             return existing
         values = self._customer_values(rec) if rec else {}
         values.update(email=email.strip() if email else None, email_normalized=email_n)
         values.setdefault("email_marketing", NOT_SUBSCRIBED)
-        customer_id = s.execute(
-            insert_for(s, Customer).values(
-                shop_id=self.shop_id, created_at=utcnow(), updated_at=utcnow(), **values
-            ).returning(Customer.id)
-        ).scalar_one()
-        self._timeline(customer_id, events.CUSTOMER_CREATED, f"guest:{email_n}", utcnow())
+        now = utcnow()
+        customer_id = self._queue_customer(values, now)
+        self._by_email[email_n] = customer_id
+        self._guests[email_n] = customer_id
+        self._timeline(customer_id, events.CUSTOMER_CREATED, f"guest:{email_n}", now)
         return customer_id
 
     def _merge(self, guest_id: int, *, into: int) -> None:
         """Move a guest's orders, carts and timeline onto a registered profile."""
+        self.flush()  # queued rows may still name the guest
         s = self.session
         s.execute(update(Order).where(Order.customer_id == guest_id).values(customer_id=into))
         s.execute(update(Cart).where(Cart.customer_id == guest_id).values(customer_id=into))
@@ -316,27 +590,21 @@ class ProfileStore:
                   .values(customer_id=into))
         s.execute(delete(Customer).where(Customer.id == guest_id))
         self._forget_customers()
+        self._orders.clear()
+        self._orders_known.clear()
+        self._carts.clear()
+        self._carts_known.clear()
         self._dirty_customers.discard(guest_id)
         self._dirty_customers.add(into)
         log.info("profiles.guest_merged", extra={"shop_id": self.shop_id, "guest_id": guest_id,
                                                   "customer_id": into})
 
-    def discard_pending(self) -> None:
-        """After a savepoint rollback: drop unwritten timeline rows and every cached read."""
-        self._pending_timeline.clear()
-        self._forget_customers()
-        self._orders.clear()
-        self._orders_known.clear()
-
-    def _forget_customers(self) -> None:
-        # Identity changed under the cache (a guest claimed or merged): read afresh.
-        self._customers.clear()
-
     def _apply_customer_deleted(self, rec: CustomerDeleted) -> None:
-        self.session.execute(
-            update(Customer).where(Customer.shop_id == self.shop_id,
-                                   Customer.platform_customer_id == rec.platform_id,
-                                   Customer.deleted_at.is_(None))
+        self._flush_customer_inserts()
+        self._exec(
+            update(_C).where(_C.c.shop_id == self.shop_id,
+                             _C.c.platform_customer_id == rec.platform_id,
+                             _C.c.deleted_at.is_(None))
             .values(deleted_at=utcnow())
         )
 
@@ -349,16 +617,18 @@ class ProfileStore:
             customer_id = self.customer_for_email(rec.email)
         if customer_id is None:
             return
-        stored_at = self.session.execute(
-            select(Customer.email_marketing_updated_at).where(Customer.id == customer_id)
+        self.flush()  # queued profile updates may carry consent too
+        stored_at = self._exec(
+            select(_C.c.email_marketing_updated_at).where(_C.c.id == customer_id)
         ).scalar()
         if _is_stale(rec.updated_at, stored_at):
             return
-        self.session.execute(update(Customer).where(Customer.id == customer_id).values(
-            email_marketing=rec.email_marketing,
-            email_marketing_updated_at=rec.updated_at or utcnow(),
-        ))
-        self._forget_customers()
+        self._exec(_UPDATE_CUSTOMER, {
+            "_id": customer_id, "email_marketing": rec.email_marketing,
+            "email_marketing_updated_at": rec.updated_at or utcnow(),
+        })
+        self._customers.clear()
+        self._customers_known.clear()
         when = rec.updated_at or utcnow()
         self._timeline(customer_id, events.EMAIL_MARKETING_CHANGED,
                        f"{rec.email_marketing}:{when.isoformat()}", when,
@@ -366,15 +636,17 @@ class ProfileStore:
 
     # -- orders ---------------------------------------------------------------------
 
+    def _order_row(self, platform_id: str) -> tuple[int, int | None, datetime | None] | None:
+        if platform_id in self._orders_known:
+            return self._orders.get(platform_id)
+        found = self._exec(
+            select(_O.c.id, _O.c.customer_id, _O.c.platform_updated_at)
+            .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id == platform_id)
+        ).first()
+        return None if found is None else (found[0], found[1], found[2])
+
     def _apply_order(self, rec: OrderRecord) -> None:
-        s = self.session
-        if rec.platform_id in self._orders_known:
-            existing = self._orders.get(rec.platform_id)
-        else:
-            existing = s.execute(
-                select(Order.id, Order.customer_id, Order.platform_updated_at)
-                .where(Order.shop_id == self.shop_id, Order.platform_order_id == rec.platform_id)
-            ).first()
+        existing = self._order_row(rec.platform_id)
         # Refunds never change once made: keep them even from a stale order payload.
         for refund in rec.refunds:
             self._insert_refund(refund)
@@ -414,34 +686,37 @@ class ProfileStore:
             "updated_at": utcnow(),
         }
         if existing is None:
-            order_id = s.execute(
-                insert_for(s, Order).values(
-                    shop_id=self.shop_id, platform_order_id=rec.platform_id,
-                    created_at=utcnow(), **values,
-                ).returning(Order.id)
-            ).scalar_one()
+            order_id = self._new_id(_O)
+            self._order_inserts[order_id] = {
+                "id": order_id, "shop_id": self.shop_id, "platform_order_id": rec.platform_id,
+                "created_at": values["updated_at"], "total_refunded": Decimal("0"), **values,
+            }
+            if rec.checkout_token and self._order_by_checkout.get(rec.checkout_token) is None:
+                self._order_by_checkout[rec.checkout_token] = order_id
+            # Later versions find their carts already converted.
+            self._queue_conversions(rec, order_id, customer_id)
         else:
             order_id = existing[0]
-            s.execute(update(Order).where(Order.id == order_id).values(**values))
-            s.execute(delete(OrderLine).where(OrderLine.order_id == order_id))
+            if order_id in self._order_inserts:  # a second version of an order new this batch
+                self._order_inserts[order_id].update(values)
+            else:
+                self._order_updates[order_id] = {"_id": order_id, **values}
+                self._replace_lines.add(order_id)
             if existing[1] is not None:
                 self._dirty_customers.add(existing[1])
         self._orders[rec.platform_id] = (order_id, customer_id, rec.updated_at)
         self._orders_known.add(rec.platform_id)
-        if rec.lines:
-            s.execute(insert_for(s, OrderLine), [
-                {
-                    "shop_id": self.shop_id, "order_id": order_id,
-                    "platform_line_id": line.platform_id, "product_id": line.product_id,
-                    "variant_id": line.variant_id, "sku": line.sku, "title": line.title,
-                    "variant_title": line.variant_title, "quantity": line.quantity,
-                    "price": line.price, "total_discount": line.total_discount,
-                }
-                for line in rec.lines
-            ])
+        self._lines[order_id] = [
+            {
+                "shop_id": self.shop_id, "order_id": order_id,
+                "platform_line_id": line.platform_id, "product_id": line.product_id,
+                "variant_id": line.variant_id, "sku": line.sku, "title": line.title,
+                "variant_title": line.variant_title, "quantity": line.quantity,
+                "price": line.price, "total_discount": line.total_discount,
+            }
+            for line in rec.lines
+        ]
         self._touched_orders.add(rec.platform_id)
-        if existing is None:  # later versions find their carts already converted
-            self._convert_carts(rec, order_id, customer_id)
         if customer_id is None:
             return
         self._dirty_customers.add(customer_id)
@@ -459,70 +734,135 @@ class ProfileStore:
                            rec.updated_at or rec.placed_at, data)
 
     def _insert_refund(self, rec: RefundRecord) -> None:
-        s = self.session
-        s.execute(
-            insert_for(s, Refund).values(
-                shop_id=self.shop_id, platform_refund_id=rec.platform_id,
-                platform_order_id=rec.order_platform_id, amount=rec.amount,
-                note=rec.note, refunded_at=rec.refunded_at, created_at=utcnow(),
-            ).on_conflict_do_nothing(index_elements=["shop_id", "platform_refund_id"])
-        )
+        self._refunds.setdefault(rec.platform_id, {
+            "shop_id": self.shop_id, "platform_refund_id": rec.platform_id,
+            "platform_order_id": rec.order_platform_id, "amount": rec.amount,
+            "note": rec.note, "refunded_at": rec.refunded_at, "created_at": utcnow(),
+        })
         self._touched_orders.add(rec.order_platform_id)
 
+    def _queue_conversions(self, rec: OrderRecord, order_id: int,
+                           customer_id: int | None) -> None:
+        for key, token in (("checkout", rec.checkout_token), ("cart", rec.cart_token)):
+            if token:
+                self._conversions[key].append({"_shop": self.shop_id, "_token": token,
+                                               "_order": order_id, "_placed": rec.placed_at,
+                                               "_customer": customer_id})
+
+    def _flush_customer_inserts(self) -> None:
+        if self._customer_inserts:
+            self._exec(_INSERT_CUSTOMERS, list(self._customer_inserts.values()))
+            self._customer_inserts.clear()
+
+    def _flush_writes(self) -> None:
+        """Send queued rows, parents before the rows that refer to them."""
+        conn = self._conn
+        self._flush_customer_inserts()
+        if self._customer_updates:
+            for rows in _by_shape(self._customer_updates.values()):
+                conn.execute(_UPDATE_CUSTOMER, rows)
+            self._customer_updates.clear()
+        if self._order_inserts:
+            conn.execute(_INSERT_ORDERS, list(self._order_inserts.values()))
+            self._order_inserts.clear()
+        if self._order_updates:
+            conn.execute(_UPDATE_ORDER, list(self._order_updates.values()))
+            self._order_updates.clear()
+        if self._replace_lines:
+            for chunk in _chunks(sorted(self._replace_lines)):
+                conn.execute(delete(_L).where(_L.c.order_id.in_(chunk)))
+            self._replace_lines.clear()
+        if self._lines:
+            rows = [row for lines in self._lines.values() for row in lines]
+            if rows:
+                conn.execute(_INSERT_LINES, rows)
+            self._lines.clear()
+        if self._refunds:
+            conn.execute(
+                insert_for(self.session, _R)
+                .on_conflict_do_nothing(index_elements=["shop_id", "platform_refund_id"]),
+                list(self._refunds.values()),
+            )
+            self._refunds.clear()
+        if self._cart_inserts:
+            conn.execute(_INSERT_CARTS, list(self._cart_inserts.values()))
+            self._cart_inserts.clear()
+        if self._cart_updates:
+            for rows in _by_shape(self._cart_updates.values()):
+                conn.execute(_UPDATE_CART, rows)
+            self._cart_updates.clear()
+        # Sent after the batch's carts, so a cart that arrives after its order converts too.
+        for key, queued in self._conversions.items():
+            if queued:
+                conn.execute(_CONVERT_CARTS[key], queued)
+                queued.clear()
+
     def _refresh_refund_totals(self) -> None:
-        s = self.session
         touched = list(self._touched_orders)
         refunded = (
-            select(func.coalesce(func.sum(Refund.amount), 0))
-            .where(Refund.shop_id == self.shop_id,
-                   Refund.platform_order_id == Order.platform_order_id)
+            select(func.coalesce(func.sum(_R.c.amount), 0))
+            .where(_R.c.shop_id == self.shop_id,
+                   _R.c.platform_order_id == _O.c.platform_order_id)
             .scalar_subquery()
         )
-        s.execute(
-            update(Order)
-            .where(Order.shop_id == self.shop_id, Order.platform_order_id.in_(touched))
-            .values(total_refunded=refunded)
-        )
-        rows = s.execute(
-            select(Order.customer_id, Refund.platform_refund_id, Refund.amount,
-                   Refund.refunded_at, Order.id, Order.name, Order.currency)
-            .join(Refund, and_(Refund.shop_id == Order.shop_id,
-                               Refund.platform_order_id == Order.platform_order_id))
-            .where(Order.shop_id == self.shop_id, Order.platform_order_id.in_(touched),
-                   Order.customer_id.is_not(None))
-        ).all()
-        for customer_id, refund_id, amount, refunded_at, order_id, name, currency in rows:
-            self._dirty_customers.add(customer_id)
-            self._timeline(customer_id, events.REFUND_CREATED, refund_id, refunded_at,
-                           {"order_id": order_id, "name": name, "amount": str(amount),
-                            "currency": currency})
+        for chunk in _chunks(sorted(touched)):
+            self._exec(
+                update(_O)
+                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk))
+                .values(total_refunded=refunded)
+            )
+            rows = self._exec(
+                select(_O.c.customer_id, _R.c.platform_refund_id, _R.c.amount,
+                       _R.c.refunded_at, _O.c.id, _O.c.name, _O.c.currency)
+                .join(_R, and_(_R.c.shop_id == _O.c.shop_id,
+                               _R.c.platform_order_id == _O.c.platform_order_id))
+                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk),
+                       _O.c.customer_id.is_not(None))
+            ).all()
+            for customer_id, refund_id, amount, refunded_at, order_id, name, currency in rows:
+                self._dirty_customers.add(customer_id)
+                self._timeline(customer_id, events.REFUND_CREATED, refund_id, refunded_at,
+                               {"order_id": order_id, "name": name, "amount": str(amount),
+                                "currency": currency})
         self._flush_timeline()
 
     # -- carts ----------------------------------------------------------------------
 
-    def _apply_cart(self, rec: CartRecord) -> None:
-        s = self.session
-        existing = s.execute(
-            select(Cart.id, Cart.platform_updated_at, Cart.status, Cart.customer_id)
-            .where(Cart.shop_id == self.shop_id, Cart.kind == rec.kind, Cart.token == rec.token)
+    def _cart_row(self, kind: str, token: str):
+        key = (kind, token)
+        if key in self._carts_known:
+            return self._carts.get(key)
+        found = self._exec(
+            select(_K.c.id, _K.c.platform_updated_at, _K.c.status, _K.c.customer_id)
+            .where(_K.c.shop_id == self.shop_id, _K.c.kind == kind, _K.c.token == token)
         ).first()
-        if existing is not None and _is_stale(rec.updated_at, existing.platform_updated_at):
+        return None if found is None else (found[0], found[1], found[2], found[3])
+
+    def _order_for_checkout(self, token: str) -> int | None:
+        if token not in self._order_by_checkout:
+            self._order_by_checkout[token] = self._exec(
+                select(_O.c.id).where(_O.c.shop_id == self.shop_id,
+                                      _O.c.checkout_token == token)
+                .order_by(_O.c.id).limit(1)
+            ).scalar()
+        return self._order_by_checkout[token]
+
+    def _apply_cart(self, rec: CartRecord) -> None:
+        existing = self._cart_row(rec.kind, rec.token)
+        if existing is not None and _is_stale(rec.updated_at, existing[1]):
             return
         if rec.customer is not None:
             customer_id = self.upsert_customer(rec.customer)
         else:
             customer_id = self.customer_for_email(rec.email)
         if customer_id is None and existing is not None:
-            customer_id = existing.customer_id
+            customer_id = existing[3]
         status = CART_OPEN
         converted_order_id = None
         if rec.kind == "checkout":
-            converted_order_id = s.execute(
-                select(Order.id).where(Order.shop_id == self.shop_id,
-                                       Order.checkout_token == rec.token).limit(1)
-            ).scalar()
+            converted_order_id = self._order_for_checkout(rec.token)
         if rec.completed_at or converted_order_id or (
-            existing is not None and existing.status == CART_CONVERTED
+            existing is not None and existing[2] == CART_CONVERTED
         ):
             status = CART_CONVERTED
         values: dict[str, Any] = {
@@ -542,39 +882,45 @@ class ProfileStore:
         if converted_order_id is not None:
             values["converted_order_id"] = converted_order_id
         if existing is None:
-            s.execute(insert_for(s, Cart).values(
-                shop_id=self.shop_id, kind=rec.kind, token=rec.token, created_at=utcnow(),
-                **values,
-            ))
+            cart_id = self._new_id(_K)
+            self._cart_inserts[cart_id] = {
+                "id": cart_id, "shop_id": self.shop_id, "kind": rec.kind, "token": rec.token,
+                "created_at": utcnow(), "converted_order_id": None, **values,
+            }
         else:
-            s.execute(update(Cart).where(Cart.id == existing.id).values(**values))
+            cart_id = existing[0]
+            queued = self._cart_inserts.get(cart_id)
+            if queued is not None:
+                queued.update(values)
+            else:
+                self._cart_updates.setdefault(cart_id, {"_id": cart_id}).update(values)
+        self._carts[(rec.kind, rec.token)] = (cart_id, rec.updated_at, status, customer_id)
+        self._carts_known.add((rec.kind, rec.token))
         if rec.kind == "checkout" and rec.cart_token and customer_id is not None:
-            # The storefront cart behind this checkout now has a known shopper.
-            s.execute(update(Cart).where(
-                Cart.shop_id == self.shop_id, Cart.kind == "cart",
-                Cart.token == rec.cart_token, Cart.customer_id.is_(None),
-            ).values(customer_id=customer_id, email=rec.email))
+            self._name_storefront_cart(rec.cart_token, customer_id, rec.email)
         if rec.kind == "checkout" and customer_id is not None:
             self._timeline(customer_id, events.CHECKOUT_STARTED, rec.token,
                            rec.created_at or utcnow(),
                            {"total_price": str(rec.total_price), "currency": rec.currency})
 
-    def _convert_carts(self, rec: OrderRecord, order_id: int, customer_id: int | None) -> None:
-        # Two statements, one per index, rather than one OR that the planner cannot index.
-        targets = []
-        if rec.checkout_token:
-            targets.append(and_(Cart.kind == "checkout", Cart.token == rec.checkout_token))
-        if rec.cart_token:
-            targets.append(Cart.cart_token == rec.cart_token)
-        for target in targets:
-            self.session.execute(
-                update(Cart).where(Cart.shop_id == self.shop_id, target,
-                                   Cart.status != CART_CONVERTED)
-                .values(status=CART_CONVERTED, converted_order_id=order_id,
-                        completed_at=func.coalesce(Cart.completed_at, rec.placed_at),
-                        customer_id=func.coalesce(Cart.customer_id, customer_id))
-                .execution_options(synchronize_session=False)
-            )
+    def _name_storefront_cart(self, token: str, customer_id: int, email: str | None) -> None:
+        """The storefront cart behind a checkout now has a known shopper (if it had none)."""
+        key = ("cart", token)
+        if key not in self._carts_known:
+            self._exec(update(_K).where(
+                _K.c.shop_id == self.shop_id, _K.c.kind == "cart", _K.c.token == token,
+                _K.c.customer_id.is_(None),
+            ).values(customer_id=customer_id, email=email))
+            return
+        row = self._carts.get(key)
+        if row is None or row[3] is not None:
+            return  # no such cart, or it already names its shopper
+        cart_id = row[0]
+        queued = self._cart_inserts.get(cart_id)
+        if queued is None:
+            queued = self._cart_updates.setdefault(cart_id, {"_id": cart_id})
+        queued.update(customer_id=customer_id, email=email)
+        self._carts[key] = (cart_id, row[1], row[2], customer_id)
 
     # -- timeline -------------------------------------------------------------------
 
@@ -587,11 +933,10 @@ class ProfileStore:
         if not self._pending_timeline:
             return
         pending, self._pending_timeline = self._pending_timeline, []
-        s = self.session
-        inserted = s.execute(
-            insert_for(s, TimelineEvent)
+        inserted = self.session.connection().execute(
+            insert_for(self.session, _T)
             .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
-            .returning(TimelineEvent.customer_id, TimelineEvent.kind, TimelineEvent.ref),
+            .returning(_T.c.customer_id, _T.c.kind, _T.c.ref),
             [
                 {"shop_id": self.shop_id, "customer_id": t.customer_id, "kind": t.kind,
                  "ref": t.ref, "occurred_at": t.occurred_at, "data": t.data}
@@ -603,6 +948,14 @@ class ProfileStore:
             if (t.customer_id, t.kind, t.ref) in new:
                 self.published.append(DomainEvent(self.shop_id, t.customer_id, t.kind, t.ref,
                                                   t.occurred_at, t.data))
+
+
+def _by_shape(rows) -> list[list[dict[str, Any]]]:
+    """Group parameter sets by their keys: executemany sends one shape per statement."""
+    shapes: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for params in rows:
+        shapes.setdefault(frozenset(params), []).append(params)
+    return list(shapes.values())
 
 
 def _chunks(items: list[str], size: int = 500):
