@@ -14,19 +14,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from app.db import insert_for, utcnow
 from app.inbox.models import FAILED, PENDING, PROCESSED, InboxEntry
-from app.profiles.service import ProfileStore
+from app.profiles.service import ProfileStore, lock_shop
 from connectors.records import PayloadError
 
 log = logging.getLogger(__name__)
-
-# Namespace for pg_advisory_xact_lock(namespace, shop_id): "drain this shop".
-_DRAIN_LOCK_NAMESPACE = 7301
 
 
 @dataclass
@@ -51,10 +48,8 @@ def store_delivery(session: Session, *, shop_id: int, topic: str, delivery_key: 
 
 
 def _lock_shop(session: Session, shop_id: int) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :shop)"),
-                        {"ns": _DRAIN_LOCK_NAMESPACE, "shop": shop_id})
-    # SQLite: BEGIN IMMEDIATE already serializes writers.
+    # Kept for callers written against the inbox's name; the lock belongs to the store.
+    lock_shop(session, shop_id)
 
 
 def _is_connection_problem(exc: BaseException) -> bool:

@@ -20,10 +20,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from app import events
+from app.bulk import bulk_insert, bulk_insert_new
 from app.db import insert_for, utcnow
 from app.events import DomainEvent
 from app.profiles.models import (
@@ -67,6 +68,23 @@ def counted_order(order=Order):
     )
 
 
+# Namespace for pg_advisory_xact_lock(namespace, shop_id): "writing this shop's profiles".
+SHOP_LOCK_NAMESPACE = 7301
+
+
+def lock_shop(session: Session, shop_id: int) -> None:
+    """Serialize writers of one shop's profile store until the transaction ends.
+
+    The store decides "insert or update" from what it read earlier in the transaction (and
+    inserts in bulk on that basis), so two transactions must never write one shop at once.
+    PostgreSQL: a transaction-scoped advisory lock (re-entrant). SQLite: BEGIN IMMEDIATE
+    already serializes all writers.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:ns, :shop)"),
+                        {"ns": SHOP_LOCK_NAMESPACE, "shop": shop_id})
+
+
 def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
     return incoming is not None and stored is not None and incoming < stored
 
@@ -89,12 +107,8 @@ _R = Refund.__table__
 _K = Cart.__table__
 _T = TimelineEvent.__table__
 
-_INSERT_CUSTOMERS = insert(_C)
 _UPDATE_CUSTOMER = update(_C).where(_C.c.id == bindparam("_id"))
-_INSERT_ORDERS = insert(_O)
 _UPDATE_ORDER = update(_O).where(_O.c.id == bindparam("_id"))
-_INSERT_LINES = insert(_L)
-_INSERT_CARTS = insert(_K)
 _UPDATE_CART = update(_K).where(_K.c.id == bindparam("_id"))
 _CONVERT = {
     # Two statements, one per index, rather than one OR that the planner cannot index.
@@ -148,12 +162,18 @@ class ProfileStore:
     records do read (new customers, new orders, carts) go out at once.
     """
 
-    def __init__(self, session: Session, shop_id: int, *, flush_each: bool = False) -> None:
+    def __init__(self, session: Session, shop_id: int, *, flush_each: bool = False,
+                 defer_figures: bool = False) -> None:
         """`flush_each=True` writes everything after every record, for callers that wrap each
-        record in a savepoint; otherwise queued writes go out in `finish()`."""
+        record in a savepoint; otherwise queued writes go out in `finish()`.
+
+        `defer_figures=True` leaves per-customer figures to the caller, who must run
+        `refresh_all_customer_figures` when done (a history backfill: a customer's figures
+        would otherwise be recomputed on every page that holds one of their orders)."""
         self.session = session
         self.shop_id = shop_id
         self.flush_each = flush_each
+        self.defer_figures = defer_figures
         self._conn_ = None
         self._dirty_customers: set[int] = set()
         self._touched_orders: set[str] = set()
@@ -193,6 +213,7 @@ class ProfileStore:
     @property
     def _conn(self):
         if self._conn_ is None:
+            lock_shop(self.session, self.shop_id)
             self._conn_ = self.session.connection()
         return self._conn_
 
@@ -354,7 +375,7 @@ class ProfileStore:
         self.flush()
         if self._touched_orders:
             self._refresh_refund_totals()
-        if self._dirty_customers:
+        if self._dirty_customers and not self.defer_figures:
             refresh_customer_figures(self.session, self.shop_id, self._dirty_customers)
         events.publish(self.session, self.published)
         published, self.published = self.published, []
@@ -751,7 +772,7 @@ class ProfileStore:
 
     def _flush_customer_inserts(self) -> None:
         if self._customer_inserts:
-            self._exec(_INSERT_CUSTOMERS, list(self._customer_inserts.values()))
+            bulk_insert(self._conn, _C, list(self._customer_inserts.values()))
             self._customer_inserts.clear()
 
     def _flush_writes(self) -> None:
@@ -763,7 +784,7 @@ class ProfileStore:
                 conn.execute(_UPDATE_CUSTOMER, rows)
             self._customer_updates.clear()
         if self._order_inserts:
-            conn.execute(_INSERT_ORDERS, list(self._order_inserts.values()))
+            bulk_insert(conn, _O, list(self._order_inserts.values()))
             self._order_inserts.clear()
         if self._order_updates:
             conn.execute(_UPDATE_ORDER, list(self._order_updates.values()))
@@ -774,8 +795,7 @@ class ProfileStore:
             self._replace_lines.clear()
         if self._lines:
             rows = [row for lines in self._lines.values() for row in lines]
-            if rows:
-                conn.execute(_INSERT_LINES, rows)
+            bulk_insert(conn, _L, rows)
             self._lines.clear()
         if self._refunds:
             conn.execute(
@@ -785,7 +805,7 @@ class ProfileStore:
             )
             self._refunds.clear()
         if self._cart_inserts:
-            conn.execute(_INSERT_CARTS, list(self._cart_inserts.values()))
+            bulk_insert(conn, _K, list(self._cart_inserts.values()))
             self._cart_inserts.clear()
         if self._cart_updates:
             for rows in _by_shape(self._cart_updates.values()):
@@ -806,9 +826,15 @@ class ProfileStore:
             .scalar_subquery()
         )
         for chunk in _chunks(sorted(touched)):
+            has_refunds = (
+                select(_R.c.id).where(_R.c.shop_id == self.shop_id,
+                                      _R.c.platform_order_id == _O.c.platform_order_id).exists()
+            )
+            # Only orders with refunds can differ from the zero a new order starts with.
             self._exec(
                 update(_O)
-                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk))
+                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk),
+                       has_refunds)
                 .values(total_refunded=refunded)
             )
             rows = self._exec(
@@ -933,16 +959,18 @@ class ProfileStore:
         if not self._pending_timeline:
             return
         pending, self._pending_timeline = self._pending_timeline, []
-        inserted = self.session.connection().execute(
-            insert_for(self.session, _T)
-            .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
-            .returning(_T.c.customer_id, _T.c.kind, _T.c.ref),
+        inserted = bulk_insert_new(
+            self.session.connection(), _T,
             [
                 {"shop_id": self.shop_id, "customer_id": t.customer_id, "kind": t.kind,
                  "ref": t.ref, "occurred_at": t.occurred_at, "data": t.data}
                 for t in pending
             ],
-        ).all()
+            unique=("customer_id", "kind", "ref"), returning=("customer_id", "kind", "ref"),
+            small_insert=insert_for(self.session, _T)
+            .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
+            .returning(_T.c.customer_id, _T.c.kind, _T.c.ref),
+        )
         new = set(inserted)
         for t in pending:
             if (t.customer_id, t.kind, t.ref) in new:
@@ -964,34 +992,61 @@ def _chunks(items: list[str], size: int = 500):
 
 
 def refresh_customer_figures(session: Session, shop_id: int, customer_ids: set[int]) -> None:
-    """Recompute orders_count, total_spent (net of refunds), first/last order and AOV."""
-    ids = sorted(customer_ids)
-    mine = and_(Order.customer_id == Customer.id, counted_order())
-    count = select(func.count(Order.id)).where(mine).scalar_subquery()
-    spent = select(
-        func.coalesce(func.sum(Order.total_price - Order.total_refunded), 0)
-    ).where(mine).scalar_subquery()
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start:chunk_start + 500]
-        session.execute(
-            update(Customer)
-            .where(Customer.shop_id == shop_id, Customer.id.in_(chunk))
-            .values(
-                orders_count=count,
-                total_spent=spent,
-                first_order_at=select(func.min(Order.placed_at)).where(mine).scalar_subquery(),
-                last_order_at=select(func.max(Order.placed_at)).where(mine).scalar_subquery(),
-                updated_at=utcnow(),
-            )
+    """Recompute orders_count, total_spent (net of refunds), first/last order and AOV.
+
+    One aggregate over the chunk's orders feeds one UPDATE ... FROM; profiles left with no
+    counted order (all cancelled, or moved to another profile) are set back to zero.
+    """
+    conn = session.connection()
+    now = utcnow()
+    for chunk in _chunks(sorted(customer_ids), 1000):
+        figures = (
+            select(_O.c.customer_id.label("cid"), func.count(_O.c.id).label("n"),
+                   func.sum(_O.c.total_price - _O.c.total_refunded).label("spent"),
+                   func.min(_O.c.placed_at).label("first"),
+                   func.max(_O.c.placed_at).label("last"))
+            .where(_O.c.customer_id.in_(chunk), counted_order(_O.c))
+            .group_by(_O.c.customer_id)
+            .subquery()
         )
-        session.execute(
-            update(Customer)
-            .where(Customer.shop_id == shop_id, Customer.id.in_(chunk))
-            .values(average_order_value=case(
-                (Customer.orders_count > 0, Customer.total_spent / Customer.orders_count),
-                else_=None,
-            ))
+        conn.execute(
+            update(_C).where(_C.c.shop_id == shop_id, _C.c.id == figures.c.cid)
+            .values(orders_count=figures.c.n, total_spent=figures.c.spent,
+                    first_order_at=figures.c.first, last_order_at=figures.c.last,
+                    average_order_value=figures.c.spent / figures.c.n, updated_at=now)
         )
+        conn.execute(
+            update(_C).where(
+                _C.c.shop_id == shop_id, _C.c.id.in_(chunk),
+                ~select(_O.c.id).where(_O.c.customer_id == _C.c.id,
+                                       counted_order(_O.c)).exists(),
+                or_(_C.c.orders_count != 0, _C.c.total_spent != 0,
+                    _C.c.first_order_at.is_not(None)),
+            ).values(orders_count=0, total_spent=Decimal("0"), first_order_at=None,
+                     last_order_at=None, average_order_value=None, updated_at=now)
+        )
+
+
+def refresh_all_customer_figures(session: Session, shop_id: int, *, chunk: int = 5000,
+                                 progress=None) -> int:
+    """Recompute every profile's figures, a chunk per transaction-sized step; returns count.
+
+    Commits nothing itself; `progress(n)` is called after each chunk with its size."""
+    last_id = 0
+    total = 0
+    while True:
+        ids = session.execute(
+            select(_C.c.id).where(_C.c.shop_id == shop_id, _C.c.id > last_id)
+            .order_by(_C.c.id).limit(chunk)
+        ).scalars().all()
+        if not ids:
+            return total
+        lock_shop(session, shop_id)
+        refresh_customer_figures(session, shop_id, set(ids))
+        last_id = ids[-1]
+        total += len(ids)
+        if progress is not None:
+            progress(len(ids))
 
 
 def mark_abandoned_carts(session: Session, shop_id: int, cutoff: datetime) -> list[DomainEvent]:
