@@ -2,6 +2,14 @@
 
 Raw bytes → constant-time signature check → inbox row (unique per shop and webhook id) →
 commit → enqueue → 200. The body is not parsed here; the worker does that.
+
+Two kinds of delivery, one inbox (the durable record that Shopify's request arrived):
+- store data (orders, customers, carts, ...) stays `pending` and is applied in order by the
+  per-shop drain (`jobs.ingest.drain_shop`) through the connector's normalizer;
+- lifecycle and privacy topics (app/uninstalled, customers/data_request, customers/redact,
+  shop/redact) are not store data: they are marked `dispatched`, which the drain skips, and get
+  a job of their own (`jobs.compliance.handle_lifecycle_delivery`, by inbox id, retried, swept),
+  so a privacy request never waits behind a backlog of orders and never meets the normalizer.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ import logging
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
+from app.compliance.dispatch import enqueue_lifecycle
+from app.compliance.service import LIFECYCLE_TOPICS, mark_dispatched, record_ignored
 from app.db import db
 from app.inbox.queueing import request_drain
 from app.inbox.service import store_delivery
@@ -50,11 +60,21 @@ def receive():
     ).first()
     if shop is None:
         log.info("shopify.webhook.unknown_shop", extra={"shop": shop_domain, "topic": topic})
+        if topic in LIFECYCLE_TOPICS:
+            # Sticky holds nothing for this store; the audit trail still shows we answered.
+            record_ignored(session, topic=topic, shop_domain=shop_domain,
+                           delivery_key=delivery_key, note="store not connected to Sticky")
+            session.commit()
         return _reply(200, "shop is not connected to Sticky; ignored")
 
     inserted = store_delivery(session, shop_id=shop.id, topic=topic,
                               delivery_key=delivery_key, payload=body)
+    lifecycle_id = None
+    if inserted and topic in LIFECYCLE_TOPICS:
+        lifecycle_id = mark_dispatched(session, shop.id, delivery_key)
     session.commit()
-    if inserted:
+    if lifecycle_id is not None:
+        enqueue_lifecycle(lifecycle_id)
+    elif inserted:
         request_drain(shop.id)
     return _reply(200, "accepted" if inserted else "duplicate delivery; already accepted")

@@ -1,0 +1,1 @@
+"""Platform-neutral history backfill and reconciliation (runner, sources, progress records)."""
