@@ -1,6 +1,7 @@
 """Webhook ingest benchmark: PostgreSQL + Redis + gunicorn, measured end to end.
 
     python benchmarks/ingest.py [--n 5000] [--concurrency 16] [--database-url URL] [--redis-url URL]
+                                [--platform shopify|woocommerce|both]
 
 A benchmark, not a test (see benchmarks/README.md). It resets the benchmark database and Redis
 db, connects one Shopify store, starts the app under gunicorn, and measures:
@@ -457,7 +458,21 @@ def main(argv: list[str] | None = None) -> int:
                         default=os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
                         help="Redis database to FLUSH and use (env BENCH_REDIS_URL)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--platform", choices=("shopify", "woocommerce", "both"),
+                        default="shopify",
+                        help="which receiver to measure (both: Shopify, then WooCommerce, each "
+                             "on a freshly reset database)")
     args = parser.parse_args(argv)
+    status = 0
+    if args.platform in ("shopify", "both"):
+        status |= run_shopify(args)
+    if args.platform in ("woocommerce", "both"):
+        status |= run_woocommerce(args)
+    return status
+
+
+def run_shopify(args: argparse.Namespace) -> int:
+    """The Shopify receiver: POST /webhooks/shopify, then one worker applies everything."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
@@ -640,6 +655,246 @@ def main(argv: list[str] | None = None) -> int:
     print(line)
     ok = lost == 0 and extra_rows == 0 and not ingest.errors
     return 0 if ok else 1
+
+
+# --------------------------------------------------------------------------- WooCommerce
+
+WOO_STORE_URL = "https://woo-bench.example"
+# (topic, share of the unique deliveries)
+WOO_MIX = (
+    ("order.created", 0.50),
+    ("order.updated", 0.25),
+    ("customer.created", 0.15),
+    ("customer.updated", 0.05),
+    ("sticky_cart.updated", 0.05),
+)
+
+
+def make_woo_deliveries(n: int, shop_id: int, secrets: dict[str, tuple[str, str]], *,
+                        seed: int = 7) -> Generated:
+    """N unique signed WooCommerce deliveries (payloads from WooCommerce's documented REST
+    examples, via tests/test_woo_support.py) plus ~2% redeliveries. A delivery's id in the
+    result is its inbox dedup key (resource + id + date_modified_gmt)."""
+    sys.path.insert(0, str(ROOT))
+    from connectors.woocommerce.signatures import delivery_key
+    from tests.test_woo_support import customer, gmt, order, wc_sign
+
+    rng = random.Random(seed)  # noqa: S311 - reproducible workload, not security
+    topics = [t for t, _ in WOO_MIX]
+    weights = [w for _, w in WOO_MIX]
+    unique: list[Delivery] = []
+    counts: Counter = Counter()
+    customers: list[dict] = []
+    orders: list[dict] = []
+    order_ids: set[str] = set()
+    customer_ids: set[str] = set()
+    email_only: set[str] = set()
+    clock = 0.0
+    next_id = iter(range(10_000, 10_000_000))
+
+    def emit(topic: str, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        hook_id, secret = secrets[topic]
+        delivery_id = uuid.uuid4().hex
+        resource, _, event = topic.partition(".")
+        headers = {
+            "Content-Type": "application/json", "X-WC-Webhook-Source": WOO_STORE_URL + "/",
+            "X-WC-Webhook-Topic": topic, "X-WC-Webhook-Resource": resource,
+            "X-WC-Webhook-Event": event, "X-WC-Webhook-Signature": wc_sign(body, secret),
+            "X-WC-Webhook-ID": hook_id, "X-WC-Webhook-Delivery-ID": delivery_id,
+        }
+        key = delivery_key(shop_id, topic, body, delivery_id)
+        unique.append(Delivery(topic, key, body, headers))
+        counts[topic] += 1
+
+    while len(unique) < n:
+        clock += 0.5
+        topic = rng.choices(topics, weights)[0]
+        if topic == "order.updated" and not orders:
+            topic = "order.created"
+        if topic == "customer.updated" and not customers:
+            topic = "customer.created"
+        if topic == "customer.created":
+            k = len(customers) + 1
+            payload = customer(customer_id=next(next_id), email=f"shopper{k}@example.com",
+                               modified=clock)
+            customers.append(payload)
+            customer_ids.add(str(payload["id"]))
+            emit(topic, payload)
+        elif topic == "customer.updated":
+            payload = dict(rng.choice(customers))
+            payload.update(date_modified_gmt=gmt(clock), first_name=rng.choice(["Ada", "Alan"]))
+            emit(topic, payload)
+        elif topic == "order.created":
+            buyer = rng.choice(customers) if customers and rng.random() < 0.7 else None
+            email = buyer["email"] if buyer else f"guest{rng.randint(1, 300)}@example.com"
+            if buyer is None:
+                email_only.add(email)
+            state = {"id": next(next_id), "customer_id": buyer["id"] if buyer else 0,
+                     "email": email, "total": f"{rng.randint(15, 400)}.{rng.randint(0, 99):02d}",
+                     "created": clock}
+            orders.append(state)
+            order_ids.add(str(state["id"]))
+            emit(topic, order(order_id=state["id"], customer_id=state["customer_id"],
+                              email=email, total=state["total"], created=clock, modified=clock))
+        elif topic == "order.updated":
+            state = rng.choice(orders)
+            emit(topic, order(order_id=state["id"], customer_id=state["customer_id"],
+                              email=state["email"], total=state["total"], status="completed",
+                              created=state["created"], modified=clock))
+        else:
+            cart_id = uuid.uuid4().hex[:16]
+            emit(topic, {"id": f"c_{cart_id}", "customer_id": 0, "email": None,
+                         "email_consent": False, "currency": "USD", "subtotal": "20.00",
+                         "total": "22.00", "items": [], "recovery_url": None,
+                         "source": "classic", "status": "open",
+                         "date_created_gmt": gmt(clock), "date_modified_gmt": gmt(clock)})
+
+    deliveries = list(unique)
+    gap = max(1, min(64, n // 4))
+    inserts = []
+    for _ in range(round(n * DUPLICATE_SHARE)):
+        original = rng.randrange(0, max(1, n - gap))
+        d = unique[original]
+        inserts.append((rng.randrange(original + gap, n + 1),
+                        Delivery(d.topic, d.webhook_id, d.body, d.headers, True)))
+    for position, dup in sorted(inserts, key=lambda x: x[0], reverse=True):
+        deliveries.insert(position, dup)
+    return Generated(deliveries, {d.webhook_id for d in unique}, order_ids, customer_ids,
+                     email_only, counts)
+
+
+def run_woocommerce(args: argparse.Namespace) -> int:
+    """The WooCommerce receiver: POST /webhooks/woocommerce/<id>, then one worker applies.
+
+    Same figures as the Shopify run: accepted/s with p50/p99, applied events/s, events lost.
+    """
+    from cryptography.fernet import Fernet
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=args.database_url, REDIS_URL=args.redis_url,
+        SECRET_KEY="bench-secret-key-" + uuid.uuid4().hex,
+        TOKEN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY",
+                                           "TOKEN_ENCRYPTION_KEY")})
+    print(f"[woocommerce] resetting {args.database_url} and {args.redis_url} ...", flush=True)
+    reset_database(args.database_url)
+
+    import logging
+
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+    from sqlalchemy import func, select
+
+    from app import create_app
+    from app.crypto import encrypt
+    from app.db import db
+    from app.inbox.models import InboxEntry
+    from app.migrate import upgrade
+    from app.profiles.models import Cart, Customer, Order
+    from app.queue import QUEUE_NAMES, get_queue, get_redis
+    from app.shops.models import Shop
+    from app.woocommerce.models import WooWebhook
+    from connectors.woocommerce.webhooks import TOPICS, new_secret
+
+    app = create_app()
+    get_redis(app).flushdb()
+    upgrade(app)
+    logging.getLogger().setLevel(logging.WARNING)
+    secrets: dict[str, tuple[str, str]] = {}
+    with app.app_context():
+        shop = Shop(platform="woocommerce", domain="woo-bench.example", name="woo-bench",
+                    currency="USD", status="active", api_base_url=WOO_STORE_URL,
+                    consumer_key_encrypted=encrypt("ck_bench"),
+                    consumer_secret_encrypted=encrypt("cs_bench"))
+        db.session.add(shop)
+        db.session.flush()
+        for n, topic in enumerate(TOPICS):
+            secret = new_secret()
+            secrets[topic] = (str(800 + n), secret)
+            db.session.add(WooWebhook(shop_id=shop.id, topic=topic, remote_id=str(800 + n),
+                                      secret_encrypted=encrypt(secret), status="active"))
+        db.session.commit()
+        shop_id = shop.id
+    print(f"[woocommerce] generating {args.n} deliveries ...", flush=True)
+    gen = make_woo_deliveries(args.n, shop_id, secrets, seed=args.seed)
+    warmup = make_woo_deliveries(max(64, args.concurrency * 8), shop_id + 1000, secrets,
+                                 seed=args.seed + 1).deliveries  # an unknown store: 404s
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    url = f"{base}/webhooks/woocommerce/{shop_id}"
+    log_path = Path(tempfile.gettempdir()) / f"sticky-bench-gunicorn-woo-{port}.log"
+    proc = None
+    try:
+        proc = start_gunicorn(env, port, log_path)
+        wait_healthy(base, proc, log_path)
+        send_all("warmup", f"{base}/webhooks/woocommerce/{shop_id + 1000}", warmup,
+                 args.concurrency)
+        print(f"[woocommerce] sending {len(gen.deliveries)} webhooks to {url} ...", flush=True)
+        ingest = send_all("ingest", url, gen.deliveries, args.concurrency, proc.pid)
+    finally:
+        stop(proc)
+
+    with app.app_context():
+        db.session.close()
+        db.engine.dispose()
+        worker = Worker([get_queue(name) for name in QUEUE_NAMES], connection=get_redis(),
+                        serializer=JSONSerializer)
+        started = time.perf_counter()
+        worker.work(burst=True, logging_level="WARNING")
+        drain_seconds = time.perf_counter() - started
+        session = db.session
+        statuses = dict(session.execute(
+            select(InboxEntry.status, func.count()).where(InboxEntry.shop_id == shop_id)
+            .group_by(InboxEntry.status)).all())
+        keys = set(session.execute(
+            select(InboxEntry.delivery_key).where(InboxEntry.shop_id == shop_id)).scalars())
+        failures = Counter(session.execute(
+            select(InboxEntry.topic, InboxEntry.error)
+            .where(InboxEntry.shop_id == shop_id, InboxEntry.status == "failed")).all())
+        mirror = {label: session.execute(select(func.count()).select_from(model)
+                                         .where(model.shop_id == shop_id)).scalar()
+                  for label, model in (("customers", Customer), ("orders", Order),
+                                       ("carts", Cart))}
+        session.close()
+
+    processed = statuses.get("processed", 0)
+    lost = len(ingest.accepted_ids - keys)
+    dups_sent = sum(1 for d in gen.deliveries if d.duplicate)
+    line = "=" * 78
+    print()
+    print(line)
+    print("Sticky webhook ingest benchmark: WooCommerce receiver")
+    print(line)
+    bad = {k: v for k, v in ingest.statuses.items() if k != 200}
+    if bad or ingest.errors:
+        print(f"WARNING ingest: non-200 {bad}, client errors {dict(ingest.errors)}")
+    print("workload: " + ", ".join(f"{t} {gen.topics[t]}" for t, _ in WOO_MIX)
+          + f"; + {dups_sent} redeliveries")
+    print(f"ingest (gunicorn {GUNICORN_WORKERS} procs x {GUNICORN_THREADS} threads, "
+          f"{args.concurrency} client threads): {ingest.rate:.0f} webhooks/s, "
+          f"p50 {percentile(ingest.latencies_ms, 50):.1f} ms, "
+          f"p99 {percentile(ingest.latencies_ms, 99):.1f} ms")
+    rate = processed / drain_seconds if drain_seconds else float("nan")
+    print(f"apply (1 worker): {rate:.0f} events/s ({processed} events in {drain_seconds:.1f} s)")
+    print(f"events lost: {lost}")
+    print(f"redeliveries answered 'duplicate': {ingest.duplicates_acked} of {dups_sent}; "
+          f"inbox by status: {statuses}")
+    for (topic, error), count in failures.most_common(5):
+        print(f"  failed x{count} {topic}: {(error or '')[:160]}")
+    print(f"mirror: {mirror['customers']} customers (expected {len(gen.customer_ids)} "
+          f"registered + up to {len(gen.email_only)} guests), {mirror['orders']} orders "
+          f"(expected {len(gen.order_ids)}), {mirror['carts']} carts "
+          f"(expected {gen.topics['sticky_cart.updated']})")
+    print(line)
+    return 0 if lost == 0 and not ingest.errors and not bad else 1
 
 
 if __name__ == "__main__":

@@ -63,6 +63,10 @@ def find_shop(session: Session, ref: str) -> Shop:
             candidates.add(normalize_shopify_domain(ref))
         except ShopError:
             pass
+        try:
+            candidates.add(normalize_woocommerce_url(ref).domain)
+        except ShopError:
+            pass
         shop = session.execute(query.where(Shop.domain.in_(candidates))).scalars().first()
     if shop is None:
         raise ShopError(f"no connected store matches {ref!r} (try `flask --app app shops list`)")
@@ -101,3 +105,55 @@ def shop_for_api_key(session: Session, key: str) -> Shop | None:
     if row is None:
         return None
     return session.get(Shop, row.shop_id)
+
+
+def normalize_woocommerce_url(value: str):
+    """A WooCommerce store URL → its REST base URL and Shop domain (host[:port][/path]).
+
+    Returns a `connectors.woocommerce.connect.StoreUrl`; ShopError says what is wrong.
+    """
+    from connectors.woocommerce.connect import StoreUrlError, parse_store_url
+
+    try:
+        return parse_store_url(value)
+    except StoreUrlError as exc:
+        raise ShopError(str(exc)) from exc
+
+
+def connect_woocommerce_by_keys(session: Session, store_url: str, consumer_key: str,
+                                consumer_secret: str, *, http=None) -> Shop:
+    """Connect (or reconnect) a WooCommerce store with REST keys the merchant created.
+
+    The keys are confirmed with a real API call first (over HTTPS as basic auth, over plain
+    HTTP signed with OAuth 1.0a); nothing is stored when they do not work. Registering
+    Sticky's webhooks is the caller's next step (connectors.woocommerce.webhooks).
+    """
+    from connectors.woocommerce.client import WooClient
+    from connectors.woocommerce.connect import KeysRejected, confirm_keys
+
+    store = normalize_woocommerce_url(store_url)
+    consumer_key, consumer_secret = (consumer_key or "").strip(), (consumer_secret or "").strip()
+    if not consumer_key or not consumer_secret:
+        raise ShopError("both a consumer key (ck_...) and a consumer secret (cs_...) are required")
+    client = WooClient(store.base_url, consumer_key, consumer_secret, http=http)
+    try:
+        info = confirm_keys(client)
+    except KeysRejected as exc:
+        raise ShopError(f"{store.base_url}: {exc}") from exc
+    shop = session.execute(
+        select(Shop).where(Shop.platform == "woocommerce", Shop.domain == store.domain)
+    ).scalar_one_or_none()
+    if shop is None:
+        shop = Shop(platform="woocommerce", domain=store.domain)
+        session.add(shop)
+    shop.name = shop.name or info.name or store.domain
+    shop.currency = info.currency
+    shop.timezone = info.timezone or shop.timezone
+    shop.api_base_url = store.base_url
+    shop.consumer_key_encrypted = encrypt(consumer_key)
+    shop.consumer_secret_encrypted = encrypt(consumer_secret)
+    shop.status = "active"
+    shop.uninstalled_at = None
+    shop.installed_at = utcnow()
+    session.flush()
+    return shop

@@ -1,0 +1,83 @@
+"""`flask --app app accounts ...`: manage standalone-panel accounts from the command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
+
+from app.accounts.models import Account
+from app.accounts.service import (
+    AccountError,
+    create_account,
+    link_account_to_shop,
+    normalize_email,
+    set_password,
+)
+from app.db import db
+
+accounts_cli = AppGroup("accounts", help="Standalone panel accounts (WooCommerce merchants).")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
+
+
+def _account(email: str) -> Account:
+    account = db.session.execute(
+        select(Account).where(Account.email_normalized == normalize_email(email))
+    ).scalar_one_or_none()
+    if account is None:
+        _fail(f"no account for {email}; create it with `accounts add {email}`")
+    assert account is not None
+    return account
+
+
+@accounts_cli.command("add")
+@click.argument("email")
+@click.password_option(help="The password (prompted, hidden, asked twice, when omitted).")
+@with_appcontext
+def accounts_add(email: str, password: str) -> None:
+    """Create an account that signs in at /admin/login."""
+    try:
+        account = create_account(db.session, email, password)
+    except AccountError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"account {account.id} created for {account.email}; sign in at /admin/login")
+
+
+@accounts_cli.command("set-password")
+@click.argument("email")
+@click.password_option(help="The new password (prompted when omitted).")
+@with_appcontext
+def accounts_set_password(email: str, password: str) -> None:
+    """Replace an account's password and sign it out everywhere."""
+    account = _account(email)
+    try:
+        set_password(account, password)
+    except AccountError as exc:
+        _fail(str(exc))
+    db.session.commit()
+    click.echo(f"password changed for {account.email}; existing sessions are signed out")
+
+
+@accounts_cli.command("link")
+@click.argument("email")
+@click.argument("store")
+@with_appcontext
+def accounts_link(email: str, store: str) -> None:
+    """Let the account EMAIL open STORE (domain or id) in the panel."""
+    from app.shops.service import ShopError, find_shop
+
+    account = _account(email)
+    try:
+        shop = find_shop(db.session, store)
+    except ShopError as exc:
+        _fail(str(exc))
+    link_account_to_shop(db.session, account.id, shop.id)
+    db.session.commit()
+    click.echo(f"{account.email} can now open {shop.domain}")

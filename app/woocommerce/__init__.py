@@ -1,0 +1,1 @@
+"""Connecting WooCommerce stores: the key handshake, Sticky's webhooks on each store."""
