@@ -34,13 +34,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     _import_models()
 
-    from app.api import bp as api_bp
-    from app.health import bp as health_bp
-    from webhooks.shopify import bp as shopify_webhooks_bp
+    _register_blueprints(app)
+    from app.accounts import init_app as init_accounts
 
-    app.register_blueprint(shopify_webhooks_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(health_bp)
+    init_accounts(app)  # standalone panel sign-in; CSRF + rate limiting (opt-in, see there)
 
     from app.cli import register_commands
 
@@ -49,11 +46,29 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _register_blueprints(app: Flask) -> None:
+    from app.api import bp as api_bp
+    from app.health import bp as health_bp
+    from app.panel import bp as embedded_panel_bp
+    from app.shops.install import bp as shopify_install_bp
+    from app.woocommerce.views import bp as woocommerce_connect_bp
+    from webhooks.shopify import bp as shopify_webhooks_bp
+    from webhooks.woocommerce import bp as woocommerce_webhooks_bp
+
+    for blueprint in (shopify_webhooks_bp, woocommerce_webhooks_bp, shopify_install_bp,
+                      woocommerce_connect_bp, embedded_panel_bp, api_bp, health_bp):
+        app.register_blueprint(blueprint)
+
+
 def _import_models() -> None:
     # Every mapped class must be imported before relationships or metadata are used.
+    import app.accounts.models  # noqa: F401
+    import app.compliance.models  # noqa: F401
     import app.inbox.models  # noqa: F401
     import app.profiles.models  # noqa: F401
     import app.shops.models  # noqa: F401
+    import app.sync.models  # noqa: F401
+    import app.woocommerce.models  # noqa: F401
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 DEFAULT_SHOPIFY_API_VERSION = "2026-10"
+DEFAULT_SHOPIFY_SCOPES = "read_customers,write_customers,read_orders,read_checkouts,write_discounts"
 DEV_SHOPIFY_API_KEY = "dev-sticky-api-key"
 DEV_SHOPIFY_API_SECRET = "dev-sticky-api-secret"  # noqa: S105 - a documented placeholder
 
@@ -73,4 +74,14 @@ def load_settings(instance_path: str, environ: dict[str, str] | None = None) -> 
         "INGEST_BATCH_SIZE": int(get("INGEST_BATCH_SIZE", 500)),
         # An open cart or checkout with no activity for this long counts as abandoned.
         "CART_ABANDONED_AFTER_MINUTES": int(get("CART_ABANDONED_AFTER_MINUTES", 60)),
+        # Standalone panel: how long a sign-in lasts, and the sign-in/sign-up rate limits
+        # (Flask-Limiter syntax, counted in Redis per IP and email / per IP).
+        "SESSION_LIFETIME_HOURS": int(get("SESSION_LIFETIME_HOURS", 12)),
+        "LOGIN_RATE_LIMIT": get("LOGIN_RATE_LIMIT", "5 per minute;20 per hour"),
+        "SIGNUP_RATE_LIMIT": get("SIGNUP_RATE_LIMIT", "10 per hour"),
+        # Admin API scopes asked for at install (keep in step with shopify.app.toml).
+        "SHOPIFY_SCOPES": get("SHOPIFY_SCOPES", DEFAULT_SHOPIFY_SCOPES),
+        # How long an OAuth `state` stays usable, and how old a signed install link may be.
+        "SHOPIFY_OAUTH_STATE_TTL_SECONDS": int(get("SHOPIFY_OAUTH_STATE_TTL_SECONDS", 600)),
+        "SHOPIFY_OAUTH_MAX_AGE_SECONDS": int(get("SHOPIFY_OAUTH_MAX_AGE_SECONDS", 300)),
     }

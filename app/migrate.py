@@ -18,7 +18,7 @@ def alembic_config(app: Flask) -> Config:
     return config
 
 
-def upgrade(app: Flask, revision: str = "heads") -> None:
+def upgrade(app: Flask, revision: str = "head") -> None:
     command.upgrade(alembic_config(app), revision)
 
 

@@ -16,4 +16,8 @@ def normalizer_for(platform: str) -> Normalizer:
         from connectors.shopify.normalize import normalize
 
         return normalize
+    if platform == "woocommerce":
+        from connectors.woocommerce.normalize import normalize as normalize_woocommerce
+
+        return normalize_woocommerce
     raise LookupError(f"no connector for platform {platform!r}")

@@ -120,7 +120,7 @@ class HttpClient:
         if retry_after is not None:
             return min(retry_after, self.max_backoff)
         # Full jitter keeps many workers from retrying in lockstep.
-        return random.uniform(0, min(self.max_backoff, self.backoff * (2 ** attempt)))
+        return random.uniform(0, min(self.max_backoff, self.backoff * (2 ** attempt)))  # noqa: S311
 
     def request(self, method: str, url: str, *, idempotent: bool | None = None,
                 timeout: tuple[float, float] | float | None = None,

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.ingest.sweep_inbox", 60),
     ("jobs.carts.mark_abandoned", 300),
+    ("jobs.compliance.sweep_lifecycle_deliveries", 300),
+    ("jobs.woocommerce.ensure_webhooks_all", 30 * 60),
+    ("jobs.sync.reconcile_all", 15 * 60),
 )
 
 

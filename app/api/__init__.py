@@ -6,7 +6,12 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from app.api import customers, openapi  # noqa: E402,F401  (routes register on import)
+from app.api import (  # noqa: E402,F401  (routes register on import)
+    customers,
+    openapi,
+    sync,  # noqa: E402,F401
+)
 from app.api.auth import require_shop  # noqa: E402
+from app.compliance import api as compliance_api  # noqa: E402,F401
 
 bp.before_request(require_shop)

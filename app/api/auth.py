@@ -5,6 +5,9 @@ Two credentials, both `Authorization: Bearer ...`:
   `aud` = app key, `dest` = https://<shop>.myshopify.com, `iss` = <dest>/admin, checked for
   exp/nbf with 10 s leeway (PyJWT does the JWT work);
 - a per-store API key from `flask --app app shops api-key STORE`.
+Without an Authorization header, a signed-in standalone-panel session (app/accounts) may use
+the store selected in it, if the account is linked to that store; mutating requests then also
+need the CSRF token in `X-CSRFToken`.
 The credential's store is the tenant for the whole request (`g.shop`).
 """
 
@@ -14,7 +17,7 @@ import logging
 from urllib.parse import urlparse
 
 import jwt
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, jsonify, request, session
 from sqlalchemy import select
 
 from app.db import db
@@ -27,9 +30,10 @@ LEEWAY_SECONDS = 10
 
 
 class AuthError(Exception):
-    def __init__(self, message: str, *, retry_session: bool = False) -> None:
+    def __init__(self, message: str, *, retry_session: bool = False, status: int = 401) -> None:
         super().__init__(message)
         self.retry_session = retry_session
+        self.status = status
 
 
 def shop_from_session_token(token: str) -> Shop:
@@ -66,8 +70,29 @@ def shop_from_session_token(token: str) -> Shop:
     return shop
 
 
+def shop_from_panel_session() -> Shop:
+    """A signed-in standalone-panel account using the store selected in its session. Safe
+    methods only, unless the request carries the session's CSRF token (X-CSRFToken)."""
+    from app.accounts import csrf
+    from app.accounts.service import SESSION_SHOP, current_account, session_shop
+
+    if current_account() is None:
+        raise AuthError("send `Authorization: Bearer <session token or API key>`, "
+                        "or sign in at /admin/login")
+    shop = session_shop()
+    if shop is None:
+        message = ("choose a store at /admin/stores first" if session.get(SESSION_SHOP) is None
+                   else "your account is not linked to the selected store")
+        raise AuthError(message, status=403)
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()  # CSRFError: 400 with the reason, through the app's JSON error handler
+    return shop
+
+
 def authenticate() -> Shop:
     header = request.headers.get("Authorization", "")
+    if not header.strip() and session:
+        return shop_from_panel_session()
     scheme, _, credential = header.partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
@@ -88,9 +113,10 @@ def require_shop():
         g.shop = authenticate()
     except AuthError as exc:
         log.info("api.auth_failed", extra={"reason": str(exc)})
-        response = jsonify({"status": 401, "message": str(exc)})
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="sticky"'
+        response = jsonify({"status": exc.status, "message": str(exc)})
+        response.status_code = exc.status
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="sticky"'
         if exc.retry_session:
             # App Bridge fetches a fresh session token and retries on this header.
             response.headers["X-Shopify-Retry-Invalid-Session-Request"] = "1"

@@ -41,6 +41,37 @@ CUSTOMER = {
     },
 }
 
+BACKFILL = {
+    "type": "object",
+    "required": ["status", "processed", "total", "started_at", "finished_at", "error"],
+    "properties": {
+        "status": {"type": "string",
+                   "enum": ["none", "queued", "running", "completed", "failed"]},
+        "processed": {"type": "integer", "description": "Orders and customers applied so far."},
+        "total": {"type": ["integer", "null"], "description": "Expected total, if known."},
+        "started_at": {"type": ["string", "null"], "format": "date-time"},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        "error": {"type": ["string", "null"], "description": "Why the last attempt failed."},
+    },
+}
+
+COMPLIANCE_EXPORT = {
+    "type": "object",
+    "required": ["id", "data_request_id", "customer", "counts", "requested_at", "created_at",
+                 "download"],
+    "properties": {
+        "id": {"type": "integer"},
+        "data_request_id": {"type": ["string", "null"],
+                            "description": "Shopify's data_request.id."},
+        "customer": {"type": "object", "properties": {"id": {"type": ["string", "null"]},
+                                                      "email": {"type": ["string", "null"]}}},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "requested_at": {"type": "string", "format": "date-time"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "download": {"type": "string", "description": "Path of the JSON export."},
+    },
+}
+
 ERROR = {"type": "object", "required": ["status", "message"],
          "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}
 
@@ -89,6 +120,38 @@ def spec() -> dict:
                             }}}}},
                     "400": {"description": "A parameter is invalid.", **error_response},
                     "401": {"description": "Missing or invalid credential.", **error_response},
+                },
+            }},
+            "/api/backfill": {"get": {
+                "summary": "Progress of the store's history import (its newest run).",
+                "responses": {
+                    "200": {"description": "The newest backfill run, or status none.",
+                            "content": {"application/json": {"schema": BACKFILL}}},
+                    "401": {"description": "Missing or invalid credential.", **error_response},
+                },
+            }},
+            "/api/compliance/exports": {"get": {
+                "summary": "Customer data requests answered for this store (newest first).",
+                "description": "Each Shopify customers/data_request produces one export of "
+                               "everything Sticky holds on that customer. A later "
+                               "customers/redact deletes it.",
+                "responses": {
+                    "200": {"description": "The exports.", "content": {"application/json": {
+                        "schema": {"type": "object", "required": ["exports"], "properties": {
+                            "exports": {"type": "array", "items": COMPLIANCE_EXPORT}}}}}},
+                    "401": {"description": "Missing or invalid credential.", **error_response},
+                },
+            }},
+            "/api/compliance/exports/{id}": {"get": {
+                "summary": "Download one data-request export (JSON attachment).",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "Profiles, consent, orders with lines, refunds, "
+                                           "carts and timeline of the customer.",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "401": {"description": "Missing or invalid credential.", **error_response},
+                    "404": {"description": "No such export in this store.", **error_response},
                 },
             }},
             "/api/customers/{id}": {"get": {
