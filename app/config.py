@@ -70,6 +70,9 @@ def load_settings(instance_path: str, environ: dict[str, str] | None = None) -> 
         "SMTP_URL": get("SMTP_URL"),
         # Shopify caps webhook bodies well below this; anything larger is refused with 413.
         "MAX_CONTENT_LENGTH": int(get("MAX_WEBHOOK_BYTES", 5 * 1024 * 1024)),
+        # WooCommerce posts keys only to an https callback; allow http for a local store.
+        "WOOCOMMERCE_ALLOW_HTTP_CALLBACK": get("WOOCOMMERCE_ALLOW_HTTP_CALLBACK", "") in (
+            "1", "true", "yes"),
         # How many inbox rows one worker transaction applies.
         "INGEST_BATCH_SIZE": int(get("INGEST_BATCH_SIZE", 500)),
         # An open cart or checkout with no activity for this long counts as abandoned.

@@ -370,3 +370,17 @@ def test_a_batch_larger_than_its_id_reservation_keeps_every_row(ctx, shop):
     assert session.execute(select(func.count(func.distinct(Order.customer_id)))).scalar_one() == 80
     spent = session.execute(select(func.sum(Customer.total_spent))).scalar_one()
     assert spent == Decimal("40") * 10 + Decimal("40") * 100
+
+
+def test_an_emptied_checkout_is_not_abandoned(app, client, shop):
+    from jobs.carts import mark_abandoned
+
+    emptied = checkout_payload(token="chk-empty")
+    emptied.update(line_items=[], total_price="0.00", subtotal_price="0.00")
+    deliver(app, client, ("checkouts/create", emptied),
+            ("checkouts/create", checkout_payload(token="chk-full")))
+    db.session.close()
+    assert mark_abandoned()["abandoned"] == {shop.id: 1}
+    db.session.close()
+    statuses = dict(db.session.execute(select(Cart.token, Cart.status)).all())
+    assert statuses == {"chk-empty": "open", "chk-full": "abandoned"}

@@ -106,3 +106,20 @@ def test_uninstall_with_a_bad_signature_is_401_and_changes_nothing(client, shop)
                             secret="wrong-secret")
     assert response.status_code == 401
     assert db.session.execute(select(func.count()).select_from(InboxEntry)).scalar_one() == 0
+
+
+def test_an_uninstalled_store_s_api_key_reads_nothing(app, client, shop):
+    # given a store with an API key, that then uninstalls Sticky
+    from app.shops.service import create_api_key
+
+    _row, key = create_api_key(db.session, shop)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/customers", headers=headers).status_code == 200
+    post_webhook(client, "app/uninstalled", shopify_fixture("app/uninstalled"))
+    run_worker(app)
+    # when the key is used again
+    response = client.get("/api/customers", headers=headers)
+    # then it is refused, saying why
+    assert response.status_code == 403
+    assert "uninstalled" in response.get_json()["message"]

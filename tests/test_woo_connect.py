@@ -205,7 +205,20 @@ def test_keys_failing_confirmation_end_on_a_clear_page(app, client, ctx):
 
 
 def test_signed_in_account_is_recorded_on_the_request(client, ctx):
+    from app.accounts.service import SESSION_ACCOUNT, SESSION_VERSION, create_account
+
+    account = create_account(db.session, "merchant@example.com", "a long enough passphrase")
+    db.session.commit()
     with client.session_transaction() as flask_session:
-        flask_session["account_id"] = 42
+        flask_session[SESSION_ACCOUNT] = account.id
+        flask_session[SESSION_VERSION] = account.session_version
     start(client)
-    assert db.session.execute(select(WooConnectRequest.account_id)).scalar_one() == "42"
+    assert db.session.execute(select(WooConnectRequest.account_id)).scalar_one() == \
+        str(account.id)
+
+
+def test_a_forged_or_signed_out_account_id_is_not_recorded(client, ctx):
+    with client.session_transaction() as flask_session:
+        flask_session["account_id"] = 42  # no matching account or session version
+    start(client)
+    assert db.session.execute(select(WooConnectRequest.account_id)).scalar_one() is None

@@ -101,6 +101,9 @@ def authenticate() -> Shop:
         shop = shop_for_api_key(db.session, credential)
         if shop is None:
             raise AuthError("unknown or revoked API key")
+        if shop.status == "uninstalled":
+            # Its data stays until Shopify's shop/redact; nobody reads it meanwhile.
+            raise AuthError(f"store {shop.domain} has uninstalled Sticky", status=403)
         return shop
     return shop_from_session_token(credential)
 

@@ -1065,6 +1065,7 @@ def mark_abandoned_carts(session: Session, shop_id: int, cutoff: datetime) -> li
                Cart.currency, Cart.recovery_url)
         .where(Cart.shop_id == shop_id, Cart.status == CART_OPEN,
                Cart.customer_id.is_not(None), Cart.platform_updated_at < cutoff,
+               Cart.total_price > 0,  # an emptied cart is nothing to win back
                or_(Cart.kind == "checkout", ~has_checkout))
         .with_for_update(skip_locked=True)
     ).all()

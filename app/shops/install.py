@@ -70,8 +70,17 @@ def complete_install(session: Session, shop_domain: str, grant: OfflineToken) ->
 
 def start_first_backfill(shop_id: int) -> bool:
     """Queue the store's history import. Call after the install is committed."""
+    from rq import Retry
+
+    from app.sync.backfill import queue_backfill
+
+    shop = db.session.get(Shop, shop_id)
+    if shop is not None:
+        queue_backfill(db.session, shop)  # commits; the panel shows "queued" from now on
     try:
-        get_queue("default").enqueue(BACKFILL_JOB, shop_id, job_timeout=24 * 3600)
+        get_queue("default").enqueue(BACKFILL_JOB, shop_id, job_timeout=24 * 3600,
+                                     retry=Retry(max=3, interval=[60, 300, 900]),
+                                     result_ttl=86400)
         return True
     except RedisError:
         # The install stands; `flask --app app backfill SHOP` starts it by hand.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
@@ -48,8 +48,11 @@ def connect():
     problem = callback_allowed(current_app.config)
     if problem:
         return _page("message", 400, title="Sticky cannot connect yet", message=problem)
+    from app.accounts.service import current_account
+
+    account = current_account()  # checks the session version: a signed-out copy links nothing
     started = start_connect(db.session, store, app_url=current_app.config["APP_URL"],
-                            account_id=session.get("account_id"))
+                            account_id=account.id if account is not None else None)
     db.session.commit()
     return redirect(started.redirect_url, code=302)
 
