@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from app import events
@@ -994,44 +994,72 @@ def _chunks(items: list[str], size: int = 500):
 def refresh_customer_figures(session: Session, shop_id: int, customer_ids: set[int]) -> None:
     """Recompute orders_count, total_spent (net of refunds), first/last order and AOV.
 
-    One aggregate over the chunk's orders feeds one UPDATE ... FROM; profiles left with no
-    counted order (all cancelled, or moved to another profile) are set back to zero.
+    Correlated subqueries, one index range scan of a customer's orders each: the plan stays
+    good whatever the planner's statistics say (a batch often lands in freshly filled tables).
     """
     conn = session.connection()
+    mine = and_(_O.c.customer_id == _C.c.id, counted_order(_O.c))
+    count = select(func.count(_O.c.id)).where(mine).scalar_subquery()
+    spent = select(
+        func.coalesce(func.sum(_O.c.total_price - _O.c.total_refunded), 0)
+    ).where(mine).scalar_subquery()
+    for chunk in _chunks(sorted(customer_ids)):
+        conn.execute(
+            update(_C)
+            .where(_C.c.shop_id == shop_id, _C.c.id.in_(chunk))
+            .values(
+                orders_count=count,
+                total_spent=spent,
+                first_order_at=select(func.min(_O.c.placed_at)).where(mine).scalar_subquery(),
+                last_order_at=select(func.max(_O.c.placed_at)).where(mine).scalar_subquery(),
+                updated_at=utcnow(),
+            )
+        )
+        conn.execute(
+            update(_C)
+            .where(_C.c.shop_id == shop_id, _C.c.id.in_(chunk))
+            .values(average_order_value=case(
+                (_C.c.orders_count > 0, _C.c.total_spent / _C.c.orders_count), else_=None,
+            ))
+        )
+
+
+def _refresh_figures_in_range(session: Session, shop_id: int, low: int, high: int) -> None:
+    """Figures for the shop's profiles with ids in [low, high]: one aggregate over their
+    orders feeding an UPDATE ... FROM, then a reset of those left with no counted order."""
+    conn = session.connection()
     now = utcnow()
-    for chunk in _chunks(sorted(customer_ids), 1000):
-        figures = (
-            select(_O.c.customer_id.label("cid"), func.count(_O.c.id).label("n"),
-                   func.sum(_O.c.total_price - _O.c.total_refunded).label("spent"),
-                   func.min(_O.c.placed_at).label("first"),
-                   func.max(_O.c.placed_at).label("last"))
-            .where(_O.c.customer_id.in_(chunk), counted_order(_O.c))
-            .group_by(_O.c.customer_id)
-            .subquery()
-        )
-        conn.execute(
-            update(_C).where(_C.c.shop_id == shop_id, _C.c.id == figures.c.cid)
-            .values(orders_count=figures.c.n, total_spent=figures.c.spent,
-                    first_order_at=figures.c.first, last_order_at=figures.c.last,
-                    average_order_value=figures.c.spent / figures.c.n, updated_at=now)
-        )
-        conn.execute(
-            update(_C).where(
-                _C.c.shop_id == shop_id, _C.c.id.in_(chunk),
-                ~select(_O.c.id).where(_O.c.customer_id == _C.c.id,
-                                       counted_order(_O.c)).exists(),
-                or_(_C.c.orders_count != 0, _C.c.total_spent != 0,
-                    _C.c.first_order_at.is_not(None)),
-            ).values(orders_count=0, total_spent=Decimal("0"), first_order_at=None,
-                     last_order_at=None, average_order_value=None, updated_at=now)
-        )
+    figures = (
+        select(_O.c.customer_id.label("cid"), func.count(_O.c.id).label("n"),
+               func.sum(_O.c.total_price - _O.c.total_refunded).label("spent"),
+               func.min(_O.c.placed_at).label("first"), func.max(_O.c.placed_at).label("last"))
+        .where(_O.c.shop_id == shop_id, _O.c.customer_id.between(low, high),
+               counted_order(_O.c))
+        .group_by(_O.c.customer_id)
+        .subquery()
+    )
+    conn.execute(
+        update(_C).where(_C.c.shop_id == shop_id, _C.c.id == figures.c.cid)
+        .values(orders_count=figures.c.n, total_spent=figures.c.spent,
+                first_order_at=figures.c.first, last_order_at=figures.c.last,
+                average_order_value=figures.c.spent / figures.c.n, updated_at=now)
+    )
+    conn.execute(
+        update(_C).where(
+            _C.c.shop_id == shop_id, _C.c.id.between(low, high),
+            ~select(_O.c.id).where(_O.c.customer_id == _C.c.id, counted_order(_O.c)).exists(),
+            or_(_C.c.orders_count != 0, _C.c.total_spent != 0, _C.c.first_order_at.is_not(None)),
+        ).values(orders_count=0, total_spent=Decimal("0"), first_order_at=None,
+                 last_order_at=None, average_order_value=None, updated_at=now)
+    )
 
 
 def refresh_all_customer_figures(session: Session, shop_id: int, *, chunk: int = 5000,
                                  progress=None) -> int:
-    """Recompute every profile's figures, a chunk per transaction-sized step; returns count.
+    """Recompute every profile's figures, a range of ids at a time; returns how many.
 
-    Commits nothing itself; `progress(n)` is called after each chunk with its size."""
+    For after a history import (ProfileStore `defer_figures`), on fresh planner statistics.
+    Commits nothing itself; `progress(n)` is called after each range with its size."""
     last_id = 0
     total = 0
     while True:
@@ -1042,7 +1070,7 @@ def refresh_all_customer_figures(session: Session, shop_id: int, *, chunk: int =
         if not ids:
             return total
         lock_shop(session, shop_id)
-        refresh_customer_figures(session, shop_id, set(ids))
+        _refresh_figures_in_range(session, shop_id, ids[0], ids[-1])
         last_id = ids[-1]
         total += len(ids)
         if progress is not None:

@@ -9,12 +9,12 @@ declared in the plugin's PHP; `tests/test_woo_plugin.py` checks the two sides ag
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.records import CartRecord, CustomerRecord, PayloadError, Record
+from connectors.woocommerce.normalize import parse_gmt
 
 # The custom webhook topic the plugin registers (resource "sticky_cart", event "updated").
 TOPIC = "sticky_cart.updated"
@@ -76,8 +76,8 @@ def cart_snapshot(payload: Any) -> list[Record]:
             total_price=total,
             line_items=lines,
             recovery_url=_recovery_url(payload.get("recovery_url")),
-            created_at=_time(payload.get("date_created_gmt"), "date_created_gmt"),
-            updated_at=_time(payload.get("date_modified_gmt"), "date_modified_gmt"),
+            created_at=parse_gmt(payload.get("date_created_gmt"), "date_created_gmt"),
+            updated_at=parse_gmt(payload.get("date_modified_gmt"), "date_modified_gmt"),
         )
     ]
 
@@ -218,16 +218,3 @@ def _recovery_url(value: Any) -> str | None:
     return value
 
 
-def _time(value: Any, name: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(f"{name} must be an ISO 8601 string")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise PayloadError(f"{name} is not an ISO 8601 time: {value!r}") from exc
-    # WooCommerce's *_gmt fields are naive UTC.
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
