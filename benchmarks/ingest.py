@@ -415,6 +415,41 @@ def stop(proc: subprocess.Popen | None) -> None:
         proc.wait()
 
 
+def drain_with_one_worker(shop_id: int, counted) -> tuple:
+    """Drain the queues with one burst RQ worker (forking, as in production), then read the
+    shop's inbox and mirror. Call inside an app context with no open session.
+
+    Returns (seconds, inbox rows by status, delivery keys, failures by (topic, error),
+    {label: row count} for each (label, model) in `counted`)."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+    from sqlalchemy import func, select
+
+    from app.db import db
+    from app.inbox.models import InboxEntry
+    from app.queue import QUEUE_NAMES, get_queue, get_redis
+
+    db.engine.dispose()
+    worker = Worker([get_queue(name) for name in QUEUE_NAMES], connection=get_redis(),
+                    serializer=JSONSerializer)
+    started = time.perf_counter()
+    worker.work(burst=True, logging_level="WARNING")
+    seconds = time.perf_counter() - started
+    session = db.session
+    mine = InboxEntry.shop_id == shop_id
+    statuses = dict(session.execute(
+        select(InboxEntry.status, func.count()).where(mine).group_by(InboxEntry.status)).all())
+    keys = set(session.execute(select(InboxEntry.delivery_key).where(mine)).scalars())
+    failures = Counter(session.execute(
+        select(InboxEntry.topic, InboxEntry.error)
+        .where(mine, InboxEntry.status == "failed")).all())
+    mirror = {label: session.execute(select(func.count()).select_from(model)
+                                     .where(model.shop_id == shop_id)).scalar()
+              for label, model in counted}
+    session.close()
+    return seconds, statuses, keys, failures, mirror
+
+
 def machine_info(app) -> dict[str, str]:
     from sqlalchemy import text
 
@@ -546,8 +581,6 @@ def run_shopify(args: argparse.Namespace) -> int:
     server_log = log_path.read_text(errors="replace") if log_path.exists() else ""
 
     # ---- apply: one RQ worker, after every delivery was acknowledged
-    from rq import Worker
-    from rq.serializers import JSONSerializer
     from sqlalchemy import func, select
 
     from app.inbox.models import InboxEntry
@@ -562,28 +595,10 @@ def run_shopify(args: argparse.Namespace) -> int:
         db.session.close()
         print(f"draining {pending_before} pending inbox rows with 1 RQ worker "
               f"(queued jobs: {queued}) ...", flush=True)
-        db.engine.dispose()
-        worker = Worker([get_queue(name) for name in QUEUE_NAMES], connection=get_redis(),
-                        serializer=JSONSerializer)
-        started = time.perf_counter()
-        worker.work(burst=True, logging_level="WARNING")
-        drain_seconds = time.perf_counter() - started
-
-        session = db.session
-        statuses = dict(session.execute(
-            select(InboxEntry.status, func.count()).where(InboxEntry.shop_id == shop_id)
-            .group_by(InboxEntry.status)).all())
-        keys = set(session.execute(
-            select(InboxEntry.delivery_key).where(InboxEntry.shop_id == shop_id)).scalars())
-        failures = Counter(session.execute(
-            select(InboxEntry.topic, InboxEntry.error)
-            .where(InboxEntry.shop_id == shop_id, InboxEntry.status == "failed")).all())
-        mirror = {}
-        for label, model in (("customers", Customer), ("orders", Order), ("refunds", Refund),
-                             ("carts/checkouts", Cart)):
-            mirror[label] = session.execute(
-                select(func.count()).select_from(model).where(model.shop_id == shop_id)).scalar()
-        session.close()
+        drained = drain_with_one_worker(shop_id, (
+            ("customers", Customer), ("orders", Order), ("refunds", Refund),
+            ("carts/checkouts", Cart)))
+    drain_seconds, statuses, keys, failures, mirror = drained
 
     rows = sum(statuses.values())
     processed = statuses.get("processed", 0)
@@ -788,17 +803,12 @@ def run_woocommerce(args: argparse.Namespace) -> int:
 
     import logging
 
-    from rq import Worker
-    from rq.serializers import JSONSerializer
-    from sqlalchemy import func, select
-
     from app import create_app
     from app.crypto import encrypt
     from app.db import db
-    from app.inbox.models import InboxEntry
     from app.migrate import upgrade
     from app.profiles.models import Cart, Customer, Order
-    from app.queue import QUEUE_NAMES, get_queue, get_redis
+    from app.queue import get_redis
     from app.shops.models import Shop
     from app.woocommerce.models import WooWebhook
     from connectors.woocommerce.webhooks import TOPICS, new_secret
@@ -844,26 +854,9 @@ def run_woocommerce(args: argparse.Namespace) -> int:
 
     with app.app_context():
         db.session.close()
-        db.engine.dispose()
-        worker = Worker([get_queue(name) for name in QUEUE_NAMES], connection=get_redis(),
-                        serializer=JSONSerializer)
-        started = time.perf_counter()
-        worker.work(burst=True, logging_level="WARNING")
-        drain_seconds = time.perf_counter() - started
-        session = db.session
-        statuses = dict(session.execute(
-            select(InboxEntry.status, func.count()).where(InboxEntry.shop_id == shop_id)
-            .group_by(InboxEntry.status)).all())
-        keys = set(session.execute(
-            select(InboxEntry.delivery_key).where(InboxEntry.shop_id == shop_id)).scalars())
-        failures = Counter(session.execute(
-            select(InboxEntry.topic, InboxEntry.error)
-            .where(InboxEntry.shop_id == shop_id, InboxEntry.status == "failed")).all())
-        mirror = {label: session.execute(select(func.count()).select_from(model)
-                                         .where(model.shop_id == shop_id)).scalar()
-                  for label, model in (("customers", Customer), ("orders", Order),
-                                       ("carts", Cart))}
-        session.close()
+        drained = drain_with_one_worker(shop_id, (
+            ("customers", Customer), ("orders", Order), ("carts", Cart)))
+    drain_seconds, statuses, keys, failures, mirror = drained
 
     processed = statuses.get("processed", 0)
     lost = len(ingest.accepted_ids - keys)

@@ -106,9 +106,9 @@ def handle_delivery(session: Session, inbox_id: int, *, batch_size: int = 500) -
         drain(session, row.shop_id, normalizer_for("shopify"), batch_size=batch_size)
 
     with session.begin():
-        from app.inbox.service import _lock_shop  # the drain's per-shop lock
+        from app.profiles.service import lock_shop  # the profile store's per-shop lock
 
-        _lock_shop(session, row.shop_id)
+        lock_shop(session, row.shop_id)
         entry = session.execute(
             select(InboxEntry).where(InboxEntry.id == inbox_id).with_for_update()
         ).scalar_one_or_none()

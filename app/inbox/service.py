@@ -47,11 +47,6 @@ def store_delivery(session: Session, *, shop_id: int, topic: str, delivery_key: 
     return inserted is not None
 
 
-def _lock_shop(session: Session, shop_id: int) -> None:
-    # Kept for callers written against the inbox's name; the lock belongs to the store.
-    lock_shop(session, shop_id)
-
-
 def _is_connection_problem(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
@@ -80,7 +75,7 @@ def apply_batch(session: Session, shop_id: int, normalize, batch_size: int,
 def _apply_batch(session: Session, shop_id: int, normalize, batch_size: int,
                  result: DrainResult, *, careful: bool) -> int:
     with session.begin():
-        _lock_shop(session, shop_id)
+        lock_shop(session, shop_id)
         query = (
             select(InboxEntry.id, InboxEntry.topic, InboxEntry.payload)
             .where(InboxEntry.shop_id == shop_id, InboxEntry.status == PENDING)

@@ -206,7 +206,6 @@ class ProfileStore:
         self._replace_lines: set[int] = set()
         self._refunds: dict[str, dict[str, Any]] = {}
         self._conversions: dict[str, list[dict[str, Any]]] = {"checkout": [], "cart": []}
-        self._filled: set[int] = set()
         # customer id → fillable columns known to be empty (for profiles with no timestamp).
         self._missing: dict[int, frozenset[str]] = {}
 
@@ -293,18 +292,22 @@ class ProfileStore:
                 self._orders[pid] = (oid, cid, updated)
         self._orders_known |= order_ids
 
+    def _select_customers(self, *conditions) -> None:
+        """Cache the matching profiles: identity, version stamps and which columns are empty."""
+        for pid, cid, updated, email_n, consent_at, *fillable in self._exec(
+            select(_C.c.platform_customer_id, _C.c.id, _C.c.platform_updated_at,
+                   _C.c.email_normalized, _C.c.email_marketing_updated_at,
+                   *[_C.c[name] for name in _FILLABLE])
+            .where(_C.c.shop_id == self.shop_id, *conditions)
+        ):
+            self._customers[pid] = (cid, updated, email_n, consent_at)
+            self._missing[cid] = frozenset(
+                name for name, value in zip(_FILLABLE, fillable, strict=True) if value is None
+            )
+
     def _prefetch_customers(self, customer_ids: set[str]) -> None:
         for chunk in _chunks(sorted(customer_ids)):
-            for pid, cid, updated, email_n, consent_at, *fillable in self._exec(
-                select(_C.c.platform_customer_id, _C.c.id, _C.c.platform_updated_at,
-                       _C.c.email_normalized, _C.c.email_marketing_updated_at,
-                       *[_C.c[name] for name in _FILLABLE])
-                .where(_C.c.shop_id == self.shop_id, _C.c.platform_customer_id.in_(chunk))
-            ):
-                self._customers[pid] = (cid, updated, email_n, consent_at)
-                self._missing[cid] = frozenset(
-                    name for name, value in zip(_FILLABLE, fillable, strict=True) if value is None
-                )
+            self._select_customers(_C.c.platform_customer_id.in_(chunk))
         self._customers_known |= customer_ids
 
     def _prefetch_emails(self, emails: set[str]) -> None:
@@ -397,7 +400,6 @@ class ProfileStore:
         self._refunds.clear()
         for queued in self._conversions.values():
             queued.clear()
-        self._filled.clear()
         self._forget_customers()
         self._orders.clear()
         self._orders_known.clear()
@@ -422,18 +424,10 @@ class ProfileStore:
     # -- customers ------------------------------------------------------------------
 
     def _customer_row(self, platform_id: str) -> _CustomerRow | None:
-        row = self._customers.get(platform_id)
-        if row is None and platform_id not in self._customers_known:
+        if platform_id not in self._customers and platform_id not in self._customers_known:
             self._flush_customer_inserts()
-            found = self._exec(
-                select(_C.c.id, _C.c.platform_updated_at, _C.c.email_normalized,
-                       _C.c.email_marketing_updated_at)
-                .where(_C.c.shop_id == self.shop_id, _C.c.platform_customer_id == platform_id)
-            ).first()
-            if found is not None:
-                row = (found[0], found[1], found[2], found[3])
-                self._customers[platform_id] = row
-        return row
+            self._select_customers(_C.c.platform_customer_id == platform_id)
+        return self._customers.get(platform_id)
 
     def upsert_customer(self, rec: CustomerRecord) -> int | None:
         if not rec.platform_id:
@@ -461,14 +455,11 @@ class ProfileStore:
         if rec.updated_at is None:
             # Without a timestamp (a copy embedded in an order) only fill what is missing.
             missing = self._missing.get(customer_id)
-            if missing is not None:
+            if missing is not None:  # known for every cached profile: skip what is filled
                 values = {k: v for k, v in values.items() if k in missing}
                 if not values:
                     return customer_id
                 self._missing[customer_id] = missing - values.keys()
-            elif customer_id in self._filled:
-                return customer_id
-            self._filled.add(customer_id)
             queued = self._customer_inserts.get(customer_id)
             if queued is not None:
                 queued.update({k: v for k, v in values.items() if queued.get(k) is None})

@@ -108,15 +108,20 @@ def _signed_params() -> list[tuple[str, str | list[str]]]:
             for key, values in request.args.lists()]
 
 
+def _verified_shop(config) -> str:
+    """The shop of a link Shopify signed (HMAC, timestamp, domain); OAuthError otherwise."""
+    return oauth.check_signed_query(
+        _signed_params(),
+        secrets=(config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")),
+        max_age_seconds=config["SHOPIFY_OAUTH_MAX_AGE_SECONDS"])
+
+
 @bp.get("/auth/shopify/install")
 def install():
     """Verify Shopify's signed install link, then send the merchant to the consent screen."""
     config = current_app.config
     try:
-        shop = oauth.check_signed_query(
-            _signed_params(),
-            secrets=(config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")),
-            max_age_seconds=config["SHOPIFY_OAUTH_MAX_AGE_SECONDS"])
+        shop = _verified_shop(config)
     except OAuthError as exc:
         return auth_error(exc)
     state = secrets.token_urlsafe(32)
@@ -156,10 +161,7 @@ def callback():
     """Check the callback (HMAC, timestamp, shop, single-use state), get the token, store it."""
     config = current_app.config
     try:
-        shop = oauth.check_signed_query(
-            _signed_params(),
-            secrets=(config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")),
-            max_age_seconds=config["SHOPIFY_OAUTH_MAX_AGE_SECONDS"])
+        shop = _verified_shop(config)
         state = request.args.get("state", "")
         code = request.args.get("code", "")
         if not state or not code:

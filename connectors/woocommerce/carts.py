@@ -113,18 +113,22 @@ def _cart_key(payload: dict[str, Any]) -> str:
     return key
 
 
-def _customer_id(value: Any) -> int:
-    if value in (None, ""):
-        return 0
+def _whole_number(value: Any, what: str) -> int:
+    """A non-negative integer, given as a number or a digit string."""
     if isinstance(value, bool):
-        raise PayloadError("customer_id must be a WordPress user id")
+        raise PayloadError(f"{what} must be a whole number")
     try:
         number = int(str(value))
     except ValueError as exc:
-        raise PayloadError(f"customer_id must be a WordPress user id, not {value!r}") from exc
+        raise PayloadError(f"{what} must be a whole number, not {value!r}") from exc
     if number < 0:
-        raise PayloadError(f"customer_id must not be negative: {number}")
+        raise PayloadError(f"{what} must not be negative: {number}")
     return number
+
+
+def _customer_id(value: Any) -> int:
+    """The WordPress user id; 0 (or nothing) for a guest."""
+    return 0 if value in (None, "") else _whole_number(value, "customer_id")
 
 
 def _email(value: Any) -> str | None:
@@ -162,18 +166,6 @@ def _decimal(value: Any, name: str) -> Decimal:
     return amount
 
 
-def _quantity(value: Any) -> int:
-    if isinstance(value, bool):
-        raise PayloadError("item quantity must be a whole number")
-    try:
-        quantity = int(str(value))
-    except ValueError as exc:
-        raise PayloadError(f"item quantity must be a whole number, not {value!r}") from exc
-    if quantity < 0:
-        raise PayloadError(f"item quantity must not be negative: {quantity}")
-    return quantity
-
-
 def _product_id(value: Any) -> str | None:
     if value in (None, "", 0, "0"):
         return None
@@ -196,7 +188,7 @@ def _lines(items: Any) -> list[dict[str, Any]]:
         lines.append({
             "title": item.get("name") or None,
             "variant_title": None,
-            "quantity": _quantity(item.get("quantity")),
+            "quantity": _whole_number(item.get("quantity"), "item quantity"),
             "price": str(_decimal(item.get("price"), "item price")),
             "line_total": str(_decimal(item.get("line_total"), "item line_total")),
             "product_id": _product_id(item.get("product_id")),
