@@ -10,6 +10,7 @@ because `COPY` only knows server defaults.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -19,28 +20,59 @@ from sqlalchemy.engine import Connection
 # Below this many rows an executemany INSERT costs about the same and needs no staging.
 COPY_MIN_ROWS = 64
 
-_Fill = Callable[[dict[str, Any]], Any]
-_plans: dict[tuple[str, frozenset[str], str], tuple[list[str], list[_Fill]]] = {}
+# A plan turns one row dict into the tuple COPY writes: the column names, and a function.
+_Plan = tuple[list[str], Callable[[dict[str, Any]], list[Any]]]
+_plans: dict[tuple[str, frozenset[str], str], _Plan] = {}
 
 
-def _plan(table: Table, keys: frozenset[str], conn: Connection) -> tuple[list[str], list[_Fill]]:
+def _plan(table: Table, keys: frozenset[str], conn: Connection) -> _Plan:
+    """Columns to send and how to build each row's values, cached per table and row shape.
+
+    Most values go out as they are (one `itemgetter` call per row); only columns with a bind
+    processor or a Python-side default cost a Python call each.
+    """
     cache_key = (table.name, keys, conn.dialect.name)
     plan = _plans.get(cache_key)
     if plan is not None:
         return plan
     names: list[str] = []
-    fills: list[_Fill] = []
+    given: list[str] = []  # columns the rows carry, in `names` order
+    processed: list[tuple[int, Callable[[Any], Any]]] = []
+    defaults: list[tuple[int, Any]] = []
     for column in table.columns:
         default = column.default
         if column.name not in keys and (default is None or default.is_sequence):
             continue  # NULL, or the server fills it (a serial id)
+        index = len(names)
         names.append(column.name)
+        if column.name in keys:
+            given.append(column.name)
+        else:
+            defaults.append((index, default))
         if isinstance(column.type.dialect_impl(conn.dialect), JSON):
             process = _jsonb  # psycopg adapts JSON itself; COPY needs the wrapper
         else:
             process = column.type.bind_processor(conn.dialect)
-        fills.append(_filler(column.name, default if column.name not in keys else None, process))
-    _plans[cache_key] = plan = (names, fills)
+        if process is not None:
+            processed.append((index, process))
+    # Given columns come first in the value list, defaults after; then reorder to `names`.
+    order = [names.index(name) for name in given] + [index for index, _ in defaults]
+    names = [names[i] for i in order]
+    position = {old: new for new, old in enumerate(order)}
+    processed = [(position[i], process) for i, process in processed]
+    produce = [default.arg if default.is_callable else (lambda _ctx, c=default.arg: c)
+               for _, default in defaults]
+    get = itemgetter(*given) if len(given) > 1 else (lambda row, k=given[0]: (row[k],))
+
+    def values(row: dict[str, Any]) -> list[Any]:
+        out = list(get(row))
+        for make in produce:
+            out.append(make(None))
+        for index, process in processed:
+            out[index] = process(out[index])
+        return out
+
+    _plans[cache_key] = plan = (names, values)
     return plan
 
 
@@ -48,35 +80,17 @@ def _jsonb(value: Any) -> Any:
     return None if value is None else Jsonb(value)
 
 
-def _filler(name: str, default, process) -> _Fill:
-    if default is not None and default.is_callable:
-        produce = default.arg
-
-        def value(row: dict[str, Any]) -> Any:
-            return produce(None)
-    elif default is not None:
-        constant = default.arg
-
-        def value(row: dict[str, Any]) -> Any:
-            return constant
-    else:
-        def value(row: dict[str, Any]) -> Any:
-            return row[name]
-    if process is None:
-        return value
-    return lambda row: process(value(row))
-
-
-def _copy(conn: Connection, table_name: str, names: list[str], fills: list[_Fill],
-          rows: Sequence[dict[str, Any]]) -> None:
+def _copy(conn: Connection, table_name: str, names: list[str],
+          values: Callable[[dict[str, Any]], list[Any]], rows: Sequence[dict[str, Any]]) -> None:
     # Identifiers come from the table definitions, never from input.
     columns = ", ".join(f'"{name}"' for name in names)
     raw = conn.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(
         f'COPY "{table_name}" ({columns}) FROM STDIN'
     ) as copy:
+        write = copy.write_row
         for row in rows:
-            copy.write_row([fill(row) for fill in fills])
+            write(values(row))
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -86,8 +100,8 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
         conn.execute(insert(table), list(rows))
         return
-    names, fills = _plan(table, frozenset(rows[0]), conn)
-    _copy(conn, table.name, names, fills, rows)
+    names, values = _plan(table, frozenset(rows[0]), conn)
+    _copy(conn, table.name, names, values, rows)
 
 
 def bulk_insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *,
@@ -103,7 +117,7 @@ def bulk_insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any
         return []
     if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
         return list(conn.execute(small_insert, list(rows)).all())
-    names, fills = _plan(table, frozenset(rows[0]), conn)
+    names, values = _plan(table, frozenset(rows[0]), conn)
     stage = f"_stage_{table.name}"
     columns = ", ".join(f'"{name}"' for name in names)
     # Identifiers come from the table definitions, never from input.
@@ -111,7 +125,7 @@ def bulk_insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any
         f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DROP AS '  # noqa: S608
         f'SELECT {columns} FROM "{table.name}" WITH NO DATA'
     ))
-    _copy(conn, stage, names, fills, rows)
+    _copy(conn, stage, names, values, rows)
     inserted = conn.execute(text(
         f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM "{stage}" '  # noqa: S608
         f'ON CONFLICT ({", ".join(unique)}) DO NOTHING '

@@ -16,8 +16,10 @@ One run at a time per shop (a Redis lock, renewed after every page). Progress li
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from redis.exceptions import LockError
@@ -166,12 +168,62 @@ def _refresh_planner_statistics(session: Session) -> None:
     session.commit()
 
 
+# A full collection every this many pages (see _paced_collection).
+FULL_COLLECTION_PAGES = 32
+
+
+@contextmanager
+def _paced_collection() -> Iterator[Callable[[int], None]]:
+    """Run Python's cyclic garbage collector between pages rather than while parsing.
+
+    An import allocates millions of short-lived containers (parsed JSON, records, row dicts).
+    Left automatic, the collector keeps firing mid-page and, as the pages' objects age,
+    re-scans the whole heap: measured at a third of the import's time. Nearly everything a
+    page allocates is freed by reference counting anyway, so the collector is paused for the
+    import and run after each page instead: the young generations every page (cheap: only the
+    survivors are left to scan), the whole heap every FULL_COLLECTION_PAGES pages, which keeps
+    memory flat.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+
+    def after_page(pages_done: int) -> None:
+        gc.collect(2 if pages_done % FULL_COLLECTION_PAGES == 0 else 1)
+
+    try:
+        yield after_page
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _import(session: Session, shop: Shop, run: BackfillRun, source: BackfillSource | None,
             on_progress, lock) -> None:
     source = source if source is not None else backfill_source_for(session, shop)
     if run.total is None:
         run.total = source.total()
         session.commit()
+    with _paced_collection() as after_page:
+        _import_pages(session, shop, run, source, on_progress, lock, after_page)
+    _refresh_planner_statistics(session)
+    # Pages left customer figures alone (a customer's orders span many pages): one pass now,
+    # a transaction per chunk. Webhooks meanwhile keep their own customers' figures right.
+    refresh_all_customer_figures(session, shop.id, progress=lambda _n: session.commit())
+    now = utcnow()
+    run.status = COMPLETED
+    run.finished_at = now
+    run.updated_at = now
+    # Reconciliation takes over from when this import began: anything changed since then
+    # is re-read by it (and by webhooks), so nothing falls between the two.
+    if shop.last_synced_at is None or shop.last_synced_at < run.started_at:
+        shop.last_synced_at = run.started_at
+    session.commit()
+    log.info("sync.backfill.completed", extra={"shop_id": shop.id, "run_id": run.id,
+                                               "processed": run.processed})
+
+
+def _import_pages(session: Session, shop: Shop, run: BackfillRun, source: BackfillSource,
+                  on_progress, lock, after_page: Callable[[int], None]) -> None:
     pages_done = 0
     for page in source.pages(run.cursor):
         def record_progress(page: Page = page) -> None:
@@ -188,18 +240,4 @@ def _import(session: Session, shop: Shop, run: BackfillRun, source: BackfillSour
             _refresh_planner_statistics(session)
         if on_progress is not None:
             on_progress(run, page)
-    _refresh_planner_statistics(session)
-    # Pages left customer figures alone (a customer's orders span many pages): one pass now,
-    # a transaction per chunk. Webhooks meanwhile keep their own customers' figures right.
-    refresh_all_customer_figures(session, shop.id, progress=lambda _n: session.commit())
-    now = utcnow()
-    run.status = COMPLETED
-    run.finished_at = now
-    run.updated_at = now
-    # Reconciliation takes over from when this import began: anything changed since then
-    # is re-read by it (and by webhooks), so nothing falls between the two.
-    if shop.last_synced_at is None or shop.last_synced_at < run.started_at:
-        shop.last_synced_at = run.started_at
-    session.commit()
-    log.info("sync.backfill.completed", extra={"shop_id": shop.id, "run_id": run.id,
-                                               "processed": run.processed})
+        after_page(pages_done)
