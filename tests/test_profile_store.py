@@ -384,3 +384,69 @@ def test_an_emptied_checkout_is_not_abandoned(app, client, shop):
     db.session.close()
     statuses = dict(db.session.execute(select(Cart.token, Cart.status)).all())
     assert statuses == {"chk-empty": "open", "chk-full": "abandoned"}
+
+
+def _apply_in_one_batch(shop, records):
+    from app.profiles.service import ProfileStore
+
+    store = ProfileStore(db.session, shop.id)
+    store.prefetch(records)
+    for record in records:
+        store.apply(record)
+    published = store.finish()
+    db.session.commit()
+    db.session.close()
+    return published
+
+
+def test_a_batch_of_new_orders_publishes_each_fact_once(ctx, shop):
+    """New profiles' and new orders' timeline rows skip the conflict check (COPY on
+    PostgreSQL); a fact queued twice in one batch is still stored and published once."""
+    from connectors.shopify.normalize import normalize
+
+    records = []
+    for k in range(40):
+        buyer = customer_payload(email=f"buyer{k}@example.com")
+        records += normalize("orders/create", order_payload(customer=buyer, total="10.00",
+                                                            fulfillment_status="fulfilled"))
+    records.append(records[0])  # the same version of an order twice in the batch
+    published = _apply_in_one_batch(shop, records)
+
+    # Per order: order_placed, order_paid, order_fulfilled; per buyer: customer_created.
+    keys = [(e.customer_id, e.kind, e.ref) for e in published]
+    assert len(keys) == len(set(keys)) == 40 * 4
+    stored = db.session.execute(
+        select(TimelineEvent.customer_id, TimelineEvent.kind, TimelineEvent.ref)).all()
+    assert sorted(map(tuple, stored)) == sorted(keys)
+    assert {e.kind for e in published} == {"customer_created", "order_placed", "order_paid",
+                                           "order_fulfilled"}
+
+
+def test_a_fresh_timeline_row_that_collides_takes_the_checked_path(ctx, shop, caplog):
+    """Should a stored row already hold a "fresh" fact, the batch still lands: the stored row
+    is kept, nothing is published twice, and the other facts go in."""
+    from connectors.shopify.normalize import normalize
+
+    buyer = customer_payload(email="known@example.com")
+    _apply_in_one_batch(shop, normalize("customers/create", buyer))
+    known = one_customer()
+    orders = [order_payload(customer=buyer, total="10.00") for _ in range(40)]
+    stray = str(orders[0]["id"])
+    db.session.add(TimelineEvent(shop_id=shop.id, customer_id=known.id, kind="order_placed",
+                                 ref=stray, occurred_at=known.created_at, data={"stray": True}))
+    db.session.commit()
+
+    records = [r for payload in orders for r in normalize("orders/create", payload)]
+    published = _apply_in_one_batch(shop, records)
+
+    assert "profiles.timeline_fresh_collision" in caplog.messages
+
+    assert db.session.execute(select(func.count()).select_from(Order)).scalar_one() == 40
+    keys = {(e.kind, e.ref) for e in published}
+    assert ("order_placed", stray) not in keys
+    assert ("order_paid", stray) in keys
+    assert len(keys) == 40 * 2 - 1
+    rows = db.session.execute(
+        select(TimelineEvent.data).where(TimelineEvent.kind == "order_placed",
+                                         TimelineEvent.ref == stray)).scalars().all()
+    assert rows == [{"stray": True}]

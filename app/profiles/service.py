@@ -15,13 +15,28 @@ Rules that keep the mirror right whatever order deliveries come in:
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import ColumnElement
 
 from app import events
 from app.bulk import bulk_insert, bulk_insert_new
@@ -89,13 +104,16 @@ def _is_stale(incoming: datetime | None, stored: datetime | None) -> bool:
     return incoming is not None and stored is not None and incoming < stored
 
 
-@dataclass
+@dataclass(slots=True)
 class _Timeline:
     customer_id: int
     kind: str
     ref: str
     occurred_at: datetime
     data: dict[str, Any] = field(default_factory=dict)
+    # True when no stored row can have this key: it is about a profile or an order this
+    # batch inserts (ids are never reused), so it goes in without a conflict check.
+    fresh: bool = False
 
 
 # Core tables: the store talks to the connection with statements built once per process, not
@@ -283,11 +301,11 @@ class ProfileStore:
         self._prefetch_checkout_orders(checkout_tokens)
 
     def _prefetch_orders(self, order_ids: set[str]) -> None:
-        for chunk in _chunks(sorted(order_ids)):
+        for among in _among(self._conn, _O.c.platform_order_id, order_ids):
             for pid, oid, cid, updated in self._exec(
                 select(_O.c.platform_order_id, _O.c.id, _O.c.customer_id,
                        _O.c.platform_updated_at)
-                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk))
+                .where(_O.c.shop_id == self.shop_id, among)
             ):
                 self._orders[pid] = (oid, cid, updated)
         self._orders_known |= order_ids
@@ -306,16 +324,16 @@ class ProfileStore:
             )
 
     def _prefetch_customers(self, customer_ids: set[str]) -> None:
-        for chunk in _chunks(sorted(customer_ids)):
-            self._select_customers(_C.c.platform_customer_id.in_(chunk))
+        for among in _among(self._conn, _C.c.platform_customer_id, customer_ids):
+            self._select_customers(among)
         self._customers_known |= customer_ids
 
     def _prefetch_emails(self, emails: set[str]) -> None:
         found: dict[str, list[tuple[bool, int]]] = {}
-        for chunk in _chunks(sorted(emails)):
+        for among in _among(self._conn, _C.c.email_normalized, emails):
             for email_n, cid, pid in self._exec(
                 select(_C.c.email_normalized, _C.c.id, _C.c.platform_customer_id)
-                .where(_C.c.shop_id == self.shop_id, _C.c.email_normalized.in_(chunk))
+                .where(_C.c.shop_id == self.shop_id, among)
             ):
                 found.setdefault(email_n, []).append((pid is None, cid))
         for email_n in emails:
@@ -326,22 +344,21 @@ class ProfileStore:
 
     def _prefetch_carts(self, carts: set[tuple[str, str]]) -> None:
         for kind in ("cart", "checkout"):
-            tokens = sorted(token for k, token in carts if k == kind)
-            for chunk in _chunks(tokens):
+            tokens = {token for k, token in carts if k == kind}
+            for among in _among(self._conn, _K.c.token, tokens):
                 for cid, token, updated, status, customer_id in self._exec(
                     select(_K.c.id, _K.c.token, _K.c.platform_updated_at, _K.c.status,
                            _K.c.customer_id)
-                    .where(_K.c.shop_id == self.shop_id, _K.c.kind == kind,
-                           _K.c.token.in_(chunk))
+                    .where(_K.c.shop_id == self.shop_id, _K.c.kind == kind, among)
                 ):
                     self._carts[(kind, token)] = (cid, updated, status, customer_id)
         self._carts_known |= carts
 
     def _prefetch_checkout_orders(self, tokens: set[str]) -> None:
-        for chunk in _chunks(sorted(tokens)):
+        for among in _among(self._conn, _O.c.checkout_token, tokens):
             for token, oid in self._exec(
                 select(_O.c.checkout_token, func.min(_O.c.id))
-                .where(_O.c.shop_id == self.shop_id, _O.c.checkout_token.in_(chunk))
+                .where(_O.c.shop_id == self.shop_id, among)
                 .group_by(_O.c.checkout_token)
             ):
                 self._order_by_checkout[token] = oid
@@ -514,7 +531,7 @@ class ProfileStore:
         elif email_n:
             self._by_email.pop(email_n, None)
         self._timeline(customer_id, events.CUSTOMER_CREATED, rec.platform_id,
-                       rec.created_at or now)
+                       rec.created_at or now, fresh=True)
         return customer_id
 
     def _queue_customer(self, values: dict[str, Any], now: datetime) -> int:
@@ -581,7 +598,8 @@ class ProfileStore:
         customer_id = self._queue_customer(values, now)
         self._by_email[email_n] = customer_id
         self._guests[email_n] = customer_id
-        self._timeline(customer_id, events.CUSTOMER_CREATED, f"guest:{email_n}", now)
+        self._timeline(customer_id, events.CUSTOMER_CREATED, f"guest:{email_n}", now,
+                       fresh=True)
         return customer_id
 
     def _merge(self, guest_id: int, *, into: int) -> None:
@@ -734,16 +752,19 @@ class ProfileStore:
         self._dirty_customers.add(customer_id)
         data = {"order_id": order_id, "name": rec.name, "total_price": str(rec.total_price),
                 "currency": rec.currency}
-        self._timeline(customer_id, events.ORDER_PLACED, rec.platform_id, rec.placed_at, data)
+        # An order this batch inserts has no stored timeline yet (orders are never deleted).
+        fresh = order_id in self._order_inserts
+        self._timeline(customer_id, events.ORDER_PLACED, rec.platform_id, rec.placed_at, data,
+                       fresh=fresh)
         if rec.financial_status in PAID_STATES:
             self._timeline(customer_id, events.ORDER_PAID, rec.platform_id,
-                           rec.updated_at or rec.placed_at, data)
+                           rec.updated_at or rec.placed_at, data, fresh=fresh)
         if rec.cancelled_at:
             self._timeline(customer_id, events.ORDER_CANCELLED, rec.platform_id,
-                           rec.cancelled_at, data)
+                           rec.cancelled_at, data, fresh=fresh)
         if rec.fulfillment_status == "fulfilled":
             self._timeline(customer_id, events.ORDER_FULFILLED, rec.platform_id,
-                           rec.updated_at or rec.placed_at, data)
+                           rec.updated_at or rec.placed_at, data, fresh=fresh)
 
     def _insert_refund(self, rec: RefundRecord) -> None:
         self._refunds.setdefault(rec.platform_id, {
@@ -781,8 +802,8 @@ class ProfileStore:
             conn.execute(_UPDATE_ORDER, list(self._order_updates.values()))
             self._order_updates.clear()
         if self._replace_lines:
-            for chunk in _chunks(sorted(self._replace_lines)):
-                conn.execute(delete(_L).where(_L.c.order_id.in_(chunk)))
+            for among in _among(conn, _L.c.order_id, self._replace_lines):
+                conn.execute(delete(_L).where(among))
             self._replace_lines.clear()
         if self._lines:
             rows = [row for lines in self._lines.values() for row in lines]
@@ -809,32 +830,31 @@ class ProfileStore:
                 queued.clear()
 
     def _refresh_refund_totals(self) -> None:
-        touched = list(self._touched_orders)
-        refunded = (
+        """For the batch's orders that have refunds: `total_refunded`, and a timeline row per
+        refund (refunds may have arrived before their order, in this batch or earlier)."""
+        refunded: set[str] = set()
+        for among in _among(self._conn, _R.c.platform_order_id, self._touched_orders):
+            refunded.update(self._exec(
+                select(_R.c.platform_order_id).distinct()
+                .where(_R.c.shop_id == self.shop_id, among)
+            ).scalars())
+        if not refunded:
+            return  # only orders with refunds can differ from the zero a new order starts with
+        total = (
             select(func.coalesce(func.sum(_R.c.amount), 0))
             .where(_R.c.shop_id == self.shop_id,
                    _R.c.platform_order_id == _O.c.platform_order_id)
             .scalar_subquery()
         )
-        for chunk in _chunks(sorted(touched)):
-            has_refunds = (
-                select(_R.c.id).where(_R.c.shop_id == self.shop_id,
-                                      _R.c.platform_order_id == _O.c.platform_order_id).exists()
-            )
-            # Only orders with refunds can differ from the zero a new order starts with.
-            self._exec(
-                update(_O)
-                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk),
-                       has_refunds)
-                .values(total_refunded=refunded)
-            )
+        for among in _among(self._conn, _O.c.platform_order_id, refunded):
+            self._exec(update(_O).where(_O.c.shop_id == self.shop_id, among)
+                       .values(total_refunded=total))
             rows = self._exec(
                 select(_O.c.customer_id, _R.c.platform_refund_id, _R.c.amount,
                        _R.c.refunded_at, _O.c.id, _O.c.name, _O.c.currency)
                 .join(_R, and_(_R.c.shop_id == _O.c.shop_id,
                                _R.c.platform_order_id == _O.c.platform_order_id))
-                .where(_O.c.shop_id == self.shop_id, _O.c.platform_order_id.in_(chunk),
-                       _O.c.customer_id.is_not(None))
+                .where(_O.c.shop_id == self.shop_id, among, _O.c.customer_id.is_not(None))
             ).all()
             for customer_id, refund_id, amount, refunded_at, order_id, name, currency in rows:
                 self._dirty_customers.add(customer_id)
@@ -942,31 +962,57 @@ class ProfileStore:
     # -- timeline -------------------------------------------------------------------
 
     def _timeline(self, customer_id: int, kind: str, ref: str, occurred_at: datetime,
-                  data: dict[str, Any] | None = None) -> None:
-        self._pending_timeline.append(_Timeline(customer_id, kind, ref, occurred_at, data or {}))
+                  data: dict[str, Any] | None = None, *, fresh: bool = False) -> None:
+        self._pending_timeline.append(
+            _Timeline(customer_id, kind, ref, occurred_at, data or {}, fresh))
 
     def _flush_timeline(self) -> None:
-        """Insert pending timeline rows; the ones that are new become domain events."""
+        """Insert pending timeline rows; the ones that are new become domain events.
+
+        Rows that may already be stored go through INSERT ... ON CONFLICT DO NOTHING, which
+        says which ones were new. Fresh rows (see `_Timeline.fresh`) cannot collide and are
+        simply inserted (COPY for many): most of a history import's timeline. Should one
+        collide after all, the fresh rows take the checked path instead.
+        """
         if not self._pending_timeline:
             return
         pending, self._pending_timeline = self._pending_timeline, []
-        inserted = bulk_insert_new(
-            self.session.connection(), _T,
-            [
-                {"shop_id": self.shop_id, "customer_id": t.customer_id, "kind": t.kind,
-                 "ref": t.ref, "occurred_at": t.occurred_at, "data": t.data}
-                for t in pending
-            ],
-            unique=("customer_id", "kind", "ref"), returning=("customer_id", "kind", "ref"),
-            small_insert=insert_for(self.session, _T)
-            .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
-            .returning(_T.c.customer_id, _T.c.kind, _T.c.ref),
-        )
-        new = set(inserted)
+        fresh: dict[tuple[int, str, str], dict[str, Any]] = {}
+        checked: dict[tuple[int, str, str], dict[str, Any]] = {}
         for t in pending:
-            if (t.customer_id, t.kind, t.ref) in new:
+            key = (t.customer_id, t.kind, t.ref)
+            if key not in fresh and key not in checked:  # the first version of a fact wins
+                (fresh if t.fresh else checked)[key] = {
+                    "shop_id": self.shop_id, "customer_id": t.customer_id, "kind": t.kind,
+                    "ref": t.ref, "occurred_at": t.occurred_at, "data": t.data}
+        new = self._insert_fresh_timeline(fresh, checked)
+        if checked:
+            new.update(bulk_insert_new(
+                self._conn, _T, list(checked.values()),
+                unique=("customer_id", "kind", "ref"), returning=("customer_id", "kind", "ref"),
+                small_insert=insert_for(self.session, _T)
+                .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
+                .returning(_T.c.customer_id, _T.c.kind, _T.c.ref),
+            ))
+        for t in pending:
+            key = (t.customer_id, t.kind, t.ref)
+            if key in new:
+                new.discard(key)  # publish each fact once, however often it was queued
                 self.published.append(DomainEvent(self.shop_id, t.customer_id, t.kind, t.ref,
                                                   t.occurred_at, t.data))
+
+    def _insert_fresh_timeline(self, fresh: dict, checked: dict) -> set[tuple[int, str, str]]:
+        if not fresh:
+            return set()
+        try:
+            with self.session.begin_nested():
+                bulk_insert(self._conn, _T, list(fresh.values()))
+        except IntegrityError:
+            log.warning("profiles.timeline_fresh_collision",
+                        extra={"shop_id": self.shop_id, "rows": len(fresh)})
+            checked.update(fresh)
+            return set()
+        return set(fresh)
 
 
 def _by_shape(rows) -> list[list[dict[str, Any]]]:
@@ -980,6 +1026,22 @@ def _by_shape(rows) -> list[list[dict[str, Any]]]:
 def _chunks(items: list[str], size: int = 500):
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _among(conn, column, values) -> Iterator[ColumnElement[bool]]:
+    """Conditions that together match `column` against every value in `values`.
+
+    PostgreSQL: one `column = ANY(:array)`, a single parameter however many values, so the
+    statement is neither re-rendered nor re-parsed per batch. Elsewhere: IN lists of 500.
+    """
+    ordered = sorted(values)
+    if not ordered:
+        return
+    if conn.dialect.name == "postgresql":
+        yield column == any_(bindparam(None, ordered, type_=ARRAY(column.type)))
+        return
+    for chunk in _chunks(ordered):
+        yield column.in_(chunk)
 
 
 def refresh_customer_figures(session: Session, shop_id: int, customer_ids: set[int]) -> None:
