@@ -269,12 +269,19 @@ class ProfileStore:
         carts: set[tuple[str, str]] = set()
         checkout_tokens: set[str] = set()
 
+        # Emails are looked up only for shoppers the platform id does not find (a new
+        # profile may be a guest who registered) and for guests: in a history import nearly
+        # every order's customer is already stored, and needs no email lookup at all.
+        emails_if_new: dict[str, str] = {}
+
         def note_customer(customer: CustomerRecord | None, email: str | None) -> None:
-            if customer is not None and customer.platform_id:
-                customer_ids.add(customer.platform_id)
             email_n = normalize_email(customer.email if customer else None) or \
                 normalize_email(email)
-            if email_n:
+            if customer is not None and customer.platform_id:
+                customer_ids.add(customer.platform_id)
+                if email_n:
+                    emails_if_new[customer.platform_id] = email_n
+            elif email_n:
                 emails.add(email_n)
 
         for rec in records:
@@ -296,6 +303,8 @@ class ProfileStore:
                     checkout_tokens.add(rec.token)
         self._prefetch_orders(order_ids)
         self._prefetch_customers(customer_ids)
+        emails.update(email_n for pid, email_n in emails_if_new.items()
+                      if pid not in self._customers)
         self._prefetch_emails(emails)
         self._prefetch_carts(carts)
         self._prefetch_checkout_orders(checkout_tokens)

@@ -189,7 +189,8 @@ class ShopifyBulkSource:
                 current = []
                 pending[row.get("id") or f"line:{line}"] = (row, current)
             elif parent in pending:
-                if gql.kind_of(row.get("id")) in (None, "LineItem"):
+                child_id = row.get("id")
+                if not child_id or "/LineItem/" in child_id:  # other children: not asked for
                     pending[parent][1].append(row)
             else:
                 raise BulkFileError(
