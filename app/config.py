@@ -75,7 +75,7 @@ def load_settings(instance_path: str, environ: dict[str, str] | None = None) -> 
             "1", "true", "yes"),
         # Records a history backfill applies per transaction (each holds the shop's write
         # lock, so live webhooks wait at most one page).
-        "BACKFILL_PAGE_SIZE": int(get("BACKFILL_PAGE_SIZE", 2000)),
+        "BACKFILL_PAGE_SIZE": int(get("BACKFILL_PAGE_SIZE", 5000)),
         # How many inbox rows one worker transaction applies.
         "INGEST_BATCH_SIZE": int(get("INGEST_BATCH_SIZE", 500)),
         # An open cart or checkout with no activity for this long counts as abandoned.

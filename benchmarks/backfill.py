@@ -1,6 +1,6 @@
 """History backfill benchmark: a Shopify bulk JSONL export imported through the real runner.
 
-    python benchmarks/backfill.py [--orders 1000000] [--page-size 5000] [--profile]
+    python benchmarks/backfill.py [--orders 1000000] [--page-size N] [--profile]
 
 A benchmark, not a test (see benchmarks/README.md). It generates bulk-operation result files
 shaped like Shopify's (customers; orders with line items as `__parentId` child rows), stubs
@@ -51,6 +51,23 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def postgres_cpu_seconds() -> float | None:
+    """CPU time used so far by the local PostgreSQL server's processes (None if not visible)."""
+    total, seen = 0, False
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as comm:
+                if not comm.read().startswith("postgres"):
+                    continue
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+        seen = True
+    return total / os.sysconf("SC_CLK_TCK") if seen else None
 
 
 def iso(moment: datetime) -> str:
@@ -263,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
         rss_before = rss_mb()
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
             stub_shopify(rsps, workdir, counts)
+            pg_before, cpu_before = postgres_cpu_seconds(), os.times()
             started = time.perf_counter()
             if profiler:
                 profiler.enable()
@@ -270,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
             if profiler:
                 profiler.disable()
             elapsed = time.perf_counter() - started
+            cpu_after, pg_after = os.times(), postgres_cpu_seconds()
         got = {name: session.execute(select(func.count()).select_from(model)).scalar_one()
                for name, model in (("customers", Customer), ("orders", Order),
                                    ("lines", OrderLine))}
@@ -287,6 +306,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"COPY       {copy_seconds:8.1f} s   {copy_orders_per_s:10,.0f} orders/s "
           "(customers + orders + order_lines, same rows, same tables)")
     print(f"ratio      {orders_per_s / copy_orders_per_s:8.3f}   of COPY speed (target >= 0.25)")
+    own_cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    if pg_before is not None and pg_after is not None:
+        pg_cpu = pg_after - pg_before
+        print(f"CPU        backfill process {own_cpu:.1f} s + PostgreSQL {pg_cpu:.1f} s = "
+              f"{own_cpu + pg_cpu:.1f} s of CPU in {elapsed:.1f} s ({os.cpu_count()} cores)")
+    else:
+        print(f"CPU        backfill process {own_cpu:.1f} s (PostgreSQL's not visible here)")
     print(f"RSS        before {rss_before:.0f} MiB; during: "
           + ", ".join(f"{n:,}: {mb:.0f}" for n, mb in rss_marks)
           + f"; peak {peak_rss_mb():.0f} MiB")
@@ -310,8 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=None, help="default: orders / 5")
-    parser.add_argument("--page-size", type=int, default=5000,
-                        help="records per transaction (default 5000)")
+    from connectors.shopify.backfill import DEFAULT_PAGE_SIZE
+
+    parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_SIZE,
+                        help=f"records per transaction (default: the app's, {DEFAULT_PAGE_SIZE})")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary")
     parser.add_argument("--keep-files", action="store_true", help="keep the generated files")
     parser.add_argument("--seed", type=int, default=7)

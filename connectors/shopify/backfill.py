@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 CUSTOMERS, ORDERS = "customers", "orders"
 STAGES = (CUSTOMERS, ORDERS)
-DEFAULT_PAGE_SIZE = 2000
+DEFAULT_PAGE_SIZE = 5000
 
 BULK_QUERIES = {
     CUSTOMERS: f"{{ customers {{ edges {{ node {{ {gql.CUSTOMER_FIELDS} }} }} }} }}",
@@ -215,7 +215,7 @@ class ShopifyBulkSource:
 def make_backfill_source(session, shop, **kwargs: Any) -> ShopifyBulkSource:
     """The contract's factory (app/sync/sources.py): a bulk source with the shop's token.
 
-    Optional settings: BACKFILL_PAGE_SIZE (records per transaction, default 2000) and
+    Optional settings: BACKFILL_PAGE_SIZE (records per transaction, default 5000) and
     SHOPIFY_BULK_POLL_SECONDS (first poll interval, default 2).
     """
     from flask import current_app
