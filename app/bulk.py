@@ -15,9 +15,11 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from app.db import UTCDateTime
 
@@ -102,13 +104,18 @@ def _copy(conn: Connection, table_name: str, names: list[str],
           values: Callable[[dict[str, Any]], list[Any]], rows: Sequence[dict[str, Any]]) -> None:
     # Identifiers come from the table definitions, never from input.
     columns = ", ".join(f'"{name}"' for name in names)
+    statement = f'COPY "{table_name}" ({columns}) FROM STDIN'
     raw = conn.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(
-        f'COPY "{table_name}" ({columns}) FROM STDIN'
-    ) as copy:
-        write = copy.write_row
-        for row in rows:
-            write(values(row))
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(values(row))
+    except psycopg.Error as exc:
+        # The driver's error, raised as SQLAlchemy would have (IntegrityError, OperationalError
+        # ...), so callers handle a COPY like any other statement (e.g. retry a deadlock).
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error,
+                                  dialect=conn.dialect) from exc
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -1014,7 +1014,7 @@ class ProfileStore:
         if not fresh:
             return set()
         try:
-            with self.session.begin_nested():
+            with self._conn.begin_nested():
                 bulk_insert(self._conn, _T, list(fresh.values()))
         except IntegrityError:
             log.warning("profiles.timeline_fresh_collision",
