@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg.copy import LibpqWriter
 from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, Table, insert, text
 from sqlalchemy.engine import Connection
@@ -100,17 +101,28 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
+# While the server works through sent COPY data, at most this much waits unsent in libpq.
+COPY_FLUSH_BYTES = 64 * 1024
+
+
 def _copy(conn: Connection, table_name: str, names: list[str],
-          values: Callable[[dict[str, Any]], list[Any]], rows: Sequence[dict[str, Any]]) -> None:
+          values: Callable[[dict[str, Any]], list[Any]], rows: Sequence[dict[str, Any]],
+          while_server_works: Callable[[], None] | None = None) -> None:
     # Identifiers come from the table definitions, never from input.
     columns = ", ".join(f'"{name}"' for name in names)
     statement = f'COPY "{table_name}" ({columns}) FROM STDIN'
     raw = conn.connection.driver_connection
     try:
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            write = copy.write_row
-            for row in rows:
-                write(values(row))
+        with raw.cursor() as cursor:
+            writer = LibpqWriter(cursor, flush_threshold=COPY_FLUSH_BYTES)
+            with cursor.copy(statement, writer=writer) as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(values(row))
+                if while_server_works is not None:
+                    # The rows are sent; PostgreSQL is still inserting them. Do other work
+                    # now rather than wait for the end of the COPY with nothing to do.
+                    while_server_works()
     except psycopg.Error as exc:
         # The driver's error, raised as SQLAlchemy would have (IntegrityError, OperationalError
         # ...), so callers handle a COPY like any other statement (e.g. retry a deadlock).
@@ -118,15 +130,22 @@ def _copy(conn: Connection, table_name: str, names: list[str],
                                   dialect=conn.dialect) from exc
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys."""
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *,
+                while_server_works: Callable[[], None] | None = None) -> None:
+    """Insert rows that all have the same keys.
+
+    `while_server_works`, if given, is called once, after the rows are sent and while the
+    server may still be inserting them (with COPY), or after the insert otherwise.
+    """
     if not rows:
         return
     if conn.dialect.name != "postgresql" or len(rows) < COPY_MIN_ROWS:
         conn.execute(insert(table), list(rows))
+        if while_server_works is not None:
+            while_server_works()
         return
     names, values = _plan(table, frozenset(rows[0]), conn)
-    _copy(conn, table.name, names, values, rows)
+    _copy(conn, table.name, names, values, rows, while_server_works)
 
 
 def bulk_insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *,

@@ -15,7 +15,7 @@ Rules that keep the mirror right whatever order deliveries come in:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -181,17 +181,22 @@ class ProfileStore:
     """
 
     def __init__(self, session: Session, shop_id: int, *, flush_each: bool = False,
-                 defer_figures: bool = False) -> None:
+                 defer_figures: bool = False,
+                 while_copying: Callable[[], None] | None = None) -> None:
         """`flush_each=True` writes everything after every record, for callers that wrap each
         record in a savepoint; otherwise queued writes go out in `finish()`.
 
         `defer_figures=True` leaves per-customer figures to the caller, who must run
         `refresh_all_customer_figures` when done (a history backfill: a customer's figures
-        would otherwise be recomputed on every page that holds one of their orders)."""
+        would otherwise be recomputed on every page that holds one of their orders).
+
+        `while_copying` is called (at most once per flush) while PostgreSQL inserts the
+        batch's timeline, the biggest `COPY`: a history import reads its next page then."""
         self.session = session
         self.shop_id = shop_id
         self.flush_each = flush_each
         self.defer_figures = defer_figures
+        self.while_copying = while_copying
         self._conn_ = None
         self._dirty_customers: set[int] = set()
         self._touched_orders: set[str] = set()
@@ -1015,7 +1020,8 @@ class ProfileStore:
             return set()
         try:
             with self._conn.begin_nested():
-                bulk_insert(self._conn, _T, list(fresh.values()))
+                bulk_insert(self._conn, _T, list(fresh.values()),
+                            while_server_works=self.while_copying)
         except IntegrityError:
             log.warning("profiles.timeline_fresh_collision",
                         extra={"shop_id": self.shop_id, "rows": len(fresh)})

@@ -30,10 +30,12 @@ def _retryable(exc: DBAPIError) -> bool:
 
 
 def apply_batch(session: Session, shop_id: int, records: list[Record],
-                then: Callable[[], None] | None = None, *, defer_figures: bool = False) -> int:
+                then: Callable[[], None] | None = None, *, defer_figures: bool = False,
+                while_copying: Callable[[], None] | None = None) -> int:
     """Apply `records`, run `then()` (bookkeeping to commit with them), commit.
 
-    `defer_figures`: see ProfileStore; the caller refreshes customer figures when done.
+    `defer_figures`, `while_copying`: see ProfileStore. With `defer_figures` the caller
+    refreshes customer figures when done.
 
     Returns the number of domain events published. On a deadlock the transaction is rolled
     back and the batch retried; any other error rolls back and propagates.
@@ -42,7 +44,8 @@ def apply_batch(session: Session, shop_id: int, records: list[Record],
         try:
             published = 0
             if records:
-                store = ProfileStore(session, shop_id, defer_figures=defer_figures)
+                store = ProfileStore(session, shop_id, defer_figures=defer_figures,
+                                     while_copying=while_copying)
                 store.prefetch(records)
                 for record in records:
                     store.apply(record)

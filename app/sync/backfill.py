@@ -222,18 +222,66 @@ def _import(session: Session, shop: Shop, run: BackfillRun, source: BackfillSour
                                                "processed": run.processed})
 
 
+class _Lookahead:
+    """The source's pages, of which the next one may be read early, while PostgreSQL is busy.
+
+    Reading a page (download, parse, map) is Python work; inserting the previous one is
+    PostgreSQL's. The profile store calls `read_next` once its biggest `COPY` is sent, so the
+    two overlap on two cores, in one thread (no GIL contention). At most one page is read
+    ahead. An error while reading early is raised when that page is asked for, not inside the
+    page being written, which commits as usual.
+    """
+
+    def __init__(self, source: BackfillSource, pages: Iterator[Page]) -> None:
+        self._source = source
+        self._pages = pages
+        self._next: tuple[Page, str | None, str | None] | None = None
+        # The source's bulk operation and result file as they were when the current page was
+        # read (reading ahead may already have moved the source on to its next stage).
+        self.operation_id: str | None = None
+        self.result_url: str | None = None
+        self._error: Exception | None = None
+        self._done = False
+
+    def read_next(self) -> None:
+        if self._next is not None or self._done or self._error is not None:
+            return
+        try:
+            page = next(self._pages)
+            self._next = (page, getattr(self._source, "operation_id", None),
+                          getattr(self._source, "result_url", None))
+        except StopIteration:
+            self._done = True
+        except Exception as exc:  # raised in order, by __iter__
+            self._error = exc
+
+    def __iter__(self) -> Iterator[Page]:
+        while True:
+            self.read_next()
+            if self._next is not None:
+                (page, self.operation_id, self.result_url), self._next = self._next, None
+                yield page
+            elif self._error is not None:
+                error, self._error = self._error, None
+                raise error
+            else:
+                return
+
+
 def _import_pages(session: Session, shop: Shop, run: BackfillRun, source: BackfillSource,
                   on_progress, lock, after_page: Callable[[int], None]) -> None:
     pages_done = 0
-    for page in source.pages(run.cursor):
+    pages = _Lookahead(source, source.pages(run.cursor))
+    for page in pages:
         def record_progress(page: Page = page) -> None:
             run.cursor = page.cursor
             run.processed = (run.processed or 0) + page.units
-            run.bulk_operation_id = getattr(source, "operation_id", None) or run.bulk_operation_id
-            run.result_url = getattr(source, "result_url", None) or run.result_url
+            run.bulk_operation_id = pages.operation_id or run.bulk_operation_id
+            run.result_url = pages.result_url or run.result_url
             run.updated_at = utcnow()
 
-        apply_batch(session, shop.id, page.records, then=record_progress, defer_figures=True)
+        apply_batch(session, shop.id, page.records, then=record_progress, defer_figures=True,
+                    while_copying=pages.read_next)
         lock.reacquire()
         pages_done += 1
         if pages_done & (pages_done - 1) == 0:  # pages 1, 2, 4, 8, ...
