@@ -42,20 +42,17 @@ def _plan(table: Table, keys: frozenset[str], conn: Connection) -> _Plan:
     plan = _plans.get(cache_key)
     if plan is not None:
         return plan
-    names: list[str] = []
-    given: list[str] = []  # columns the rows carry, in `names` order
-    processed: list[tuple[int, Callable[[Any], Any]]] = []
-    defaults: list[tuple[int, Any]] = []
+    given: list[str] = []  # columns the rows carry; their values come first
+    defaulted: list[tuple[str, Any]] = []  # columns filled from a Python-side default
+    processors: dict[str, Callable[[Any], Any]] = {}
     for column in table.columns:
         default = column.default
-        if column.name not in keys and (default is None or default.is_sequence):
-            continue  # NULL, or the server fills it (a serial id)
-        index = len(names)
-        names.append(column.name)
         if column.name in keys:
             given.append(column.name)
+        elif default is not None and not default.is_sequence:
+            defaulted.append((column.name, default))
         else:
-            defaults.append((index, default))
+            continue  # NULL, or the server fills it (a serial id)
         if isinstance(column.type.dialect_impl(conn.dialect), JSON):
             process = _jsonb  # psycopg adapts JSON itself; COPY needs the wrapper
         else:
@@ -63,14 +60,12 @@ def _plan(table: Table, keys: frozenset[str], conn: Connection) -> _Plan:
             if process is not None and isinstance(column.type, UTCDateTime):
                 process = _utc_first(process)
         if process is not None:
-            processed.append((index, process))
-    # Given columns come first in the value list, defaults after; then reorder to `names`.
-    order = [names.index(name) for name in given] + [index for index, _ in defaults]
-    names = [names[i] for i in order]
-    position = {old: new for new, old in enumerate(order)}
-    processed = [(position[i], process) for i, process in processed]
+            processors[column.name] = process
+    names = given + [name for name, _ in defaulted]
+    processed = [(index, processors[name]) for index, name in enumerate(names)
+                 if name in processors]
     produce = [default.arg if default.is_callable else (lambda _ctx, c=default.arg: c)
-               for _, default in defaults]
+               for _, default in defaulted]
     get = itemgetter(*given) if len(given) > 1 else (lambda row, k=given[0]: (row[k],))
 
     def values(row: dict[str, Any]) -> list[Any]:

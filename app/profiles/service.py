@@ -999,7 +999,11 @@ class ProfileStore:
                 (fresh if t.fresh else checked)[key] = {
                     "shop_id": self.shop_id, "customer_id": t.customer_id, "kind": t.kind,
                     "ref": t.ref, "occurred_at": t.occurred_at, "data": t.data}
-        new = self._insert_fresh_timeline(fresh, checked)
+        new: set[tuple[int, str, str]] = set()
+        if fresh and self._insert_fresh_timeline(list(fresh.values())):
+            new.update(fresh)
+        else:
+            checked.update(fresh)
         if checked:
             new.update(bulk_insert_new(
                 self._conn, _T, list(checked.values()),
@@ -1015,19 +1019,16 @@ class ProfileStore:
                 self.published.append(DomainEvent(self.shop_id, t.customer_id, t.kind, t.ref,
                                                   t.occurred_at, t.data))
 
-    def _insert_fresh_timeline(self, fresh: dict, checked: dict) -> set[tuple[int, str, str]]:
-        if not fresh:
-            return set()
+    def _insert_fresh_timeline(self, rows: list[dict[str, Any]]) -> bool:
+        """Insert rows without a conflict check; False (nothing inserted) on a collision."""
         try:
             with self._conn.begin_nested():
-                bulk_insert(self._conn, _T, list(fresh.values()),
-                            while_server_works=self.while_copying)
+                bulk_insert(self._conn, _T, rows, while_server_works=self.while_copying)
         except IntegrityError:
             log.warning("profiles.timeline_fresh_collision",
-                        extra={"shop_id": self.shop_id, "rows": len(fresh)})
-            checked.update(fresh)
-            return set()
-        return set(fresh)
+                        extra={"shop_id": self.shop_id, "rows": len(rows)})
+            return False
+        return True
 
 
 def _by_shape(rows) -> list[list[dict[str, Any]]]:
@@ -1071,10 +1072,10 @@ def refresh_customer_figures(session: Session, shop_id: int, customer_ids: set[i
     spent = select(
         func.coalesce(func.sum(_O.c.total_price - _O.c.total_refunded), 0)
     ).where(mine).scalar_subquery()
-    for chunk in _chunks(sorted(customer_ids)):
+    for among in _among(conn, _C.c.id, customer_ids):
         conn.execute(
             update(_C)
-            .where(_C.c.shop_id == shop_id, _C.c.id.in_(chunk))
+            .where(_C.c.shop_id == shop_id, among)
             .values(
                 orders_count=count,
                 total_spent=spent,
@@ -1085,7 +1086,7 @@ def refresh_customer_figures(session: Session, shop_id: int, customer_ids: set[i
         )
         conn.execute(
             update(_C)
-            .where(_C.c.shop_id == shop_id, _C.c.id.in_(chunk))
+            .where(_C.c.shop_id == shop_id, among)
             .values(average_order_value=case(
                 (_C.c.orders_count > 0, _C.c.total_spent / _C.c.orders_count), else_=None,
             ))
