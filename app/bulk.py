@@ -125,6 +125,25 @@ def _copy(conn: Connection, table_name: str, names: list[str],
                                   dialect=conn.dialect) from exc
 
 
+def execute_while(conn: Connection, statement: str, params: dict[str, Any],
+                  while_server_works: Callable[[], None] | None) -> None:
+    """Run one PostgreSQL statement (psycopg `%(name)s` parameters) and, while the server
+    executes it, `while_server_works()` in this thread.
+
+    The statement goes out in pipeline mode, which sends it without waiting for its result;
+    leaving the pipeline waits for it. Errors are raised as SQLAlchemy's, as by `execute`.
+    """
+    raw = conn.connection.driver_connection
+    try:
+        with raw.pipeline(), raw.cursor() as cursor:
+            cursor.execute(statement, params)
+            if while_server_works is not None:
+                while_server_works()
+    except psycopg.Error as exc:
+        raise DBAPIError.instance(statement, params, exc, psycopg.Error,
+                                  dialect=conn.dialect) from exc
+
+
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *,
                 while_server_works: Callable[[], None] | None = None) -> None:
     """Insert rows that all have the same keys.

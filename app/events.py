@@ -4,6 +4,10 @@ An event is published once per fact, inside the transaction that recorded it: it
 (customer, kind, ref) is also a timeline row, and the timeline's unique constraint is what
 makes a redelivered webhook publish nothing the second time. Subscribers run in the same
 transaction, so a points award commits or rolls back with the order that earned it.
+
+A store's history is not news: facts a backfill imports that happened before the shop
+installed Sticky are put on the timeline but not published (no points or emails for past
+orders); later facts are published by whichever path records them first.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import responses
 from sqlalchemy import func, select
 
 from app.db import db
-from app.profiles.models import Customer, Order, OrderLine, Refund
+from app.profiles.models import Customer, Order, OrderLine, Refund, TimelineEvent
 from app.shops.service import create_api_key
 from app.sync.backfill import BackfillError, latest_run, run_backfill
 from app.sync.models import BackfillRun
@@ -200,6 +200,67 @@ def test_backfill_job_imports_customers_orders_and_joined_line_items(shop, shopi
     assert (run.status, run.processed, run.total) == ("completed", TOTAL_UNITS, TOTAL_UNITS)
     assert run.bulk_operation_id == ShopifyBulkStub.op_id("orders")
     assert db.session.get(type(shop), shop.id).last_synced_at == run.started_at
+
+
+@pytest.fixture
+def published(monkeypatch):
+    """Every domain event published, as a subscriber to all kinds sees them."""
+    from app import events
+
+    seen: list = []
+    kinds = [value for name, value in vars(events).items()
+             if name.isupper() and isinstance(value, str)]
+    for kind in kinds:
+        monkeypatch.setitem(events._subscribers, kind,
+                            [*events._subscribers.get(kind, []), lambda _s, e: seen.append(e)])
+    return seen
+
+
+def timeline(shop) -> list[tuple[str, str]]:
+    db.session.expire_all()
+    return sorted(db.session.execute(
+        select(TimelineEvent.kind, TimelineEvent.ref).where(TimelineEvent.shop_id == shop.id)
+    ).all())
+
+
+HISTORY = [  # the fixtures' facts: 3 profiles, a guest, 4 orders and a refund
+    ("customer_created", "7001"), ("customer_created", "7002"), ("customer_created", "7003"),
+    ("customer_created", "guest:guest@example.com"),
+    ("order_cancelled", "9004"), ("order_fulfilled", "9001"),
+    ("order_paid", "9001"), ("order_paid", "9002"), ("order_paid", "9003"),
+    ("order_placed", "9001"), ("order_placed", "9002"), ("order_placed", "9003"),
+    ("order_placed", "9004"), ("refund_created", "gid://shopify/Refund/9201"),
+]
+
+
+def test_a_backfill_records_the_stores_past_without_publishing_it(shop, shopify, fast_sync,
+                                                                  published):
+    """History (before the install) goes on the timeline but awards no points and sends no
+    emails: no domain event is published for it."""
+    shopify.serve("customers")
+    shopify.serve("orders")
+
+    run_backfill(db.session, shop.id)
+
+    assert [kind for kind, _ in timeline(shop)] == sorted(kind for kind, _ in HISTORY)
+    assert published == []
+
+
+def test_facts_after_the_install_are_published_by_the_backfill(shop, shopify, fast_sync,
+                                                               published):
+    """A store installed before the fixtures' dates: every fact is news, and the backfill
+    publishes each once (a webhook it raced would have found them recorded)."""
+    from datetime import UTC, datetime
+
+    db.session.get(type(shop), shop.id).installed_at = datetime(2024, 1, 1, tzinfo=UTC)
+    db.session.commit()
+    shopify.serve("customers")
+    shopify.serve("orders")
+
+    run_backfill(db.session, shop.id)
+
+    assert sorted((e.kind, e.ref) for e in published) == timeline(shop)
+    assert len(timeline(shop)) == len(HISTORY)
 
 
 def test_api_backfill_reports_none_then_the_finished_run(ctx, client, shop, shopify, fast_sync):

@@ -450,3 +450,125 @@ def test_a_fresh_timeline_row_that_collides_takes_the_checked_path(ctx, shop, ca
         select(TimelineEvent.data).where(TimelineEvent.kind == "order_placed",
                                          TimelineEvent.ref == stray)).scalars().all()
     assert rows == [{"stray": True}]
+
+
+def _timeline_rows():
+    """The stored timeline, with `data.order_id` (a surrogate id) given as the platform id
+    of the order it names."""
+    db.session.close()
+    platform_ids = dict(db.session.execute(select(Order.id, Order.platform_order_id)).all())
+    rows = []
+    for kind, ref, occurred_at, data in db.session.execute(select(
+            TimelineEvent.kind, TimelineEvent.ref, TimelineEvent.occurred_at,
+            TimelineEvent.data)).all():
+        if data and "order_id" in data:
+            data = {**data, "order_id": platform_ids[data["order_id"]]}
+        rows.append((kind, ref, occurred_at, data))
+    return sorted(rows)
+
+
+def _history_batch(*, buyers: int = 40):
+    """Records of a store's past: buyers and their orders (paid, some fulfilled, one
+    cancelled, one in yen)."""
+    from connectors.shopify.normalize import normalize
+
+    records = []
+    for k in range(buyers):
+        buyer = customer_payload(email=f"past{k}@example.com")
+        records += normalize("orders/create", order_payload(
+            customer=buyer, total=f"{10 + k}.50", placed=k, updated=k + 5,
+            fulfillment_status="fulfilled" if k % 2 else None, cancelled=k == 3))
+    yen = order_payload(customer=customer_payload(email="yen@example.com"), total="1500")
+    for money in ("total_price_set", "subtotal_price_set"):
+        for side in yen[money].values():
+            side["currency_code"] = "JPY"
+    yen.update(currency="JPY", presentment_currency="JPY")
+    records += normalize("orders/create", yen)
+    return records
+
+
+def _apply_history(shop, records, history_before):
+    from app.profiles.service import ProfileStore
+
+    store = ProfileStore(db.session, shop.id, history_before=history_before)
+    store.prefetch(records)
+    for record in records:
+        store.apply(record)
+    published = store.finish()
+    db.session.commit()
+    return published
+
+
+def test_history_is_recorded_but_not_published(ctx, shop):
+    """A backfill's past orders and profiles reach the timeline exactly as live deliveries
+    of the same facts would (on PostgreSQL the server writes the orders' rows), but publish
+    no domain events: importing a store's past must not award points or send emails."""
+    from datetime import UTC, datetime
+
+    records = _history_batch()
+    after_all = datetime(2100, 1, 1, tzinfo=UTC)
+    assert _apply_history(shop, records, history_before=after_all) == []
+    history = _timeline_rows()
+
+    db.session.execute(text("DELETE FROM timeline_events"))
+    db.session.execute(text("DELETE FROM order_lines"))
+    db.session.execute(text("DELETE FROM orders"))
+    db.session.execute(text("DELETE FROM customers"))
+    db.session.commit()
+    published = _apply_history(shop, records, history_before=None)
+    live = _timeline_rows()
+
+    assert history == live
+    # 41 profiles created and orders placed; 40 paid, 1 cancelled (voided), 20 fulfilled.
+    assert len(published) == len(live) == 41 + 41 + 40 + 1 + 20
+    kinds = {kind for kind, *_ in live}
+    assert kinds == {"customer_created", "order_placed", "order_paid", "order_fulfilled",
+                     "order_cancelled"}
+    placed = [(ref, data) for kind, ref, _, data in live if kind == "order_placed"]
+    assert all(data["order_id"] == ref for ref, data in placed)
+    assert {"10.50", "49.50", "1500"} <= {data["total_price"] for _, data in placed}
+
+
+def test_facts_after_the_cutoff_are_news(ctx, shop):
+    """An order placed before the install but fulfilled after it: its placing is history,
+    its fulfilment is news and is published."""
+    from datetime import timedelta
+
+    from connectors.shopify.normalize import normalize, parse_time
+
+    buyer = customer_payload(email="late@example.com")
+    payload = order_payload(customer=buyer, placed=0, updated=600,
+                            fulfillment_status="fulfilled")
+    cutoff = parse_time(payload["created_at"]) + timedelta(minutes=30)
+    published = _apply_history(shop, normalize("orders/create", payload), cutoff)
+
+    assert sorted(e.kind for e in published) == ["order_fulfilled", "order_paid"]
+    assert [kind for kind, *_ in _timeline_rows()] == [
+        "customer_created", "order_fulfilled", "order_paid", "order_placed"]
+
+
+def test_a_history_timeline_row_that_collides_is_skipped(ctx, shop, caplog):
+    """Should a stored row already hold a history order's fact, the batch still lands: the
+    stored row is kept and the order's other facts go in."""
+    from datetime import UTC, datetime
+
+    from connectors.shopify.normalize import normalize
+
+    buyer = customer_payload(email="known@example.com")
+    _apply_in_one_batch(shop, normalize("customers/create", buyer))
+    known = one_customer()
+    payload = order_payload(customer=buyer, total="10.00", fulfillment_status="fulfilled")
+    stray = str(payload["id"])
+    db.session.add(TimelineEvent(shop_id=shop.id, customer_id=known.id, kind="order_placed",
+                                 ref=stray, occurred_at=known.created_at, data={"stray": True}))
+    db.session.commit()
+
+    published = _apply_history(shop, normalize("orders/create", payload),
+                               datetime(2100, 1, 1, tzinfo=UTC))
+
+    assert published == []
+    rows = {kind: data for kind, ref, _, data in _timeline_rows() if ref == stray}
+    assert rows["order_placed"] == {"stray": True}
+    assert set(rows) == {"order_placed", "order_paid", "order_fulfilled"}
+    if db.session.get_bind().dialect.name == "postgresql":
+        assert "profiles.timeline_fresh_collision" in caplog.messages

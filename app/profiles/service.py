@@ -39,9 +39,10 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from app import events
-from app.bulk import bulk_insert, bulk_insert_new
+from app.bulk import bulk_insert, bulk_insert_new, execute_while
 from app.db import insert_for, utcnow
 from app.events import DomainEvent
+from app.money import EXPONENTS, format_money
 from app.profiles.models import (
     CART_CONVERTED,
     CART_OPEN,
@@ -181,8 +182,8 @@ class ProfileStore:
     """
 
     def __init__(self, session: Session, shop_id: int, *, flush_each: bool = False,
-                 defer_figures: bool = False,
-                 while_copying: Callable[[], None] | None = None) -> None:
+                 defer_figures: bool = False, history_before: datetime | None = None,
+                 while_writing: Callable[[], None] | None = None) -> None:
         """`flush_each=True` writes everything after every record, for callers that wrap each
         record in a savepoint; otherwise queued writes go out in `finish()`.
 
@@ -190,17 +191,26 @@ class ProfileStore:
         `refresh_all_customer_figures` when done (a history backfill: a customer's figures
         would otherwise be recomputed on every page that holds one of their orders).
 
-        `while_copying` is called (at most once per flush) while PostgreSQL inserts the
-        batch's timeline, the biggest `COPY`: a history import reads its next page then."""
+        `history_before`: facts that happened before this moment are the store's history,
+        imported after the fact (a backfill passes the shop's install time). They go on the
+        timeline but are not published as domain events: importing a store's past must not
+        award points or send emails. On PostgreSQL the server writes the timeline rows of new
+        history orders itself, from the order rows (`_HISTORY_TIMELINE`).
+
+        `while_writing` is called (at most once per flush) while PostgreSQL inserts the
+        batch's timeline, its biggest write: a history import reads its next page then."""
         self.session = session
         self.shop_id = shop_id
         self.flush_each = flush_each
         self.defer_figures = defer_figures
-        self.while_copying = while_copying
+        self.history_before = history_before
+        self.while_writing = while_writing
+        self._postgres = session.get_bind().dialect.name == "postgresql"
         self._conn_ = None
         self._dirty_customers: set[int] = set()
         self._touched_orders: set[str] = set()
         self._pending_timeline: list[_Timeline] = []
+        self._history_orders: list[int] = []  # new orders whose timeline the server derives
         self.published: list[DomainEvent] = []
         # Per-batch caches of what the database holds, kept in step with our own writes.
         # A key in a `*_known` set with no cache entry means "not in the database".
@@ -402,7 +412,10 @@ class ProfileStore:
     def flush(self) -> None:
         """Send queued writes and timeline rows."""
         self._flush_writes()
-        self._flush_timeline()
+        history, self._history_orders = self._history_orders, []
+        self._flush_timeline(while_writing=None if history else self.while_writing)
+        if history:
+            self._insert_history_timeline(history)
 
     def finish(self) -> list[DomainEvent]:
         """Bring derived figures in line with this batch's changes; publish its events."""
@@ -420,6 +433,7 @@ class ProfileStore:
     def discard_pending(self) -> None:
         """After a savepoint rollback: drop unwritten rows and every cached read."""
         self._pending_timeline.clear()
+        self._history_orders.clear()
         self._customer_inserts.clear()
         self._customer_updates.clear()
         self._order_inserts.clear()
@@ -590,8 +604,13 @@ class ProfileStore:
         return self._guests[email_n]
 
     def customer_for_email(self, email: str | None, rec: CustomerRecord | None = None,
-                           *, create: bool = True) -> int | None:
-        """The profile for a shopper known only by email (guest order, checkout)."""
+                           *, create: bool = True,
+                           seen_at: datetime | None = None) -> int | None:
+        """The profile for a shopper known only by email (guest order, checkout).
+
+        A new guest profile's `customer_created` fact is dated when the shopper was first
+        seen (`seen_at`: the order's or checkout's time), so an imported past stays history.
+        """
         email_n = normalize_email(email)
         if not email_n:
             return None
@@ -612,7 +631,8 @@ class ProfileStore:
         customer_id = self._queue_customer(values, now)
         self._by_email[email_n] = customer_id
         self._guests[email_n] = customer_id
-        self._timeline(customer_id, events.CUSTOMER_CREATED, f"guest:{email_n}", now,
+        first_seen = seen_at or (rec.created_at if rec else None) or now
+        self._timeline(customer_id, events.CUSTOMER_CREATED, f"guest:{email_n}", first_seen,
                        fresh=True)
         return customer_id
 
@@ -702,7 +722,7 @@ class ProfileStore:
         if rec.customer is not None:
             customer_id = self.upsert_customer(rec.customer)
         else:
-            customer_id = self.customer_for_email(rec.email)
+            customer_id = self.customer_for_email(rec.email, seen_at=rec.placed_at)
 
         values: dict[str, Any] = {
             "customer_id": customer_id,
@@ -764,10 +784,15 @@ class ProfileStore:
         if customer_id is None:
             return
         self._dirty_customers.add(customer_id)
-        data = {"order_id": order_id, "name": rec.name, "total_price": str(rec.total_price),
-                "currency": rec.currency}
         # An order this batch inserts has no stored timeline yet (orders are never deleted).
         fresh = order_id in self._order_inserts
+        if fresh and self._postgres and self._is_history(rec):
+            self._history_orders.append(order_id)
+            return
+        # Same values as the server writes for history orders (`_HISTORY_TIMELINE`).
+        data = {"order_id": order_id, "name": rec.name,
+                "total_price": format_money(rec.total_price, rec.currency),
+                "currency": rec.currency}
         self._timeline(customer_id, events.ORDER_PLACED, rec.platform_id, rec.placed_at, data,
                        fresh=fresh)
         if rec.financial_status in PAID_STATES:
@@ -779,6 +804,12 @@ class ProfileStore:
         if rec.fulfillment_status == "fulfilled":
             self._timeline(customer_id, events.ORDER_FULFILLED, rec.platform_id,
                            rec.updated_at or rec.placed_at, data, fresh=fresh)
+
+    def _is_history(self, rec: OrderRecord) -> bool:
+        cutoff = self.history_before
+        return cutoff is not None and all(
+            moment is None or moment < cutoff
+            for moment in (rec.placed_at, rec.updated_at, rec.cancelled_at))
 
     def _insert_refund(self, rec: RefundRecord) -> None:
         self._refunds.setdefault(rec.platform_id, {
@@ -905,7 +936,7 @@ class ProfileStore:
         if rec.customer is not None:
             customer_id = self.upsert_customer(rec.customer)
         else:
-            customer_id = self.customer_for_email(rec.email)
+            customer_id = self.customer_for_email(rec.email, seen_at=rec.created_at)
         if customer_id is None and existing is not None:
             customer_id = existing[3]
         status = CART_OPEN
@@ -980,7 +1011,7 @@ class ProfileStore:
         self._pending_timeline.append(
             _Timeline(customer_id, kind, ref, occurred_at, data or {}, fresh))
 
-    def _flush_timeline(self) -> None:
+    def _flush_timeline(self, while_writing: Callable[[], None] | None = None) -> None:
         """Insert pending timeline rows; the ones that are new become domain events.
 
         Rows that may already be stored go through INSERT ... ON CONFLICT DO NOTHING, which
@@ -1000,7 +1031,7 @@ class ProfileStore:
                     "shop_id": self.shop_id, "customer_id": t.customer_id, "kind": t.kind,
                     "ref": t.ref, "occurred_at": t.occurred_at, "data": t.data}
         new: set[tuple[int, str, str]] = set()
-        if fresh and self._insert_fresh_timeline(list(fresh.values())):
+        if fresh and self._insert_fresh_timeline(list(fresh.values()), while_writing):
             new.update(fresh)
         else:
             checked.update(fresh)
@@ -1012,23 +1043,73 @@ class ProfileStore:
                 .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
                 .returning(_T.c.customer_id, _T.c.kind, _T.c.ref),
             ))
+        history = self.history_before
         for t in pending:
             key = (t.customer_id, t.kind, t.ref)
             if key in new:
                 new.discard(key)  # publish each fact once, however often it was queued
-                self.published.append(DomainEvent(self.shop_id, t.customer_id, t.kind, t.ref,
-                                                  t.occurred_at, t.data))
+                if history is None or t.occurred_at >= history:
+                    self.published.append(DomainEvent(self.shop_id, t.customer_id, t.kind,
+                                                      t.ref, t.occurred_at, t.data))
 
-    def _insert_fresh_timeline(self, rows: list[dict[str, Any]]) -> bool:
+    def _insert_fresh_timeline(self, rows: list[dict[str, Any]],
+                               while_writing: Callable[[], None] | None) -> bool:
         """Insert rows without a conflict check; False (nothing inserted) on a collision."""
         try:
             with self._conn.begin_nested():
-                bulk_insert(self._conn, _T, rows, while_server_works=self.while_copying)
+                bulk_insert(self._conn, _T, rows, while_server_works=while_writing)
         except IntegrityError:
             log.warning("profiles.timeline_fresh_collision",
                         extra={"shop_id": self.shop_id, "rows": len(rows)})
             return False
         return True
+
+    def _insert_history_timeline(self, order_ids: list[int]) -> None:
+        """The timeline of new history orders, written by PostgreSQL from the order rows.
+
+        A history import's biggest write, and the only one Python need not format: the rows
+        are the orders' own columns. The next page is read meanwhile (`while_writing`). Like
+        fresh rows they cannot collide; should one, the insert is redone skipping collisions.
+        """
+        # The id range lets PostgreSQL use the primary key even while its statistics still
+        # describe a much smaller table (the rows are this transaction's newest).
+        params = {"shop": self.shop_id, "ids": order_ids, "low": min(order_ids),
+                  "high": max(order_ids), "paid": sorted(PAID_STATES), **_ORDER_KINDS}
+        try:
+            with self._conn.begin_nested():
+                execute_while(self._conn, _HISTORY_TIMELINE, params, self.while_writing)
+        except IntegrityError:
+            log.warning("profiles.timeline_fresh_collision",
+                        extra={"shop_id": self.shop_id, "orders": len(order_ids)})
+            execute_while(self._conn, _HISTORY_TIMELINE + _SKIP_COLLISIONS, params, None)
+
+
+# An order's facts on the timeline, as `_apply_order` queues them, written by the server for
+# new history orders. `total_price` is rounded to the currency's minor unit, as
+# `format_money` does (the stored amount never has more decimals than that, so the two
+# agree).
+_ORDER_KINDS = {"placed": events.ORDER_PLACED, "paid_kind": events.ORDER_PAID,
+                "cancelled": events.ORDER_CANCELLED, "fulfilled": events.ORDER_FULFILLED}
+_MINOR_UNIT = "CASE upper(o.currency) {} ELSE 2 END".format(
+    " ".join(f"WHEN '{code}' THEN {exponent}" for code, exponent in sorted(EXPONENTS.items())))
+_HISTORY_TIMELINE = f"""
+INSERT INTO timeline_events (shop_id, customer_id, kind, ref, occurred_at, data)
+SELECT o.shop_id, o.customer_id, fact.kind, o.platform_order_id, fact.occurred_at,
+       jsonb_build_object('order_id', o.id, 'name', o.name, 'currency', o.currency,
+                          'total_price', round(o.total_price, {_MINOR_UNIT})::text)
+FROM orders AS o
+CROSS JOIN LATERAL (VALUES
+    (%(placed)s, o.placed_at, true),
+    (%(paid_kind)s, coalesce(o.platform_updated_at, o.placed_at),
+     o.financial_status = ANY(%(paid)s)),
+    (%(cancelled)s, o.cancelled_at, o.cancelled_at IS NOT NULL),
+    (%(fulfilled)s, coalesce(o.platform_updated_at, o.placed_at),
+     o.fulfillment_status = 'fulfilled')
+) AS fact (kind, occurred_at, happened)
+WHERE o.shop_id = %(shop)s AND o.id BETWEEN %(low)s AND %(high)s
+  AND o.id = ANY(%(ids)s::bigint[]) AND o.customer_id IS NOT NULL
+  AND fact.happened"""  # noqa: S608 - no input in the text; values are parameters
+_SKIP_COLLISIONS = "\nON CONFLICT (customer_id, kind, ref) DO NOTHING"
 
 
 def _by_shape(rows) -> list[list[dict[str, Any]]]:

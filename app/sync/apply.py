@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -31,11 +32,12 @@ def _retryable(exc: DBAPIError) -> bool:
 
 def apply_batch(session: Session, shop_id: int, records: list[Record],
                 then: Callable[[], None] | None = None, *, defer_figures: bool = False,
-                while_copying: Callable[[], None] | None = None) -> int:
+                history_before: datetime | None = None,
+                while_writing: Callable[[], None] | None = None) -> int:
     """Apply `records`, run `then()` (bookkeeping to commit with them), commit.
 
-    `defer_figures`, `while_copying`: see ProfileStore. With `defer_figures` the caller
-    refreshes customer figures when done.
+    `defer_figures`, `history_before`, `while_writing`: see ProfileStore. With
+    `defer_figures` the caller refreshes customer figures when done.
 
     Returns the number of domain events published. On a deadlock the transaction is rolled
     back and the batch retried; any other error rolls back and propagates.
@@ -45,7 +47,8 @@ def apply_batch(session: Session, shop_id: int, records: list[Record],
             published = 0
             if records:
                 store = ProfileStore(session, shop_id, defer_figures=defer_figures,
-                                     while_copying=while_copying)
+                                     history_before=history_before,
+                                     while_writing=while_writing)
                 store.prefetch(records)
                 for record in records:
                     store.apply(record)

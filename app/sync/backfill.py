@@ -226,7 +226,7 @@ class _Lookahead:
     """The source's pages, of which the next one may be read early, while PostgreSQL is busy.
 
     Reading a page (download, parse, map) is Python work; inserting the previous one is
-    PostgreSQL's. The profile store calls `read_next` once its biggest `COPY` is sent, so the
+    PostgreSQL's. The profile store calls `read_next` once its biggest write is sent, so the
     two overlap on two cores, in one thread (no GIL contention). At most one page is read
     ahead. An error while reading early is raised when that page is asked for, not inside the
     page being written, which commits as usual.
@@ -280,8 +280,10 @@ def _import_pages(session: Session, shop: Shop, run: BackfillRun, source: Backfi
             run.result_url = pages.result_url or run.result_url
             run.updated_at = utcnow()
 
+        # Facts from before the install are history: recorded, not published (no points or
+        # emails for past orders). Later ones are news whichever path records them first.
         apply_batch(session, shop.id, page.records, then=record_progress, defer_figures=True,
-                    while_copying=pages.read_next)
+                    history_before=shop.installed_at, while_writing=pages.read_next)
         lock.reacquire()
         pages_done += 1
         if pages_done & (pages_done - 1) == 0:  # pages 1, 2, 4, 8, ...
