@@ -153,7 +153,14 @@ def run_backfill(session: Session, shop_id: int, *, restart: bool = False,
             pass
 
 
-def _refresh_planner_statistics(session: Session) -> None:
+# Tables the per-page lookups and the final figures pass are planned against; the import
+# ends with all of them sampled.
+LOOKUP_TABLES = ("customers", "orders")
+PROFILE_TABLES = (*LOOKUP_TABLES, "order_lines", "timeline_events")
+
+
+def _refresh_planner_statistics(session: Session,
+                                tables: tuple[str, ...] = LOOKUP_TABLES) -> None:
     """ANALYZE the profile tables while a bulk import grows them.
 
     A store's first import takes its tables from empty to millions of rows far faster than
@@ -163,7 +170,7 @@ def _refresh_planner_statistics(session: Session) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for table in ("customers", "orders", "order_lines", "timeline_events"):
+    for table in tables:
         session.execute(text(f"ANALYZE {table}"))
     session.commit()
 
@@ -205,7 +212,7 @@ def _import(session: Session, shop: Shop, run: BackfillRun, source: BackfillSour
         session.commit()
     with _paced_collection() as after_page:
         _import_pages(session, shop, run, source, on_progress, lock, after_page)
-    _refresh_planner_statistics(session)
+    _refresh_planner_statistics(session, PROFILE_TABLES)
     # Pages left customer figures alone (a customer's orders span many pages): one pass now,
     # a transaction per chunk. Webhooks meanwhile keep their own customers' figures right.
     refresh_all_customer_figures(session, shop.id, progress=lambda _n: session.commit())
