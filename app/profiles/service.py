@@ -257,7 +257,7 @@ class ProfileStore:
         pool = self._id_pool.setdefault(table.name, [])
         if not pool:
             n = max(16, self._pool_hint)
-            if self._conn.dialect.name == "postgresql":
+            if self._postgres:
                 pool.extend(self._exec(
                     text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
                          "FROM generate_series(1, :n)"), {"t": table.name, "n": n}
@@ -1074,7 +1074,8 @@ class ProfileStore:
         # The id range lets PostgreSQL use the primary key even while its statistics still
         # describe a much smaller table (the rows are this transaction's newest).
         params = {"shop": self.shop_id, "ids": order_ids, "low": min(order_ids),
-                  "high": max(order_ids), "paid": sorted(PAID_STATES), **_ORDER_KINDS}
+                  "high": max(order_ids), "paid_states": sorted(PAID_STATES),
+                  **_ORDER_KINDS}
         try:
             with self._conn.begin_nested():
                 execute_while(self._conn, _HISTORY_TIMELINE, params, self.while_writing)
@@ -1088,7 +1089,7 @@ class ProfileStore:
 # new history orders. `total_price` is rounded to the currency's minor unit, as
 # `format_money` does (the stored amount never has more decimals than that, so the two
 # agree).
-_ORDER_KINDS = {"placed": events.ORDER_PLACED, "paid_kind": events.ORDER_PAID,
+_ORDER_KINDS = {"placed": events.ORDER_PLACED, "paid": events.ORDER_PAID,
                 "cancelled": events.ORDER_CANCELLED, "fulfilled": events.ORDER_FULFILLED}
 _MINOR_UNIT = "CASE upper(o.currency) {} ELSE 2 END".format(
     " ".join(f"WHEN '{code}' THEN {exponent}" for code, exponent in sorted(EXPONENTS.items())))
@@ -1100,8 +1101,8 @@ SELECT o.shop_id, o.customer_id, fact.kind, o.platform_order_id, fact.occurred_a
 FROM orders AS o
 CROSS JOIN LATERAL (VALUES
     (%(placed)s, o.placed_at, true),
-    (%(paid_kind)s, coalesce(o.platform_updated_at, o.placed_at),
-     o.financial_status = ANY(%(paid)s)),
+    (%(paid)s, coalesce(o.platform_updated_at, o.placed_at),
+     o.financial_status = ANY(%(paid_states)s)),
     (%(cancelled)s, o.cancelled_at, o.cancelled_at IS NOT NULL),
     (%(fulfilled)s, coalesce(o.platform_updated_at, o.placed_at),
      o.fulfillment_status = 'fulfilled')
