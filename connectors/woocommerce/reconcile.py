@@ -21,7 +21,8 @@ from app.profiles.models import Customer, Order, OrderLine
 from app.shops.models import Shop
 from connectors.records import CustomerRecord, LineRecord, OrderRecord, Record
 from connectors.woocommerce.client import WooClient
-from connectors.woocommerce.normalize import customer, order_records, parse_gmt, refund
+from connectors.woocommerce.dates import parse_gmt
+from connectors.woocommerce.normalize import customer, order_records, refund
 
 # Woo's modified_after is inclusive to the second; re-read a little overlap for clock skew.
 OVERLAP = timedelta(minutes=2)
