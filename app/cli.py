@@ -83,10 +83,11 @@ def shops_add(store: str, token: str | None, consumer_key: str | None,
 def _add_woocommerce_store(store: str, consumer_key: str | None,
                            consumer_secret: str | None) -> None:
     """Confirm the keys with an API call, save the store, then create Sticky's webhooks."""
+    from app.shops.clients import woo_client
     from app.shops.service import ShopError, connect_woocommerce_by_keys
+    from app.woocommerce.webhooks import ensure_webhooks
     from connectors.http import HttpError
-    from connectors.woocommerce.client import WooClient
-    from connectors.woocommerce.webhooks import delivery_url, ensure_webhooks
+    from connectors.woocommerce.webhooks import delivery_url
 
     if not consumer_key or not consumer_secret:
         _fail("a WooCommerce store needs both --consumer-key (ck_...) and --consumer-secret "
@@ -104,7 +105,7 @@ def _add_woocommerce_store(store: str, consumer_key: str | None,
     app_url = current_app.config["APP_URL"]
     click.echo(f"Creating webhooks pointing at {delivery_url(app_url, shop.id)} ...")
     try:
-        result = ensure_webhooks(db.session, shop, WooClient.for_shop(shop), app_url)
+        result = ensure_webhooks(db.session, shop, woo_client(shop), app_url)
     except HttpError as exc:
         _fail(f"the store is connected, but its webhooks could not be listed or created: {exc}"
               ". Sticky retries every 30 minutes while a worker runs.")

@@ -21,17 +21,17 @@ def confirm_connection(shop_id: int) -> dict:
     A store that answers and refuses ends the handshake as failed (the merchant sees why on
     the connected page); an unreachable store raises so RQ retries.
     """
+    from app.shops.clients import woo_client
     from app.woocommerce.service import finish_requests, link_account
-    from connectors.woocommerce.client import WooClient
+    from app.woocommerce.webhooks import ensure_webhooks
     from connectors.woocommerce.connect import KeysRejected, confirm_keys
-    from connectors.woocommerce.webhooks import ensure_webhooks
 
     with app_context() as app:
         with db.new_session() as session:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce":
                 return {"shop_id": shop_id, "skipped": "unknown store"}
-            client = WooClient.for_shop(shop)
+            client = woo_client(shop)
             try:
                 info = confirm_keys(client)
             except KeysRejected as exc:
@@ -63,15 +63,15 @@ def enqueue_confirmation(shop_id: int) -> None:
 
 def ensure_webhooks_for(shop_id: int) -> dict:
     """List Sticky's webhooks on one store and recreate any disabled, paused or missing."""
-    from connectors.woocommerce.client import WooClient
-    from connectors.woocommerce.webhooks import ensure_webhooks
+    from app.shops.clients import woo_client
+    from app.woocommerce.webhooks import ensure_webhooks
 
     with app_context() as app:
         with db.new_session() as session:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce" or shop.status != "active":
                 return {"shop_id": shop_id, "skipped": "not an active WooCommerce store"}
-            result = ensure_webhooks(session, shop, WooClient.for_shop(shop),
+            result = ensure_webhooks(session, shop, woo_client(shop),
                                      app.config["APP_URL"])
             if result.created or result.recreated or result.failed:
                 log.warning("woocommerce.webhooks.repaired",
@@ -100,17 +100,17 @@ def refresh_orders(shop_id: int, order_ids: list[str]) -> dict:
     (404) is voided from its stored copy. Either way it leaves every figure.
     """
     from app.profiles.service import ProfileStore, lock_shop
+    from app.shops.clients import woo_client
+    from app.woocommerce.orders import tombstone
     from connectors.http import NotFound
-    from connectors.woocommerce.client import WooClient
     from connectors.woocommerce.normalize import order_records
-    from connectors.woocommerce.reconcile import tombstone
 
     with app_context():
         with db.new_session() as session:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce":
                 return {"shop_id": shop_id, "skipped": "unknown store"}
-            client = WooClient.for_shop(shop)
+            client = woo_client(shop)
             records = []
             for order_id in order_ids:
                 try:

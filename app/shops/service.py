@@ -126,7 +126,7 @@ def connect_woocommerce_by_keys(session: Session, store_url: str, consumer_key: 
 
     The keys are confirmed with a real API call first (over HTTPS as basic auth, over plain
     HTTP signed with OAuth 1.0a); nothing is stored when they do not work. Registering
-    Sticky's webhooks is the caller's next step (connectors.woocommerce.webhooks).
+    Sticky's webhooks is the caller's next step (app.woocommerce.webhooks).
     """
     from connectors.woocommerce.client import WooClient
     from connectors.woocommerce.connect import KeysRejected, confirm_keys

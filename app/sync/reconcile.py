@@ -20,7 +20,8 @@ from app.db import utcnow
 from app.queue import get_redis
 from app.shops.models import Shop
 from app.sync.apply import apply_batch
-from app.sync.sources import ReconcileSource, reconcile_source_for
+from app.sync.sources import reconcile_source_for
+from connectors.sources import ReconcileSource
 
 log = logging.getLogger(__name__)
 
