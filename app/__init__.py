@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import logging
+from importlib.metadata import entry_points
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -52,12 +53,25 @@ def _register_blueprints(app: Flask) -> None:
     from app.panel import bp as embedded_panel_bp
     from app.shops.install import bp as shopify_install_bp
     from app.woocommerce.views import bp as woocommerce_connect_bp
-    from webhooks.shopify import bp as shopify_webhooks_bp
-    from webhooks.woocommerce import bp as woocommerce_webhooks_bp
 
-    for blueprint in (shopify_webhooks_bp, woocommerce_webhooks_bp, shopify_install_bp,
-                      woocommerce_connect_bp, embedded_panel_bp, api_bp, health_bp):
+    for blueprint in (*_plugged_in_blueprints(), shopify_install_bp, woocommerce_connect_bp,
+                      embedded_panel_bp, api_bp, health_bp):
         app.register_blueprint(blueprint)
+
+
+# The webhook receivers sit above the domain (DESIGN.md: webhooks → jobs → app → connectors),
+# so they plug in by name, as entry points declared in pyproject.toml, and app/ never imports
+# webhooks/. pyproject.toml is where the packages are put together.
+BLUEPRINT_ENTRY_POINTS = "sticky.blueprints"
+
+
+def _plugged_in_blueprints() -> list[Blueprint]:
+    found = sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda point: point.name)
+    if not found:
+        # Without them Sticky would answer every webhook 404, and platforms give up on it.
+        raise RuntimeError(f"no {BLUEPRINT_ENTRY_POINTS!r} entry points: Sticky is not "
+                           "installed; run `pip install -e .` (./dev does it)")
+    return [point.load() for point in found]
 
 
 def _import_models() -> None:

@@ -187,16 +187,6 @@ def inbox_retry() -> None:
     click.echo(f"{n} deliveries queued again")
 
 
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="Drain the queues and exit.")
-@with_appcontext
-def worker_command(burst: bool) -> None:
-    """Run an RQ worker with the scheduler (periodic sweep, abandoned carts)."""
-    from jobs.worker import run_worker
-
-    run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
-
-
 @click.command("demo")
 @click.option("--customers", default=3000, show_default=True, help="Customers to seed.")
 @click.option("--rate", default=2.0, show_default=True, help="Simulated webhooks per second.")
@@ -212,7 +202,9 @@ def demo_command(customers: int, rate: float, port: int, seed_only: bool) -> Non
 
 
 def register_commands(app: Flask) -> None:
-    for command in (db_cli, shops_cli, inbox_cli, worker_command, demo_command):
+    """The domain's commands. `worker` is the jobs package's (jobs/cli.py), registered as a
+    `flask.commands` entry point in pyproject.toml, because the app never imports jobs/."""
+    for command in (db_cli, shops_cli, inbox_cli, demo_command):
         app.cli.add_command(command)
     from app.sync.cli import backfill_command
 

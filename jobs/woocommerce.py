@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from rq import Retry
 from sqlalchemy import select
 
 from app.db import db, utcnow
@@ -54,11 +53,6 @@ def confirm_connection(shop_id: int) -> dict:
             log.info("woocommerce.connect.confirmed",
                      extra={"shop_id": shop_id, "webhooks": result.summary()})
             return {"shop_id": shop_id, "connected": True, "webhooks": result.summary()}
-
-
-def enqueue_confirmation(shop_id: int) -> None:
-    get_queue("default").enqueue(confirm_connection, shop_id, job_timeout=300,
-                                 retry=Retry(max=4, interval=[5, 30, 120, 600]))
 
 
 def ensure_webhooks_for(shop_id: int) -> dict:
