@@ -51,7 +51,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.health import bp as health_bp
     from app.panel import bp as embedded_panel_bp
-    from app.shops.install import bp as shopify_install_bp
+    from app.shopify.install import bp as shopify_install_bp
     from app.woocommerce.views import bp as woocommerce_connect_bp
 
     for blueprint in (*_plugged_in_blueprints(), shopify_install_bp, woocommerce_connect_bp,

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from app.db import db, utcnow
 from app.profiles.models import Cart, Customer, Order
-from app.shops.install import auth_error, complete_install, start_first_backfill
+from app.shopify.install import auth_error, complete_install, start_first_backfill
 from app.shops.models import Shop
 from app.shops.tokens import is_non_expiring
 from connectors.shopify import oauth
