@@ -242,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     from app.queue import get_redis
     from app.shops.service import connect_shopify_by_token
     from app.sync.backfill import run_backfill
-    from connectors.shopify.backfill import make_backfill_source
+    from app.sync.sources import backfill_source_for as make_backfill_source
 
     customers = args.customers or max(1, args.orders // 5)
     workdir = Path(tempfile.mkdtemp(prefix="sticky-backfill-bench-"))
