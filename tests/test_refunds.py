@@ -1,4 +1,4 @@
-"""A refund is what it returned.
+"""A refund is what it returned, and an order's refunds never exceed what was paid.
 
 Shopify's published refunds/create sample lists 414.95 of refunded lines but returns 75.00 +
 10.00 through its two successful refund transactions; its orders/create sample was paid
@@ -25,8 +25,9 @@ from app.sync.reconcile import reconcile_shop
 from connectors.records import PayloadError
 from connectors.shopify.normalize import refund as normalize_refund
 from tests.conftest import post_webhook, run_worker, shopify_fixture
-from tests.factories import refund_payload, ts
+from tests.factories import next_id, order_payload, refund_payload, ts
 from tests.test_backfill import API_VERSION, ShopifyBulkStub
+from tests.test_woo_support import connect_store, customer, order, post_woo
 
 PAID = Decimal("404.95")  # the orders/create sample's total_price_set.shop_money
 RETURNED = Decimal("75.00") + Decimal("10.00")  # the refunds/create sample's transactions
@@ -152,6 +153,55 @@ def test_refunds_embedded_in_orders_updated_count_once_by_their_transactions(app
     deliver(app, client, ("refunds/create", shopify_fixture("refunds/create")))
     assert mirrored(shop.id, "820982911946154508") == (
         [RETURNED], PAID, RETURNED, PAID - RETURNED)
+
+
+def test_refunds_beyond_what_was_paid_are_capped_at_the_order_total(app, client, shop):
+    order_id = next_id()
+    buyer = {"id": next_id(), "email": "over@example.com", "first_name": "O",
+             "last_name": "R"}
+    deliver(app, client,
+            ("refunds/create", refund_payload(order_id=order_id, amount="150.00")),
+            ("orders/create", order_payload(order_id=order_id, customer=buyer,
+                                            total="100.00")))
+    assert mirrored(shop.id, order_id)[1:] == (Decimal("100.00"), Decimal("100.00"),
+                                               Decimal("0.00"))
+
+    deliver(app, client, ("refunds/create", refund_payload(order_id=order_id, amount="30.00")))
+    amounts, total, refunded, spent = mirrored(shop.id, order_id)
+    assert amounts == [Decimal("30.00"), Decimal("150.00")]  # stored as the platform said
+    assert (refunded, spent) == (Decimal("100.00"), Decimal("0.00"))
+
+
+def test_an_order_edited_below_its_refunds_is_capped_again(app, client, shop):
+    order_id = next_id()
+    deliver(app, client,
+            ("orders/create", order_payload(order_id=order_id, total="100.00", updated=0)),
+            ("refunds/create", refund_payload(order_id=order_id, amount="60.00")))
+    assert mirrored(shop.id, order_id)[2:] == (Decimal("60.00"), Decimal("40.00"))
+
+    deliver(app, client, ("orders/updated", order_payload(order_id=order_id, total="50.00",
+                                                          updated=30)))
+    assert mirrored(shop.id, order_id)[1:] == (Decimal("50.00"), Decimal("50.00"),
+                                               Decimal("0.00"))
+
+
+def test_woocommerce_refunds_beyond_the_order_total_are_capped(app, client, ctx):
+    woo = connect_store(db.session)
+    placed = order(customer_id=25, total="100.00", modified=0)
+    refunded = order(order_id=placed["id"], customer_id=25, total="100.00", modified=90,
+                     status="refunded",
+                     refunds=[{"id": 726, "reason": "damaged", "total": "-70.00"},
+                              {"id": 727, "reason": "", "total": "-50.00"}])
+    post_woo(client, woo.id, "customer.created", customer(customer_id=25))
+    post_woo(client, woo.id, "order.created", placed)
+    run_worker(app)
+    post_woo(client, woo.id, "order.updated", refunded)
+    run_worker(app)
+
+    amounts, total, refunded_total, spent = mirrored(woo.id, placed["id"])
+    assert amounts == [Decimal("50.00"), Decimal("70.00")]
+    assert (total, refunded_total, spent) == (Decimal("100.00"), Decimal("100.00"),
+                                              Decimal("0.00"))
 
 
 # -- the same order through webhooks, backfill and reconciliation ---------------------

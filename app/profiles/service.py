@@ -891,6 +891,11 @@ class ProfileStore:
                    _R.c.platform_order_id == _O.c.platform_order_id)
             .scalar_subquery()
         )
+        # An order's refunds never exceed what was paid for it (an over-refund, a refund
+        # counted twice by the platform, a bad payload), so no figure built on
+        # `total_price - total_refunded` can go below zero.
+        least, greatest = (func.least, func.greatest) if self._postgres else (func.min, func.max)
+        total = least(greatest(total, 0), _O.c.total_price)
         for among in _among(self._conn, _O.c.platform_order_id, refunded):
             self._exec(update(_O).where(_O.c.shop_id == self.shop_id, among)
                        .values(total_refunded=total))
