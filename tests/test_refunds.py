@@ -185,6 +185,28 @@ def test_an_order_edited_below_its_refunds_is_capped_again(app, client, shop):
                                                Decimal("0.00"))
 
 
+def test_a_pending_refund_counts_once_its_transaction_succeeds(app, client, shop):
+    order_id = next_id()
+    refund_id = next_id()
+    pending = refund_payload(order_id=order_id, refund_id=refund_id, amount="30.00",
+                             status="pending")
+    deliver(app, client,
+            ("orders/create", order_payload(order_id=order_id, total="100.00", updated=0)),
+            ("refunds/create", pending))
+    assert mirrored(shop.id, order_id)[2:] == (Decimal("0.00"), Decimal("100.00"))
+
+    succeeded = refund_payload(order_id=order_id, refund_id=refund_id, amount="30.00")
+    deliver(app, client, ("orders/updated", order_payload(
+        order_id=order_id, total="100.00", updated=90, financial_status="partially_refunded",
+        refunds=[succeeded])))
+    assert mirrored(shop.id, order_id)[2:] == (Decimal("30.00"), Decimal("70.00"))
+
+    # an older copy of the refund, still pending, arriving late changes nothing
+    deliver(app, client, ("refunds/create", pending))
+    assert mirrored(shop.id, order_id) == (
+        [Decimal("30.00")], Decimal("100.00"), Decimal("30.00"), Decimal("70.00"))
+
+
 def test_woocommerce_refunds_beyond_the_order_total_are_capped(app, client, ctx):
     woo = connect_store(db.session)
     placed = order(customer_id=25, total="100.00", modified=0)
