@@ -7,6 +7,9 @@
    posts correctly signed Shopify webhooks (built from Shopify's published sample payloads in
    tests/fixtures/shopify) to `/webhooks/shopify`, with the occasional redelivery.
 3. Print where to look, and a status line every ~10 s; Ctrl-C or SIGTERM stops everything.
+
+The demo store is marked `shops.demo`: nothing is ever sent to Shopify for it (its domain and
+token are made up), see app/shops/outbound.py.
 """
 
 from __future__ import annotations
@@ -454,11 +457,31 @@ def _ensure_schema(app: Flask) -> None:
 
 
 def demo_shop_id(app: Flask) -> int:
-    from app.shops.service import connect_shopify_by_token
+    """Connect the demo store (or find it again) and mark it the local demo store.
+
+    The mark (`shops.demo`) is what keeps every outbound path away from Shopify for it
+    (app/shops/outbound.py); it is set on every start, so a store seeded before the mark
+    existed gets it too. Written here rather than through `shops add`, which is for real
+    stores and may check the token with Shopify.
+    """
+    from app.crypto import encrypt
+    from app.db import utcnow
+    from app.shops.models import Shop
 
     with db.new_session() as s, s.begin():
-        shop = connect_shopify_by_token(s, DEMO_DOMAIN, DEMO_TOKEN, name="Sticky Demo Outfitters",
-                                        currency=DEMO_CURRENCY)
+        shop = s.execute(
+            select(Shop).where(Shop.platform == "shopify", Shop.domain == DEMO_DOMAIN)
+        ).scalar_one_or_none()
+        if shop is None:
+            shop = Shop(platform="shopify", domain=DEMO_DOMAIN, currency=DEMO_CURRENCY)
+            s.add(shop)
+        shop.demo = True
+        shop.name = "Sticky Demo Outfitters"
+        shop.access_token_encrypted = encrypt(DEMO_TOKEN)
+        shop.status = "active"
+        shop.uninstalled_at = None
+        shop.installed_at = utcnow()
+        s.flush()
         return shop.id
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from app.shops.outbound import require_outbound
 from connectors.records import Record
 
 if TYPE_CHECKING:
@@ -82,10 +83,18 @@ def _factory(table: dict[str, tuple[str, str]], platform: str):
 
 
 def backfill_source_for(session: Session, shop: Shop) -> BackfillSource:
-    """The history reader for `shop`'s platform, with that shop's credentials."""
+    """The history reader for `shop`'s platform, with that shop's credentials.
+
+    Raises OutboundRefused for the demo store, which is never read from its platform.
+    """
+    require_outbound(shop, "history backfill")
     return _factory(_BACKFILL_FACTORIES, shop.platform)(session, shop)
 
 
 def reconcile_source_for(session: Session, shop: Shop) -> ReconcileSource:
-    """The changed-since reader for `shop`'s platform, with that shop's credentials."""
+    """The changed-since reader for `shop`'s platform, with that shop's credentials.
+
+    Raises OutboundRefused for the demo store, which is never read from its platform.
+    """
+    require_outbound(shop, "reconciliation")
     return _factory(_RECONCILE_FACTORIES, shop.platform)(session, shop)
