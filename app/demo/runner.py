@@ -1,8 +1,9 @@
 """`flask --app app demo`: seed the demo store, then run it live until Ctrl-C.
 
-1. Seed the demo store (app/demo/seeder.py).
-2. Start gunicorn and an RQ worker (app/demo/processes.py), and wait until the web server
-   answers.
+1. Check the port, then seed (app/demo/seeder.py), so a busy port is reported before a
+   minute of seeding rather than after.
+2. Start gunicorn and an RQ worker (app/demo/processes.py), and wait until this demo's web
+   server answers.
 3. In this process, post the simulator's signed webhooks (app/demo/simulator.py) to
    `/webhooks/shopify`, with a status line every ~10 s, until Ctrl-C or SIGTERM stops
    everything.
@@ -24,10 +25,12 @@ from app.db import db
 from app.demo.processes import (
     HOST,
     Child,
+    check_port,
+    exit_error,
     start_child,
     stop_children,
     subprocess_env,
-    wait_healthy,
+    wait_until_serving,
     web_argv,
 )
 from app.demo.seeder import demo_shop_id, seed_demo
@@ -47,9 +50,13 @@ def run_demo(app: Flask, *, customers: int = 3000, rate: float = 2.0, port: int 
     """Seed the demo store; unless `seed_only`, run web + worker + simulator until stopped.
 
     `duration` (seconds) ends a live run by itself, after letting the worker catch up.
-    Raises DemoError (shown without a traceback) for a bad option or a child process that
-    stops.
+    Raises DemoError (shown without a traceback) for a bad option, a port already in use,
+    or a child process that stops.
     """
+    if not seed_only:
+        if rate <= 0:
+            raise DemoError("--rate must be positive")
+        check_port(port)
     with app.app_context():
         seed_demo(app, customers)
         if seed_only:
@@ -114,8 +121,6 @@ def _run_live(app: Flask, *, rate: float, port: int, duration: float | None) -> 
 
     from app.shops.service import create_api_key, find_shop
 
-    if rate <= 0:
-        raise DemoError("--rate must be positive")
     shop_id = demo_shop_id(app)
     with db.new_session() as s, s.begin():
         _, api_key = create_api_key(s, find_shop(s, DEMO_DOMAIN), "demo")
@@ -137,13 +142,14 @@ def _run_live(app: Flask, *, rate: float, port: int, duration: float | None) -> 
         previous_handler = signal.signal(signal.SIGTERM, on_sigterm)
     sent = redelivered = errors = 0
     try:
+        check_port(port)  # again: seeding took a while, and the port may have been taken since
         web = start_child("web", web_argv(gunicorn, port), env, log_dir)
         children.append(web)
         children.append(start_child("worker", [str(flask_bin), "--app", "app", "worker"], env,
                                     log_dir))
         click.echo(f"Starting the web server on {base} and a worker "
                    f"(logs: {web.log_path}, {children[1].log_path})...")
-        wait_healthy(f"{base}/healthz", web)
+        wait_until_serving(web, port)
 
         secret = app.config["SHOPIFY_API_SECRET"]
         api_version = app.config.get("SHOPIFY_API_VERSION") or "2026-10"
@@ -160,9 +166,7 @@ def _run_live(app: Flask, *, rate: float, port: int, duration: float | None) -> 
                 break
             for child in children:
                 if child.proc.poll() is not None:
-                    raise DemoError(f"the {child.name} process exited with code "
-                                    f"{child.proc.returncode}. Last lines of "
-                                    f"{child.log_path}:\n{child.tail()}")
+                    raise exit_error(child, port if child is web else None)
             if now >= next_status:
                 click.echo(status_line(shop_id, started, sent, redelivered, errors))
                 next_status += STATUS_EVERY
