@@ -147,8 +147,9 @@ def check_port(port: int, host: str = HOST) -> None:
         return
     if error.errno == errno.EADDRINUSE:
         raise port_unavailable(port, host)
+    hint = " (ports below 1024 need root)" if error.errno == errno.EACCES else ""
     raise DemoError(f"cannot listen on {host}:{port} ({error.strerror or error}); choose "
-                    "another port with --port (ports below 1024 need root)")
+                    f"another port with --port{hint}")
 
 
 # -- waiting for the web server -------------------------------------------------------------
