@@ -1,4 +1,7 @@
-"""WooCommerce jobs: confirm a handshake, keep webhooks alive, re-read deleted orders."""
+"""WooCommerce jobs: confirm a handshake, keep webhooks alive, re-read deleted orders.
+
+Each one calls the store, so each skips the local demo store (app/shops/outbound.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from sqlalchemy import select
 from app.db import db, utcnow
 from app.queue import get_queue
 from app.shops.models import Shop
+from app.shops.outbound import skip_outbound
 from jobs.context import app_context
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,8 @@ def confirm_connection(shop_id: int) -> dict:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce":
                 return {"shop_id": shop_id, "skipped": "unknown store"}
+            if skip_outbound(shop, "confirming its keys"):
+                return {"shop_id": shop_id, "skipped": "the local demo store"}
             client = woo_client(shop)
             try:
                 info = confirm_keys(client)
@@ -65,6 +71,8 @@ def ensure_webhooks_for(shop_id: int) -> dict:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce" or shop.status != "active":
                 return {"shop_id": shop_id, "skipped": "not an active WooCommerce store"}
+            if skip_outbound(shop, "webhook registration"):
+                return {"shop_id": shop_id, "skipped": "the local demo store"}
             result = ensure_webhooks(session, shop, woo_client(shop),
                                      app.config["APP_URL"])
             if result.created or result.recreated or result.failed:
@@ -78,9 +86,12 @@ def ensure_webhooks_all() -> dict:
     """Periodic: one ensure_webhooks_for job per active WooCommerce store."""
     with app_context():
         with db.new_session() as session:
-            shop_ids = session.execute(
-                select(Shop.id).where(Shop.platform == "woocommerce", Shop.status == "active")
-            ).scalars().all()
+            stores = session.execute(
+                select(Shop).where(Shop.platform == "woocommerce", Shop.status == "active")
+                .order_by(Shop.id)
+            ).scalars()
+            shop_ids = [shop.id for shop in stores
+                        if not skip_outbound(shop, "webhook registration")]
         queue = get_queue("default")
         for shop_id in shop_ids:
             queue.enqueue(ensure_webhooks_for, shop_id, job_timeout=300, result_ttl=600)
@@ -104,6 +115,8 @@ def refresh_orders(shop_id: int, order_ids: list[str]) -> dict:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce":
                 return {"shop_id": shop_id, "skipped": "unknown store"}
+            if skip_outbound(shop, "re-reading orders"):
+                return {"shop_id": shop_id, "skipped": "the local demo store"}
             client = woo_client(shop)
             records = []
             for order_id in order_ids:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.crypto import decrypt
 from app.shops.models import Shop
+from app.shops.outbound import require_outbound
 from app.shops.tokens import admin_access_token
 from connectors.http import HttpClient
 from connectors.shopify.admin import AdminClient
@@ -32,7 +33,9 @@ def shopify_admin_client(session: Session, shop: Shop, *, api_version: str | Non
 
 def woo_client(shop: Shop, *, http: HttpClient | None = None) -> WooClient:
     """A REST client for a WooCommerce store, with its decrypted keys. ValueError when the
-    store has none; CredentialError when they cannot be decrypted."""
+    store has none; CredentialError when they cannot be decrypted; OutboundRefused for the
+    local demo store, which never calls a platform."""
+    require_outbound(shop, "a WooCommerce API call")
     if not (shop.api_base_url and shop.consumer_key_encrypted
             and shop.consumer_secret_encrypted):
         raise ValueError(f"store {shop.domain} has no WooCommerce REST keys")

@@ -30,6 +30,7 @@ from app.db import utcnow
 from app.profiles.service import refresh_all_customer_figures
 from app.queue import get_redis
 from app.shops.models import Shop
+from app.shops.outbound import PLATFORM_NAMES, outbound_allowed
 from app.sync.apply import apply_batch
 from app.sync.models import COMPLETED, FAILED, QUEUED, RUNNING, BackfillRun
 from app.sync.sources import backfill_source_for
@@ -77,6 +78,10 @@ def _active_shop(session: Session, shop_id: int) -> Shop:
     if shop.status != "active":
         raise BackfillError(f"store {shop.domain} is {shop.status}; reconnect it before "
                             "importing its history")
+    if not outbound_allowed(shop):
+        raise BackfillError(f"store {shop.domain} is the local demo store: its history is "
+                            "seeded by `flask --app app demo`, never imported from "
+                            f"{PLATFORM_NAMES.get(shop.platform, shop.platform)}")
     return shop
 
 

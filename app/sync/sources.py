@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.shops.clients import shopify_admin_client, woo_client
 from app.shops.models import Shop
+from app.shops.outbound import require_outbound
 from connectors.sources import BackfillSource, ReconcileSource
 
 
@@ -28,8 +29,10 @@ def backfill_source_for(session: Session, shop: Shop, **options: Any) -> Backfil
 
     `options` go to the source. For Shopify, `page_size` defaults to BACKFILL_PAGE_SIZE
     (records per transaction, 5000) and `poll_interval` to SHOPIFY_BULK_POLL_SECONDS (the
-    first bulk-operation poll interval, 2 s).
+    first bulk-operation poll interval, 2 s). Raises OutboundRefused for the demo store,
+    which is never read from its platform.
     """
+    require_outbound(shop, "history backfill")
     if shop.platform == "shopify":
         from connectors.shopify.backfill import DEFAULT_PAGE_SIZE, ShopifyBulkSource
 
@@ -45,7 +48,11 @@ def backfill_source_for(session: Session, shop: Shop, **options: Any) -> Backfil
 
 
 def reconcile_source_for(session: Session, shop: Shop) -> ReconcileSource:
-    """The changed-since reader for `shop`'s platform, with that shop's credentials."""
+    """The changed-since reader for `shop`'s platform, with that shop's credentials.
+
+    Raises OutboundRefused for the demo store, which is never read from its platform.
+    """
+    require_outbound(shop, "reconciliation")
     if shop.platform == "shopify":
         from connectors.shopify.reconcile import ShopifyReconcileSource
 
