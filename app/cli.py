@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app.db import db
+from app.routing import MAX_ID
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 shops_cli = AppGroup("shops", help="Connect stores and manage their API keys.")
@@ -48,19 +49,20 @@ def _fail(message: str) -> None:
 @click.option("--token", help="Shopify Admin API access token (custom app).")
 @click.option("--consumer-key", help="WooCommerce REST consumer key.")
 @click.option("--consumer-secret", help="WooCommerce REST consumer secret.")
-@click.option("--currency", default="USD", show_default=True, help="The shop's currency.")
 @with_appcontext
 def shops_add(store: str, token: str | None, consumer_key: str | None,
-              consumer_secret: str | None, currency: str) -> None:
+              consumer_secret: str | None) -> None:
     """Connect a store.
 
     \b
     Shopify:      flask --app app shops add my-shop.myshopify.com --token shpat_...
     WooCommerce:  flask --app app shops add https://store.example --consumer-key ck_... \\
                       --consumer-secret cs_...
-    The credential is stored encrypted with TOKEN_ENCRYPTION_KEY.
+    The credential is checked with a real API call first (nothing is stored if it fails),
+    then stored encrypted with TOKEN_ENCRYPTION_KEY. The store's name, currency and time
+    zone come from the platform's answer.
     """
-    from app.shops.service import ShopError, connect_shopify_by_token
+    from app.shops.service import ShopError, connect_shopify_by_token, shopify_domain_to_connect
 
     if consumer_key or consumer_secret:
         if token:
@@ -71,12 +73,15 @@ def shops_add(store: str, token: str | None, consumer_key: str | None,
     if not token:
         _fail("give --token for a Shopify store (an Admin API access token)")
     try:
-        shop = connect_shopify_by_token(db.session, store, token, currency=currency.upper())
+        domain = shopify_domain_to_connect(store)
+        click.echo(f"Checking the token with {domain} ...")
+        shop = connect_shopify_by_token(db.session, domain, token, verify=True)
     except ShopError as exc:
         _fail(str(exc))
     db.session.commit()
     app_url = current_app.config["APP_URL"]
-    click.echo(f"Connected {shop.domain} (store id {shop.id}).")
+    click.echo(f"Connected {shop.domain} (store id {shop.id}): {shop.name}, {shop.currency}, "
+               f"{shop.timezone or 'time zone unknown'}.")
     click.echo(f"Point its webhooks at {app_url}/webhooks/shopify")
 
 
@@ -131,7 +136,8 @@ def shops_list() -> None:
 @shops_cli.command("api-key")
 @click.argument("store")
 @click.option("--label", help="A note to remember what the key is for.")
-@click.option("--revoke", "revoke_id", type=int, help="Revoke the key with this id instead.")
+@click.option("--revoke", "revoke_id", type=click.IntRange(0, MAX_ID), metavar="ID",
+              help="Revoke the key with this id instead.")
 @with_appcontext
 def shops_api_key(store: str, label: str | None, revoke_id: int | None) -> None:
     """Create an API key for STORE's /api and print it once (or --revoke ID)."""
