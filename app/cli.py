@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import sys
 from datetime import timedelta
 
@@ -11,6 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app.db import db
+from app.logs import configure_logging
 from app.routing import MAX_ID
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -129,8 +132,22 @@ def shops_list() -> None:
     shops = db.session.execute(select(Shop).order_by(Shop.id)).scalars().all()
     if not shops:
         click.echo("No stores connected. Add one with `flask --app app shops add`.")
-    for shop in shops:
-        click.echo(f"{shop.id:>4}  {shop.platform:<12} {shop.domain:<40} {shop.status}")
+        return
+    rows = [(str(shop.id), shop.platform, shop.domain, shop.status) for shop in shops]
+    click.echo("\n".join(_table(("ID", "PLATFORM", "DOMAIN", "STATUS"), rows, right=(0,))))
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]],
+           right: tuple[int, ...] = ()) -> list[str]:
+    """Lines of a plain-text table: columns as wide as their widest cell, two spaces apart,
+    the columns in `right` right-aligned (numbers)."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                         for i, (cell, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
 
 
 @shops_cli.command("api-key")
@@ -199,6 +216,9 @@ def worker_command(burst: bool) -> None:
     """Run an RQ worker with the scheduler (periodic sweep, abandoned carts)."""
     from jobs.worker import run_worker
 
+    # The worker's output is a log: one line per event, with its fields, from INFO up.
+    configure_logging(console=False, level=logging.INFO)
+
     run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
 
 
@@ -217,11 +237,28 @@ def demo_command(customers: int, rate: float, port: int, seed_only: bool) -> Non
 
 
 def register_commands(app: Flask) -> None:
-    for command in (db_cli, shops_cli, inbox_cli, worker_command, demo_command):
-        app.cli.add_command(command)
+    from app.accounts.cli import accounts_cli
     from app.sync.cli import backfill_command
 
-    app.cli.add_command(backfill_command)
-    from app.accounts.cli import accounts_cli
+    for command in (db_cli, shops_cli, inbox_cli, demo_command, backfill_command, accounts_cli):
+        app.cli.add_command(_logging_for_people(command))
+    app.cli.add_command(worker_command)  # configures its own logging: its output is a log
 
-    app.cli.add_command(accounts_cli)
+
+def _logging_for_people(command: click.Command) -> click.Command:
+    """Make `command` (and every subcommand of a group) start by sending log records to the
+    terminal as sentences (app.logs): warnings such as a retried HTTP call read as what
+    happened, not as a bare event name among the command's output."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _logging_for_people(subcommand)
+    callback = command.callback
+    if callback is not None and not getattr(callback, "_logs_for_people", False):
+        @functools.wraps(callback)
+        def run(*args, **kwargs):
+            configure_logging(console=True)
+            return callback(*args, **kwargs)
+
+        run._logs_for_people = True  # type: ignore[attr-defined]
+        command.callback = run
+    return command

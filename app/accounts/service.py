@@ -67,6 +67,18 @@ def check_new_password(email: str, password: str) -> None:
         raise AccountError("Your password must not be your email address.")
 
 
+def check_new_email(db_session: Session, email: str) -> None:
+    """AccountError when `email` cannot open a new account (invalid, or already taken): what
+    a form or the CLI can say before asking for a password."""
+    email_n = normalize_email(email)
+    if not _valid_email(email_n):
+        raise AccountError("Enter a valid email address.")
+    taken = db_session.execute(
+        select(Account.id).where(Account.email_normalized == email_n)).first()
+    if taken is not None:
+        raise AccountError("An account with this email already exists. Sign in instead.")
+
+
 def create_account(db_session: Session, email: str, password: str) -> Account:
     """A new account; AccountError when the email is invalid, taken, or the password weak."""
     email = (email or "").strip()
