@@ -35,6 +35,7 @@ from app.accounts.service import (
     stores_for,
 )
 from app.db import db
+from app.routing import parse_id
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +164,7 @@ def stores():
 def select_store():
     account = current_account()
     assert account is not None
-    try:
-        shop_id = int(request.form.get("shop_id") or "")
-    except ValueError:
-        shop_id = 0
+    shop_id = parse_id(request.form.get("shop_id") or "")  # None for junk or past 2^63
     shop = linked_shop(db.session, account.id, shop_id) if shop_id else None
     if shop is None:
         return render_template("accounts/error.html", title="Store not available",
