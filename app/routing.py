@@ -1,4 +1,4 @@
-"""URL converters shared by every blueprint.
+"""Bounds on what a URL or form may carry, shared by every blueprint.
 
 Every id Sticky issues is a 64-bit signed integer (`app.db.BigId`), so an id in a URL beyond
 2^63 - 1 names nothing; handed to the database it would not even bind (PostgreSQL and SQLite
@@ -9,6 +9,7 @@ a 404 that says why, before any view or query runs.
 
 from __future__ import annotations
 
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
@@ -34,3 +35,14 @@ def parse_id(value: str) -> int | None:
         return None
     number = int(value)
     return number if number <= MAX_ID else None
+
+
+def field_with_nul(*sources: MultiDict[str, str]) -> str | None:
+    """The name of the first field (of `request.args`, `request.form`, ...) whose name or value
+    holds a NUL character, else None. PostgreSQL text cannot hold NUL, so such a value must be
+    refused before it reaches a query, where it would be a 500."""
+    for source in sources:
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                return name.replace("\x00", "\\x00")
+    return None

@@ -134,3 +134,12 @@ def test_the_embedded_panel_refuses_an_unusable_dest_with_401(client, shop, dest
         "embedded": "1", "id_token": token_with(dest, iss=f"{dest}/admin")})
     assert response.status_code == 401
     assert "dest is not a Shopify store URL" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", [{"q": "a\x00b"}, {"email": "a\x00@example.com"},
+                                   {"segment": "\x00"}, {"page": "1\x00"}])
+def test_a_nul_character_in_a_query_parameter_is_a_400(client, shop, query):
+    # PostgreSQL cannot hold NUL in a string: handed to a query it used to be a 500.
+    response = client.get("/api/customers", query_string=query, headers=auth())
+    assert response.status_code == 400
+    assert "NUL" in response.get_json()["message"]

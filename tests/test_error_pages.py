@@ -101,3 +101,18 @@ def test_the_time_shown_is_utc_even_off_utc(client, monkeypatch):
     when = datetime.fromisoformat(STAMP.search(page).group(1))
     assert abs(when - datetime.now(UTC)) < timedelta(minutes=1)
     assert when.utcoffset() == timedelta(0)
+
+
+def test_a_nul_character_in_a_panel_form_is_a_400_page(client, session):
+    from app.accounts.service import create_account
+
+    create_account(session, EMAIL, PASSWORD)
+    session.commit()
+    for path, data in (("/admin/login", {"email": "a\x00@example.com", "password": PASSWORD}),
+                       ("/admin/signup", {"email": "b\x00@example.com", "password": PASSWORD,
+                                          "confirm": PASSWORD})):
+        data["csrf_token"] = csrf_from(client, path)
+        response = client.post(path, data=data)
+        assert response.status_code == 400, path
+        assert "NUL character" in response.get_data(as_text=True)
+    assert log_in(client).status_code == 302  # the form still works

@@ -54,8 +54,9 @@ def normalize_email(value: str | None) -> str:
 
 def _valid_email(email: str) -> bool:
     local, _, domain = email.rpartition("@")
-    return bool(local) and "." in domain.strip(".") and not any(c.isspace() for c in email) \
-        and len(email) <= 320
+    # isprintable() is False for spaces other than " " and for control characters (NUL...).
+    return bool(local) and "." in domain.strip(".") and " " not in email \
+        and email.isprintable() and len(email) <= 320
 
 
 def check_new_password(email: str, password: str) -> None:

@@ -35,7 +35,7 @@ from app.accounts.service import (
     stores_for,
 )
 from app.db import db
-from app.routing import parse_id
+from app.routing import field_with_nul, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,13 @@ def protect_forms():
     # Opt-in CSRF (see app/accounts/__init__.py): every state-changing request of the panel.
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
+    # NUL cannot be stored or looked up in PostgreSQL: refuse it before any query does.
+    if field_with_nul(request.args, request.form) is not None:
+        return render_template("accounts/error.html", title="This form contains an invalid "
+                               "character", reason="One of the fields contains a NUL "
+                               "character, which no email, password or name can hold.",
+                               advice="Go back, retype the field and try again."), 400
+    return None
 
 
 @bp.errorhandler(CSRFError)
