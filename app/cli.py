@@ -240,9 +240,14 @@ def register_commands(app: Flask) -> None:
     from app.accounts.cli import accounts_cli
     from app.sync.cli import backfill_command
 
-    for command in (db_cli, shops_cli, inbox_cli, demo_command, backfill_command, accounts_cli):
-        app.cli.add_command(_logging_for_people(command))
-    app.cli.add_command(worker_command)  # configures its own logging: its output is a log
+    for command in (db_cli, shops_cli, inbox_cli, worker_command, demo_command,
+                    backfill_command, accounts_cli):
+        app.cli.add_command(command)
+    # Every command of the app, whoever registered it, logs for the person running it; the
+    # worker configures its own logging: its output is a log.
+    for command in app.cli.commands.values():
+        if command is not worker_command:
+            _logging_for_people(command)
 
 
 def _logging_for_people(command: click.Command) -> click.Command:
