@@ -58,7 +58,7 @@ def test_a_refused_token_is_reported_and_nothing_is_stored(app, ctx):
     responses.post(ENDPOINT, status=401, json=INVALID_TOKEN)
     result = add(app, DOMAIN, "--token", "shpat_wrong_token")
     assert result.exit_code == 2
-    assert "Shopify refused this token for cool-shop.myshopify.com" in result.output
+    assert "Shopify refused this token for cool-shop.myshopify.com (HTTP 401)" in result.output
     assert "shpat_..." in result.output  # says which token is meant
     assert "shpat_wrong_token" not in result.output
     assert "Traceback" not in result.output
@@ -133,3 +133,18 @@ def test_ids_past_2_63_on_the_shops_cli_are_clear_errors(app, ctx, shop):
     assert "Traceback" not in result.output
     result = runner.invoke(args=["accounts", "link", "nobody@example.com", "9" * 30])
     assert result.exit_code == 2
+
+
+@responses.activate
+def test_reconnecting_an_uninstalled_store_makes_it_active_again(app, ctx):
+    from app.db import utcnow
+
+    shop = connect_shopify_by_token(db.session, DOMAIN, "shpat_old")
+    shop.status, shop.uninstalled_at, shop.access_token_encrypted = "uninstalled", utcnow(), None
+    db.session.commit()
+    responses.post(ENDPOINT, json=shop_details())
+    assert add(app, DOMAIN, "--token", "shpat_new").exit_code == 0
+    db.session.close()
+    shop = db.session.execute(select(Shop)).scalar_one()
+    assert (shop.status, shop.uninstalled_at) == ("active", None)
+    assert decrypt(shop.access_token_encrypted) == "shpat_new"

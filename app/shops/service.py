@@ -70,14 +70,16 @@ def check_shopify_token(domain: str, token: str, *, api_version: str,
 
     ShopError says why not (a refused or under-scoped token, no such store, Shopify out of
     reach, an answer of the wrong shape). The token never appears in a message or a log."""
-    from connectors.http import NotFound
+    from connectors.http import HttpError, NotFound
     from connectors.shopify.admin import AdminApiError, AdminAuthError, AdminClient
 
     client = AdminClient(domain, token, api_version=api_version, http=http)
     try:
         data = client.execute(SHOP_DETAILS_QUERY)
     except AdminAuthError as exc:
-        raise ShopError(f"Shopify refused this token for {domain} ({exc}). Give the Admin API "
+        cause = exc.__cause__
+        why = f"HTTP {cause.status}" if isinstance(cause, HttpError) and cause.status else exc
+        raise ShopError(f"Shopify refused this token for {domain} ({why}). Give the Admin API "
                         "access token (shpat_...) of a custom app installed on that store") \
             from None
     except AdminApiError as exc:
@@ -134,6 +136,7 @@ def connect_shopify_by_token(session: Session, domain: str, token: str,
         shop.timezone = details.timezone or shop.timezone
     shop.access_token_encrypted = encrypt(token)
     shop.status = "active"
+    shop.uninstalled_at = None
     shop.installed_at = utcnow()
     session.flush()
     return shop
