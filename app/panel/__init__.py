@@ -75,9 +75,16 @@ def home():
             return _bounce_to_patch_page(shop_param)
         return redirect(LOGIN_PATH)
     try:
-        session_token, result = oauth.verify_app_home_request(
-            method="GET", url=request.url, headers={}, config=config,
-            patch_path=PATCH_ID_TOKEN_PATH)
+        try:
+            session_token, result = oauth.verify_app_home_request(
+                method="GET", url=request.url, headers={}, config=config,
+                patch_path=PATCH_ID_TOKEN_PATH)
+        except (ValueError, TypeError, AttributeError):
+            # shopifyapp parses a signed token's `dest` with urlparse, which raises on a
+            # value like "http://[::1" or a number: the token is unusable, not a 500.
+            log.info("shopify.panel.unparseable_dest", exc_info=True)
+            raise OAuthError("invalid session token: dest is not a Shopify store URL",
+                             status=401, code="bad_dest", retry_session=True) from None
         if session_token is None:
             if result.response.status == 302 and shop_param:
                 # Stale or unverifiable token: App Bridge will fetch a fresh one.
