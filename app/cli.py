@@ -219,3 +219,6 @@ def register_commands(app: Flask) -> None:
     from app.accounts.cli import accounts_cli
 
     app.cli.add_command(accounts_cli)
+    from app.events.cli import events_cli
+
+    app.cli.add_command(events_cli)
