@@ -38,6 +38,12 @@ def _shop(ref: str | None):
             _fail(str(exc))
 
 
+def _n(count: int, noun: str) -> str:
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("y") else f"{count} {noun}s"
+
+
 def _at(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
 
@@ -61,7 +67,7 @@ def events_status(store: str | None) -> None:
         total, shops = session.execute(select(
             func.count(), func.count(StoredEvent.shop_id.distinct())).select_from(StoredEvent)
         ).one()
-    click.echo(f"event log: {total} events of {shops} stores")
+    click.echo(f"event log: {_n(total, 'event')} of {_n(shops, 'store')}")
     if not len(reg):
         click.echo("No subscribers are registered (they are listed in app/subscribers.py).")
         return
@@ -76,16 +82,16 @@ def events_status(store: str | None) -> None:
         lags = [s for s in entry.shops if shop is None or s.shop_id == shop.id]
         stuck = [s for s in lags if s.failed_event_id is not None]
         summary = "up to date" if not lags else (
-            f"{sum(s.behind for s in lags)} events to go in {len(lags)} stores"
+            f"{_n(sum(s.behind for s in lags), 'event')} to go in {_n(len(lags), 'store')}"
             + (f", stuck in {len(stuck)}" if stuck else ""))
         click.echo(f"{entry.name} (since {_at(entry.registered_at)}): {summary}")
         for lag in lags:
             click.echo(f"  {domains.get(lag.shop_id, '?')} (store {lag.shop_id}): "
-                       f"{lag.behind} events to go, at event {lag.position} of {lag.head}, "
+                       f"{_n(lag.behind, 'event')} to go, at event {lag.position} of {lag.head}, "
                        f"oldest waiting since {_at(lag.oldest_waiting_at)}")
             if lag.failed_event_id is not None:
                 click.echo(f"    stuck on event {lag.failed_event_id} ({lag.failed_kind}) after "
-                           f"{lag.attempts} attempts, last {_at(lag.failed_at)}; next try "
+                           f"{_n(lag.attempts, 'attempt')}, last {_at(lag.failed_at)}; next try "
                            f"{_at(lag.retry_at) if lag.retry_at else 'at the next dispatch'}")
                 click.echo(f"    {lag.last_error}")
 
@@ -112,9 +118,10 @@ def events_retry(subscriber: str | None, store: str | None) -> None:
     if not pairs:
         click.echo("Nothing is stuck.")
         return
+    domains = _domains()
     for name, shop_id in pairs:
-        click.echo(f"{name}: store {shop_id}")
-    click.echo(f"{len(pairs)} stuck cursors to retry; {_queue({s for _, s in pairs})}.")
+        click.echo(f"{name} on {domains.get(shop_id, '?')} (store {shop_id}): retrying")
+    click.echo(f"{_n(len(pairs), 'retry')} queued; {_queue({s for _, s in pairs})}.")
 
 
 @events_cli.command("replay")
@@ -134,5 +141,5 @@ def events_replay(subscriber: str, store: str, since: datetime | None) -> None:
             n = admin.rewind(session, registry(), subscriber, shop.id, since)
     except admin.UnknownSubscriber as exc:
         _fail(str(exc))
-    click.echo(f"{subscriber} rewound on {shop.domain}: {n} events to deliver; "
+    click.echo(f"{subscriber} rewound on {shop.domain}: {_n(n, 'event')} to deliver; "
                f"{_queue({shop.id})}.")
