@@ -37,6 +37,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     _import_models()
+    from app.events.registry import init_app as init_events
+
+    init_events(app)  # the domain-event subscribers of app/subscribers.py, by name
 
     _register_blueprints(app)
     from app.accounts import init_app as init_accounts
@@ -81,6 +84,7 @@ def _import_models() -> None:
     # Every mapped class must be imported before relationships or metadata are used.
     import app.accounts.models  # noqa: F401
     import app.compliance.models  # noqa: F401
+    import app.events.models  # noqa: F401
     import app.inbox.models  # noqa: F401
     import app.profiles.models  # noqa: F401
     import app.shops.models  # noqa: F401

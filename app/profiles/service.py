@@ -652,6 +652,7 @@ class ProfileStore:
         ))
         s.execute(update(TimelineEvent).where(TimelineEvent.customer_id == guest_id)
                   .values(customer_id=into))
+        self.published = events.reassign_customer(s, self.shop_id, guest_id, into, self.published)
         s.execute(delete(Customer).where(Customer.id == guest_id))
         self._forget_customers()
         self._orders.clear()
