@@ -38,8 +38,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     _import_models()
     from app.events.registry import init_app as init_events
+    from app.subscribers import SUBSCRIBERS
 
-    init_events(app)  # the domain-event subscribers of app/subscribers.py, by name
+    init_events(app, SUBSCRIBERS)  # the domain-event subscribers of app/subscribers.py, by name
 
     _register_blueprints(app)
     from app.accounts import init_app as init_accounts

@@ -91,13 +91,12 @@ class Registry:
         return list(self._by_name)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, default: tuple[Subscriber, ...] = ()) -> None:
+    """Bind the subscribers: the app's `EVENT_SUBSCRIBERS` setting if given (tests), else
+    `default` (create_app passes app/subscribers.py's list, so this package imports no
+    subscriber)."""
     subscribers = app.config.get("EVENT_SUBSCRIBERS")
-    if subscribers is None:
-        from app.subscribers import SUBSCRIBERS
-
-        subscribers = SUBSCRIBERS
-    app.extensions[EXTENSION] = Registry(subscribers)
+    app.extensions[EXTENSION] = Registry(default if subscribers is None else subscribers)
 
 
 def registry(app: Flask | None = None) -> Registry:
