@@ -99,9 +99,8 @@ class Identity:
         for among in among_values(self.writer.conn, _C.c.platform_customer_id, platform_ids):
             self._select_customers(among)
         self._customers_known |= platform_ids
-        emails.update(email_n for pid, email_n in emails_if_new.items()
-                      if pid not in self._customers)
-        self._prefetch_emails(emails)
+        self._prefetch_emails(emails | {email_n for pid, email_n in emails_if_new.items()
+                                        if pid not in self._customers})
 
     def _select_customers(self, *conditions) -> None:
         """Cache the matching profiles: identity, version stamps and which columns are empty."""

@@ -6,11 +6,12 @@ A store is used for one batch inside one transaction: `prefetch()` the batch's r
 once, which brings refund totals and per-customer figures in line with the stored rows and
 publishes the batch's domain events.
 
-The store only composes the modules that do the work around one shared `BatchWriter` (see
-the package docstring for the rules they keep). Reads the batch needs are prefetched in a
-few queries. Writes that nothing later in the batch reads (order updates, line items,
-refunds, cart conversions) are queued and sent as one executemany each by `flush()`; writes
-that later records do read (new customers, new orders, carts) go out when a lookup needs them.
+The store composes the modules that do the work around one shared `BatchWriter` (the
+package docstring lists them and the rules they keep). Reads the batch needs are prefetched
+in a few queries. Most writes are queued, new rows with their ids reserved up front, and
+sent as one executemany or `COPY` each by `flush()`; the modules' caches answer later
+records' reads of rows still queued, and a lookup that must ask the database sends queued
+profiles first.
 """
 
 from __future__ import annotations
