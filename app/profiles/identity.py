@@ -200,8 +200,8 @@ class Identity:
                 writer.exec(UPDATE_CUSTOMER, {"_id": customer_id, **values})
             else:
                 # Nothing later in the batch reads these columns: send them with the others.
-                writer.customer_updates.setdefault(customer_id, {"_id": customer_id}).update(
-                    values)
+                update_row = writer.customer_updates.setdefault(customer_id, {"_id": customer_id})
+                update_row.update(values)
             if customer_id in self._missing:
                 self._missing[customer_id] -= values.keys()
         self._customers[rec.platform_id] = (

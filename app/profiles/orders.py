@@ -192,7 +192,7 @@ class Orders:
         timeline = self.timeline
         if fresh and writer.postgres and timeline.is_history(rec.placed_at, rec.updated_at,
                                                              rec.cancelled_at):
-            timeline.add_history_order(order_id)
+            timeline.history_orders.append(order_id)
             return
         # Same values as the server writes for history orders (`timeline._HISTORY_TIMELINE`).
         data = {"order_id": order_id, "name": rec.name,

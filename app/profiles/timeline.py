@@ -7,7 +7,7 @@ facts they learn; `flush()` inserts them, and each one that was not already stor
 store's past must not award points or send emails.
 
 On PostgreSQL the timeline of new history orders is not built in Python at all: the server
-writes it from the order rows (`_HISTORY_TIMELINE`, queued with `add_history_order`).
+writes it from the order rows (`_HISTORY_TIMELINE`, for the orders in `history_orders`).
 """
 
 from __future__ import annotations
@@ -63,17 +63,15 @@ class Timeline:
         self.history_before = history_before
         self.while_writing = while_writing
         self._pending: list[_Timeline] = []
-        self._history_orders: list[int] = []  # new orders whose timeline the server derives
+        # New history orders (PostgreSQL): the server writes their facts from their rows.
+        # Filled by `Orders.apply` (a list, not a method call per order: it is the hot path).
+        self.history_orders: list[int] = []
         self.published: list[DomainEvent] = []
 
     def add(self, customer_id: int, kind: str, ref: str, occurred_at: datetime,
             data: dict[str, Any] | None = None, *, fresh: bool = False) -> None:
         """Queue a fact; `fresh`: no stored row can have its key (see `_Timeline.fresh`)."""
         self._pending.append(_Timeline(customer_id, kind, ref, occurred_at, data or {}, fresh))
-
-    def add_history_order(self, order_id: int) -> None:
-        """A new history order (PostgreSQL): the server writes its facts from its row."""
-        self._history_orders.append(order_id)
 
     def is_history(self, *moments: datetime | None) -> bool:
         """True when every known moment of a fact lies before `history_before`."""
@@ -88,12 +86,12 @@ class Timeline:
     def discard(self) -> None:
         """After a savepoint rollback: drop the rows not yet written."""
         self._pending.clear()
-        self._history_orders.clear()
+        self.history_orders.clear()
 
     def flush_batch(self) -> None:
         """Write pending rows and the queued history orders' rows; `while_writing` runs
         during the bigger of the two writes."""
-        history, self._history_orders = self._history_orders, []
+        history, self.history_orders = self.history_orders, []
         self.flush(while_writing=None if history else self.while_writing)
         if history:
             self._insert_history(history)
