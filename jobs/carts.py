@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.db import db, utcnow
-from app.profiles.service import mark_abandoned_carts
+from app.profiles.abandoned import mark_abandoned_carts
 from app.shops.models import Shop
 from jobs.context import app_context
 

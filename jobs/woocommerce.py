@@ -104,7 +104,8 @@ def refresh_orders(shop_id: int, order_ids: list[str]) -> dict:
     A trashed order comes back with status `trash` and is voided; an order deleted for good
     (404) is voided from its stored copy. Either way it leaves every figure.
     """
-    from app.profiles.service import ProfileStore, lock_shop
+    from app.profiles.store import ProfileStore
+    from app.profiles.writer import lock_shop
     from app.shops.clients import woo_client
     from app.woocommerce.orders import tombstone
     from connectors.http import NotFound

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.demo import DEMO_DOMAIN, SIM_TOPICS, SimCustomer, Simulator, run_demo
+from app.profiles.figures import counted_order
 from app.profiles.models import Cart, Customer, Order, Refund
-from app.profiles.service import counted_order
 from app.shops.models import Shop
 from connectors.records import CartRecord, OrderRecord
 from connectors.shopify.normalize import normalize

@@ -350,7 +350,7 @@ def test_everything_in_one_batch_lands_in_the_right_order(app, client, shop):
 
 def test_a_batch_larger_than_its_id_reservation_keeps_every_row(ctx, shop):
     """New rows get ids reserved ahead; running out mid-batch reserves more, never reuses."""
-    from app.profiles.service import ProfileStore
+    from app.profiles.store import ProfileStore
     from connectors.shopify.normalize import normalize
 
     records = []
@@ -388,7 +388,7 @@ def test_an_emptied_checkout_is_not_abandoned(app, client, shop):
 
 
 def _apply_in_one_batch(shop, records):
-    from app.profiles.service import ProfileStore
+    from app.profiles.store import ProfileStore
 
     store = ProfileStore(db.session, shop.id)
     store.prefetch(records)
@@ -489,7 +489,7 @@ def _history_batch(*, buyers: int = 40):
 
 
 def _apply_history(shop, records, history_before):
-    from app.profiles.service import ProfileStore
+    from app.profiles.store import ProfileStore
 
     store = ProfileStore(db.session, shop.id, history_before=history_before)
     store.prefetch(records)

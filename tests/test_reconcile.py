@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.profiles.models import Customer, Order, OrderLine
-from app.profiles.service import ProfileStore
+from app.profiles.store import ProfileStore
 from app.queue import get_queue
 from app.shops.models import Shop
 from app.sync.reconcile import reconcile_shop

@@ -172,7 +172,7 @@ def test_redis_down_still_accepts_and_the_sweep_recovers(app, client, shop, monk
 
 def test_a_delivery_that_fails_while_applying_fails_alone(app, client, shop, monkeypatch):
     """The optimistic batch is redone one savepoint per delivery; the rest still apply."""
-    from app.profiles.service import ProfileStore
+    from app.profiles.store import ProfileStore
 
     bad = order_payload(total="13.00")
     real_apply = ProfileStore._apply_order

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db
+from app.profiles.abandoned import mark_abandoned_carts
 from app.profiles.models import Cart, Customer
-from app.profiles.service import ProfileStore, mark_abandoned_carts
+from app.profiles.store import ProfileStore
 from app.shops.models import Shop
 from connectors.records import CustomerRecord, LineRecord, OrderRecord, PayloadError
 from connectors.woocommerce.carts import (

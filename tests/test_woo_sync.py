@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.crypto import decrypt
 from app.db import db
 from app.profiles.models import Customer, Order
-from app.profiles.service import ProfileStore
+from app.profiles.store import ProfileStore
 from app.shops.clients import woo_client
 from app.shops.models import Shop
 from app.sync.sources import reconcile_source_for

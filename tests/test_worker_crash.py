@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.db import db
 from app.inbox.models import InboxEntry
 from app.profiles.models import Customer, Order, OrderLine, TimelineEvent
-from app.profiles.service import ProfileStore
+from app.profiles.store import ProfileStore
 from jobs.ingest import sweep_inbox
 from tests.conftest import post_webhook, run_worker
 from tests.factories import order_payload

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from app.api import bp
 from app.db import db
 from app.money import format_money
+from app.profiles.identity import normalize_email
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
-from app.profiles.service import normalize_email
 from app.shops.models import Shop
 
 PAGE_SIZE = 50

@@ -38,8 +38,8 @@ from app.compliance.models import ComplianceAudit, ComplianceExport
 from app.db import Base, utcnow
 from app.events import erase_customers, history
 from app.inbox.models import FAILED, PROCESSED, InboxEntry
+from app.profiles.identity import normalize_email
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
-from app.profiles.service import normalize_email
 from app.shops.models import Shop
 from app.shops.tokens import clear_credentials
 
@@ -109,7 +109,7 @@ def handle_delivery(session: Session, inbox_id: int, *, batch_size: int = 500) -
         drain(session, row.shop_id, normalizer_for("shopify"), batch_size=batch_size)
 
     with session.begin():
-        from app.profiles.service import lock_shop  # the profile store's per-shop lock
+        from app.profiles.writer import lock_shop  # the profile store's per-shop lock
 
         lock_shop(session, row.shop_id)
         entry = session.execute(

@@ -322,7 +322,7 @@ def seed_demo(app: Flask, customers: int = 3000, *, seed: int = DEMO_SEED) -> Se
     from tqdm import tqdm
 
     from app.profiles.models import Customer
-    from app.profiles.service import ProfileStore
+    from app.profiles.store import ProfileStore
 
     _ensure_schema(app)
     shop_id = demo_shop_id(app)

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.db import insert_for, utcnow
 from app.inbox.models import FAILED, PENDING, PROCESSED, InboxEntry
-from app.profiles.service import ProfileStore, lock_shop
+from app.profiles.store import ProfileStore
+from app.profiles.writer import lock_shop
 from connectors.records import PayloadError
 
 log = logging.getLogger(__name__)

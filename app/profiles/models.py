@@ -1,7 +1,7 @@
 """The profile store: one profile per shopper, with the orders, refunds and carts behind it.
 
 Platform ids are strings (Shopify's exceed 2^53). Money is `Numeric` in the shop's currency.
-Per-customer figures are derived from stored orders by `app.profiles.service` and never
+Per-customer figures are derived from stored orders by `app.profiles.figures` and never
 edited on their own.
 """
 

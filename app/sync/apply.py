@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from app.profiles.service import ProfileStore
+from app.profiles.store import ProfileStore
 from connectors.records import Record
 
 log = logging.getLogger(__name__)

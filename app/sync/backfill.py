@@ -27,7 +27,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.profiles.service import refresh_all_customer_figures
+from app.profiles.figures import refresh_all_customer_figures
 from app.queue import get_redis
 from app.shops.models import Shop
 from app.shops.outbound import PLATFORM_NAMES, outbound_allowed
