@@ -1,5 +1,6 @@
-"""A correctly signed delivery of the wrong shape fails alone, with a readable reason naming
-the field, and every other delivery of its store is applied, on both platforms.
+"""A correctly signed delivery of the wrong shape fails alone, with a readable reason, and
+every other delivery of its store is applied: in the parse, the prefetch, the writes and the
+batch's closing work, on both platforms.
 
 Deliveries go through the real receivers, inbox and a real RQ worker. Payloads are the
 published samples (tests/fixtures) with one field changed.
@@ -13,12 +14,16 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app.db import db
 from app.inbox.models import InboxEntry
-from app.profiles.models import Order
+from app.profiles.models import Cart, Customer, Order, OrderLine
+from app.profiles.service import ProfileStore
+from connectors.shopify.normalize import parse_time
+from jobs.ingest import sweep_inbox
 from tests.conftest import post_webhook, run_worker
-from tests.factories import customer_payload, order_payload
+from tests.factories import checkout_payload, customer_payload, next_id, order_payload, ts
 from tests.test_woo_support import connect_store, post_woo
 from tests.test_woo_support import customer as woo_customer
 from tests.test_woo_support import order as woo_order
@@ -121,6 +126,44 @@ def test_deep_nesting_in_a_field_nothing_reads_changes_nothing(app, client, shop
     assert stored_order(payload["id"]).total_price == Decimal("31.00")
 
 
+def test_a_body_nested_past_the_parsers_limit_fails_as_not_json(app, client, shop):
+    post_webhook(client, "orders/create", None, body=b"[" * 5000 + b"]" * 5000)
+    post_valid_order(client)
+    run_worker(app)
+    rows = inbox()
+    assert [r.status for r in rows] == ["failed", "processed"]
+    assert rows[0].error == "body is not valid JSON (depth limit exceeded)"
+
+
+def test_nul_characters_are_dropped_and_the_rest_is_kept(app, client, shop):
+    """PostgreSQL cannot store NUL in text or JSON; it means nothing in a name, an email or
+    a title, so the connector's records never carry it (both databases store the same)."""
+    person = customer_payload(first_name="Ada\u0000", email="ada\u0000@example.com")
+    order = order_payload(customer=person, email="ada\u0000@example.com", total="40.00")
+    order["line_items"][0]["title"] = "Aviator\u0000 sunglasses"
+    order["name"] = "#10\u000001"
+    checkout = checkout_payload(token="chk-\u0000nul", email="ada@example.com")
+    checkout["line_items"][0]["title"] = "Hat\u0000"
+    for topic, payload in [("customers/create", person), ("orders/create", order),
+                           ("checkouts/create", checkout)]:
+        assert post_webhook(client, topic, payload).status_code == 200
+    good = post_valid_order(client)
+
+    run_worker(app)
+
+    assert [r.status for r in inbox()] == ["processed"] * 4
+    profile = db.session.execute(
+        select(Customer).where(Customer.platform_customer_id == str(person["id"]))).scalar_one()
+    assert (profile.first_name, profile.email) == ("Ada", "ada@example.com")
+    stored = stored_order(order["id"])
+    assert stored.name == "#1001"
+    assert db.session.execute(select(OrderLine.title).where(
+        OrderLine.order_id == stored.id)).scalar_one() == "Aviator sunglasses"
+    cart = db.session.execute(select(Cart)).scalar_one()
+    assert (cart.token, cart.line_items[0]["title"]) == ("chk-nul", "Hat")
+    assert stored_order(good["id"]) is not None
+
+
 def test_inbox_status_lists_the_failed_delivery_with_its_reason(app, client, shop):
     bad = order_payload()
     bad["line_items"] = "two hats"
@@ -153,6 +196,8 @@ WOO_SHAPES = [
                  "a WooCommerce id must be a whole number, got a list", id="deep-id"),
     pytest.param("order.created", {"line_items": [{"name": DEEP, "quantity": 1}]},
                  "line_items[0].name must be a string, got a list", id="deep-line-name"),
+    pytest.param("customer.deleted", {"id": "\u0000"}, "payload has no 'id'",
+                 id="nul-id-of-a-deletion"),
 ]
 
 
@@ -172,3 +217,136 @@ def test_a_malformed_woocommerce_delivery_fails_alone_with_its_reason(app, clien
                                                                        "processed")]
     assert rows[0].error == f"cannot read {topic} payload: {reason}"
     assert stored_order(good["id"]).total_price == Decimal("19.00")
+
+
+def test_a_nul_in_the_fields_woocommerce_deliveries_are_keyed_on_is_accepted(app, client, woo):
+    """The receiver keys a delivery on its id and date_modified_gmt; PostgreSQL refuses a
+    NUL in that key, so such a key is replaced by the body's hash (no 500)."""
+    order = woo_order(total="23.00")
+    order["date_modified_gmt"] += "\u0000"
+    assert post_woo(client, woo.id, "order.updated", order).status_code == 200
+    deletion = {"id": "\u0000"}
+    assert post_woo(client, woo.id, "customer.deleted", deletion,
+                    delivery_id="x").status_code == 200
+    run_worker(app)
+    rows = inbox()
+    assert [r.status for r in rows] == ["processed", "failed"]
+    assert rows[1].error == "cannot read customer.deleted payload: payload has no 'id'"
+    assert stored_order(order["id"]).total_price == Decimal("23.00")
+
+
+# -- failures past the parse: prefetch, writes, closing work ----------------------------------
+
+def test_a_delivery_whose_prefetch_fails_fails_alone(app, client, shop, monkeypatch):
+    bad = order_payload(total="13.00")
+    real_prefetch = ProfileStore.prefetch
+
+    def explode_for_bad(self, records):
+        if any(getattr(r, "platform_id", None) == str(bad["id"]) for r in records):
+            raise KeyError("simulated prefetch bug")
+        real_prefetch(self, records)
+
+    monkeypatch.setattr(ProfileStore, "prefetch", explode_for_bad)
+    first = post_valid_order(client, "11.00")
+    post_webhook(client, "orders/create", bad)
+    last = post_valid_order(client, "17.00")
+    run_worker(app)
+
+    rows = inbox()
+    assert [r.status for r in rows] == ["processed", "failed", "processed"]
+    assert rows[1].error == ("cannot apply orders/create delivery: "
+                             "unexpected KeyError: 'simulated prefetch bug'")
+    assert stored_order(first["id"]) and stored_order(last["id"])
+    assert stored_order(bad["id"]) is None
+
+
+def test_a_delivery_that_breaks_the_batch_closing_work_is_found_and_failed_alone(
+        app, client, shop, monkeypatch):
+    """Refund totals, figures and events run once per batch; when they fail, the batch is
+    redone one delivery per transaction so only the culprit fails."""
+    same_shopper = customer_payload(email="regular@example.com")
+    bad = order_payload(customer=same_shopper, email="regular@example.com", total="13.00")
+    real_refresh = ProfileStore._refresh_refund_totals
+
+    def explode_for_bad(self):
+        if str(bad["id"]) in self._touched_orders:
+            raise ValueError("simulated closing bug")
+        real_refresh(self)
+
+    monkeypatch.setattr(ProfileStore, "_refresh_refund_totals", explode_for_bad)
+    for total in ("11.00", None, "17.00"):
+        payload = bad if total is None else order_payload(
+            customer=same_shopper, email="regular@example.com", total=total)
+        post_webhook(client, "orders/create", payload)
+    run_worker(app)
+
+    rows = inbox()
+    assert [r.status for r in rows] == ["processed", "failed", "processed"]
+    assert rows[1].error == ("cannot apply orders/create delivery: "
+                             "unexpected ValueError: simulated closing bug")
+    assert stored_order(bad["id"]) is None
+    profile = db.session.execute(select(Customer)).scalar_one()
+    assert (profile.orders_count, profile.total_spent) == (2, Decimal("28.00"))
+
+
+def test_figures_that_overflow_fail_the_order_that_overflows_them(app, client, shop):
+    """A real closing-work failure: on PostgreSQL the customer's total_spent column cannot
+    hold two orders this large (SQLite's NUMERIC has no such limit)."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite's NUMERIC does not overflow")
+    whale = customer_payload(email="whale@example.com")
+    first, second = (order_payload(customer=whale, email="whale@example.com",
+                                   total="60000000000000.00") for _ in range(2))
+    post_webhook(client, "orders/create", first)
+    post_webhook(client, "orders/create", second)
+    good = post_valid_order(client)
+    run_worker(app)
+
+    rows = inbox()
+    assert [r.status for r in rows] == ["processed", "failed", "processed"]
+    assert rows[1].error == ("cannot store orders/create delivery: the database refused it: "
+                             "numeric field overflow")
+    assert stored_order(first["id"]) and stored_order(good["id"])
+
+
+def test_an_older_version_is_applied_when_the_newer_one_fails(app, client, shop, monkeypatch):
+    order_id = next_id()
+    older = order_payload(order_id=order_id, total="10.00", updated=1)
+    newer = order_payload(order_id=order_id, total="20.00", updated=2)
+    newer_at = parse_time(ts(2))
+    real_apply = ProfileStore._apply_order
+
+    def explode_for_newer(self, record):
+        if record.updated_at == newer_at:
+            raise ValueError("simulated bug")
+        real_apply(self, record)
+
+    monkeypatch.setattr(ProfileStore, "_apply_order", explode_for_newer)
+    post_webhook(client, "orders/create", older)
+    post_webhook(client, "orders/updated", newer)
+    run_worker(app)
+
+    assert [r.status for r in inbox()] == ["processed", "failed"]
+    assert stored_order(order_id).total_price == Decimal("10.00")
+
+
+@pytest.mark.parametrize("stage", ["_apply_order", "_refresh_refund_totals"])
+def test_a_lost_database_connection_leaves_the_delivery_pending(app, client, shop,
+                                                                monkeypatch, stage):
+    """Not the delivery's fault: it stays pending (no reason, no attempt) for the retry."""
+    def connection_lost(*args, **kwargs):
+        raise OperationalError("INSERT INTO orders ...", {}, ConnectionError(
+            "server closed the connection unexpectedly"), connection_invalidated=True)
+
+    monkeypatch.setattr(ProfileStore, stage, connection_lost)
+    payload = order_payload(total="12.00")
+    post_webhook(client, "orders/create", payload)
+    run_worker(app)
+    [row] = inbox()
+    assert (row.status, row.error, row.attempts) == ("pending", None, 0)
+
+    monkeypatch.undo()
+    sweep_inbox(older_than_seconds=0)
+    run_worker(app)
+    assert [r.status for r in inbox()] == ["processed"]
+    assert stored_order(payload["id"]).total_price == Decimal("12.00")

@@ -451,6 +451,8 @@ class ProfileStore:
         self._order_by_checkout.clear()
         self._carts.clear()
         self._carts_known.clear()
+        # A version seen only in the rolled-back delivery must not make others look stale.
+        self._newest_in_batch.clear()
 
     def _forget_customers(self) -> None:
         # Identity changed under the cache (a guest claimed or merged): read afresh.
