@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from app.events import DomainEvent
 from app.inbox import failures
 from app.inbox.models import FAILED, PENDING, PROCESSED, InboxEntry
 from app.profiles.service import ProfileStore, lock_shop
+from app.shops.models import Shop
 from connectors.fields import without_nul
 from connectors.records import PayloadError, Record
 
@@ -325,11 +326,26 @@ def purge_processed(session: Session, older_than: timedelta) -> int:
 
 
 def retry_failed(session: Session, shop_id: int | None = None) -> int:
+    """Give failed deliveries another go. Store data goes back to the drain; a Shopify
+    privacy or lifecycle request goes back to its own job (the drain would only mark it
+    processed, acting on nothing)."""
+    from app.compliance.dispatch import enqueue_lifecycle
+    from app.compliance.service import DISPATCHED, LIFECYCLE_TOPICS
+
     with session.begin():
-        query = update(InboxEntry).where(InboxEntry.status == FAILED)
+        failed = [InboxEntry.status == FAILED]
         if shop_id is not None:
-            query = query.where(InboxEntry.shop_id == shop_id)
-        return session.execute(query.values(status=PENDING, error=None)).rowcount
+            failed.append(InboxEntry.shop_id == shop_id)
+        lifecycle = and_(InboxEntry.topic.in_(sorted(LIFECYCLE_TOPICS)), InboxEntry.shop_id.in_(
+            select(Shop.id).where(Shop.platform == "shopify")))
+        lifecycle_ids = list(session.execute(
+            update(InboxEntry).where(*failed, lifecycle)
+            .values(status=DISPATCHED, error=None).returning(InboxEntry.id)).scalars())
+        store_data = session.execute(
+            update(InboxEntry).where(*failed).values(status=PENDING, error=None)).rowcount
+    for entry_id in lifecycle_ids:
+        enqueue_lifecycle(entry_id, force=True)
+    return store_data + len(lifecycle_ids)
 
 
 def counts(session: Session, shop_id: int | None = None) -> dict[str, int]:
