@@ -200,8 +200,9 @@ def inbox_status(show_failed: bool) -> None:
 @with_appcontext
 def inbox_retry() -> None:
     """Mark failed deliveries pending again and enqueue them."""
+    from app.compliance.retry import retry_failed
     from app.inbox.queueing import request_drain
-    from app.inbox.service import retry_failed, shops_with_stale_pending
+    from app.inbox.service import shops_with_stale_pending
 
     n = retry_failed(db.session)
     for shop_id in shops_with_stale_pending(db.session, timedelta(0)):

@@ -35,13 +35,16 @@ from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.compliance.models import ComplianceAudit, ComplianceExport
+from app.compliance.requests import customer_ref, failure_reason, id_list, read_body
 from app.db import Base, utcnow
 from app.events import erase_customers, history
+from app.inbox import failures
 from app.inbox.models import FAILED, PROCESSED, InboxEntry
 from app.profiles.identity import normalize_email
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
 from app.shops.models import Shop
 from app.shops.tokens import clear_credentials
+from connectors import fields
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +57,6 @@ COMPLIANCE_TOPICS = frozenset({DATA_REQUEST, CUSTOMER_REDACT, SHOP_REDACT})
 LIFECYCLE_TOPICS = COMPLIANCE_TOPICS | {UNINSTALLED}
 EXPORT_FORMAT = "sticky.customer-data.v1"
 SCRUBBED_PAYLOAD = b'{"redacted": true}'
-
-
-class RequestError(ValueError):
-    """A lifecycle delivery whose body cannot be acted on (not JSON, no customer)."""
 
 
 def subject_hash(shop_domain: str, customer_id: Any) -> str:
@@ -123,19 +122,14 @@ def handle_delivery(session: Session, inbox_id: int, *, batch_size: int = 500) -
         audit = {"topic": topic, "shop_domain": shop.domain, "store_id": shop.id,
                  "delivery_key": delivery_key, "received_at": received_at}
         try:
-            payload = orjson.loads(entry.payload)
-            if not isinstance(payload, dict):
-                raise RequestError("body is not a JSON object")
-            if topic == UNINSTALLED:
-                counts, subject = uninstall(shop, received_at), None
-            elif topic == DATA_REQUEST:
-                counts, subject = export_customer(session, shop, payload, received_at)
-            elif topic == CUSTOMER_REDACT:
-                counts, subject = redact_customer(session, shop, payload, keep_inbox_id=entry.id)
-            else:
-                counts, subject = redact_shop(session, shop), None
-        except (orjson.JSONDecodeError, RequestError) as exc:
-            reason = str(exc) if isinstance(exc, RequestError) else "body is not valid JSON"
+            # A savepoint: whatever the request's body makes fail is undone, and the request
+            # ends failed with its reason instead of being retried forever.
+            with session.begin_nested():
+                counts, subject = _act(session, shop, entry, received_at)
+        except Exception as exc:
+            if failures.is_transient(exc):
+                raise  # the database, not the request: the job is retried
+            reason = failure_reason(exc)
             entry.status, entry.error, entry.processed_at = FAILED, reason, utcnow()
             entry.attempts += 1
             session.add(ComplianceAudit(**audit, status="failed", counts={}, note=reason))
@@ -151,6 +145,18 @@ def handle_delivery(session: Session, inbox_id: int, *, batch_size: int = 500) -
     log.info("shopify.lifecycle.handled", extra={"inbox_id": inbox_id, "topic": topic,
                                                  "counts": counts})
     return {"inbox_id": inbox_id, "topic": topic, "counts": counts}
+
+
+def _act(session: Session, shop: Shop, entry: InboxEntry,
+         received_at: datetime) -> tuple[dict[str, Any], str | None]:
+    payload = read_body(entry.payload)
+    if entry.topic == UNINSTALLED:
+        return uninstall(shop, received_at), None
+    if entry.topic == DATA_REQUEST:
+        return export_customer(session, shop, payload, received_at)
+    if entry.topic == CUSTOMER_REDACT:
+        return redact_customer(session, shop, payload, keep_inbox_id=entry.id)
+    return redact_shop(session, shop), None
 
 
 def stale_dispatched(session: Session, older_than: datetime) -> list[int]:
@@ -175,28 +181,12 @@ def uninstall(shop: Shop, received_at: datetime) -> dict[str, Any]:
 
 # --- finding a customer's rows ----------------------------------------------------------------
 
-def _customer_ref(payload: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
-    customer = payload.get("customer")
-    if not isinstance(customer, dict):
-        raise RequestError("request has no `customer` object")
-    cid = customer.get("id")
-    email = customer.get("email") or None
-    phone = customer.get("phone") or None
-    if cid is None and not email:
-        raise RequestError("request names neither a customer id nor an email")
-    return (str(cid) if cid is not None else None), email, phone
-
-
-def _id_list(values: Any) -> list[str]:
-    return [str(v) for v in values] if isinstance(values, list) else []
-
-
 class _Subject:
     """Every stored row that belongs to one customer of one shop."""
 
     def __init__(self, session: Session, shop: Shop, payload: dict[str, Any],
                  order_ids_key: str) -> None:
-        self.platform_id, self.email, self.phone = _customer_ref(payload)
+        self.platform_id, self.email, self.phone = customer_ref(payload)
         self.hash = subject_hash(shop.domain, self.platform_id or normalize_email(self.email))
         email_n = normalize_email(self.email)
         matches = []
@@ -210,7 +200,7 @@ class _Subject:
         self.customer_ids = [c.id for c in self.customers]
         self.emails = {e.lower() for e in [self.email, *[c.email for c in self.customers]] if e}
         self.phones = {p for p in [self.phone, *[c.phone for c in self.customers]] if p}
-        requested = _id_list(payload.get(order_ids_key))
+        requested = id_list(payload.get(order_ids_key), order_ids_key)
         order_match = [Order.platform_order_id.in_(requested)] if requested else []
         if self.customer_ids:
             order_match.append(Order.customer_id.in_(self.customer_ids))
@@ -275,7 +265,8 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
         lines_by_order.setdefault(line.order_id, []).append(_row(line))
     events = list(history(session, shop.id, customers=subject.customer_ids))
     request_block = payload.get("data_request")
-    request_id = request_block.get("id") if isinstance(request_block, dict) else None
+    request_id = fields.ident(request_block.get("id"), "data_request.id") \
+        if isinstance(request_block, dict) else None
     content = {
         "format": EXPORT_FORMAT,
         "shop": shop.domain,
@@ -284,7 +275,7 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
         "generated_at": utcnow().isoformat(),
         "requested_customer": {"id": subject.platform_id, "email": subject.email,
                                "phone": subject.phone},
-        "orders_requested": _id_list(payload.get("orders_requested")),
+        "orders_requested": id_list(payload.get("orders_requested"), "orders_requested"),
         "profiles": [_row(c) for c in subject.customers],
         "consent": [{"profile_id": c.id, "email_marketing": c.email_marketing,
                      "updated_at": _plain(c.email_marketing_updated_at)}

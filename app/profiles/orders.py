@@ -89,6 +89,8 @@ class Orders:
         """After a savepoint rollback: drop every cached read."""
         self.forget()
         self._order_by_checkout.clear()
+        # A version seen only in the rolled-back delivery must not make others look stale.
+        self._newest_in_batch.clear()
 
     # -- orders ---------------------------------------------------------------------
 

@@ -101,6 +101,12 @@ class ProfileStore:
         # Its own method so that a test can make one order's application fail.
         self.orders.apply(record)
 
+    @property
+    def published(self) -> list[DomainEvent]:
+        """The events the batch has recorded so far, published by `finish()`. A caller that
+        rolls back a savepoint deletes the ones recorded since (the inbox does)."""
+        return self.timeline.published
+
     def flush(self) -> None:
         """Send queued writes and timeline rows."""
         self.writer.flush()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.fields import count, describe, ident, obj, objects, text
 from connectors.records import (
     CartRecord,
     CustomerDeleted,
@@ -25,6 +26,8 @@ from connectors.records import (
 )
 
 ZERO = Decimal("0")
+# No real amount comes near 10^15 in any currency; larger ones are refused, not stored.
+AMOUNT_DIGITS = 15
 
 # Shopify's email-marketing consent states → the API contract's three values.
 _CONSENT = {
@@ -37,67 +40,92 @@ _CONSENT = {
 }
 
 
-def parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any, name: str = "a time", at: str = "") -> datetime | None:
     if not value:
         return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{at}{name} must be an ISO 8601 string, got {describe(value)}")
     try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise PayloadError(f"not an ISO 8601 time: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved past UTC
+        raise PayloadError(f"{at}{name} is not an ISO 8601 time: {value[:40]!r}") from exc
 
 
-def decimal(value: Any) -> Decimal:
-    if value in (None, ""):
+def decimal(value: Any, name: str = "an amount", at: str = "") -> Decimal:
+    """A finite amount below 10^15 from a decimal string or a JSON number; "" and null are 0.
+
+    `at + name` names the field in an error (joined only then)."""
+    if value.__class__ is not str:
+        if value is None:
+            return ZERO
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise PayloadError(f"{at}{name} must be a decimal string or a number, "
+                               f"got {describe(value)}")
+        value = str(value)
+    if not value:
         return ZERO
     try:
-        return Decimal(str(value))
+        amount = Decimal(value)
     except InvalidOperation as exc:
-        raise PayloadError(f"not a decimal amount: {value!r}") from exc
+        raise PayloadError(f"{at}{name} is not a decimal amount: {value[:40]!r}") from exc
+    if not amount.is_finite() or (amount and amount.adjusted() >= AMOUNT_DIGITS):
+        raise PayloadError(f"{at}{name} is out of range: {value[:40]!r}")
+    return amount
 
 
 def shop_money(obj: dict[str, Any], key: str, fallback_key: str | None = None) -> Decimal:
     """`obj[key]["shop_money"]["amount"]`, else `obj[fallback_key]`."""
+    if not isinstance(obj, dict):
+        raise PayloadError(f"expected an object holding {key}, got {describe(obj)}")
     money_set = obj.get(key)
-    if isinstance(money_set, dict) and isinstance(money_set.get("shop_money"), dict):
-        return decimal(money_set["shop_money"].get("amount"))
-    return decimal(obj.get(fallback_key)) if fallback_key else ZERO
+    if money_set is not None:
+        if not isinstance(money_set, dict):
+            raise PayloadError(f"{key} must be an object, got {describe(money_set)}")
+        money = money_set.get("shop_money")
+        if money is not None:
+            if not isinstance(money, dict):
+                raise PayloadError(f"{key}.shop_money must be an object, got {describe(money)}")
+            return decimal(money.get("amount"), ".shop_money.amount", key)
+    return decimal(obj.get(fallback_key), fallback_key) if fallback_key else ZERO
 
 
-def platform_id(value: Any) -> str | None:
-    if value in (None, "", 0):
-        return None
-    return str(value)
+def platform_id(value: Any, name: str = "id", at: str = "") -> str | None:
+    return ident(value, name, at)
 
 
 def _require_id(payload: dict[str, Any], key: str = "id") -> str:
-    value = platform_id(payload.get(key))
+    value = platform_id(payload.get(key), key)
     if value is None:
         raise PayloadError(f"payload has no {key!r}")
     return value
 
 
-def customer(payload: dict[str, Any]) -> CustomerRecord:
-    address = payload.get("default_address") or {}
-    consent = payload.get("email_marketing_consent") or {}
-    state = _CONSENT.get(str(consent.get("state") or "").lower()) if consent else None
+def customer(payload: dict[str, Any], at: str = "") -> CustomerRecord:
+    """A customer resource; `at` is where it sits in the payload ("customer." in an order)."""
+    address = obj(payload.get("default_address"), "default_address", at)
+    consent = obj(payload.get("email_marketing_consent"), "email_marketing_consent", at)
+    state = _CONSENT.get((text(consent.get("state"), "email_marketing_consent.state", at)
+                          or "").lower()) if consent else None
     return CustomerRecord(
-        platform_id=platform_id(payload.get("id")),
-        email=payload.get("email"),
-        first_name=payload.get("first_name"),
-        last_name=payload.get("last_name"),
-        phone=payload.get("phone") or address.get("phone"),
-        city=address.get("city"),
-        country_code=address.get("country_code"),
-        tags=payload.get("tags"),
-        account_state=payload.get("state"),
+        platform_id=platform_id(payload.get("id"), "id", at),
+        email=text(payload.get("email"), "email", at),
+        first_name=text(payload.get("first_name"), "first_name", at),
+        last_name=text(payload.get("last_name"), "last_name", at),
+        phone=text(payload.get("phone"), "phone", at)
+        or text(address.get("phone"), "default_address.phone", at),
+        city=text(address.get("city"), "default_address.city", at),
+        country_code=text(address.get("country_code"), "default_address.country_code", at),
+        tags=text(payload.get("tags"), "tags", at),
+        account_state=text(payload.get("state"), "state", at),
         email_marketing=state,
-        email_marketing_updated_at=parse_time(consent.get("consent_updated_at")) if consent
-        else None,
-        created_at=parse_time(payload.get("created_at")),
-        updated_at=parse_time(payload.get("updated_at")),
+        email_marketing_updated_at=parse_time(
+            consent.get("consent_updated_at"), "email_marketing_consent.consent_updated_at", at)
+        if consent else None,
+        created_at=parse_time(payload.get("created_at"), "created_at", at),
+        updated_at=parse_time(payload.get("updated_at"), "updated_at", at),
     )
 
 
@@ -208,125 +236,137 @@ def _currency_of(payload: dict[str, Any], money: str) -> str | None:
     return None
 
 
-def _line(item: dict[str, Any]) -> LineRecord:
+def _line(item: dict[str, Any], at: str) -> LineRecord:
     return LineRecord(
-        platform_id=platform_id(item.get("id")),
-        title=item.get("title") or item.get("name"),
-        quantity=int(item.get("quantity") or 0),
+        platform_id=platform_id(item.get("id"), "id", at),
+        title=text(item.get("title"), "title", at) or text(item.get("name"), "name", at),
+        quantity=count(item.get("quantity"), "quantity", at),
         price=shop_money(item, "price_set", "price"),
         total_discount=shop_money(item, "total_discount_set", "total_discount"),
-        product_id=platform_id(item.get("product_id")),
-        variant_id=platform_id(item.get("variant_id")),
-        sku=item.get("sku") or None,
-        variant_title=item.get("variant_title"),
+        product_id=platform_id(item.get("product_id"), "product_id", at),
+        variant_id=platform_id(item.get("variant_id"), "variant_id", at),
+        sku=text(item.get("sku"), "sku", at),
+        variant_title=text(item.get("variant_title"), "variant_title", at),
     )
 
 
 def order(payload: dict[str, Any]) -> OrderRecord:
     order_id = _require_id(payload)
-    placed_at = parse_time(payload.get("processed_at") or payload.get("created_at"))
+    placed_at = parse_time(payload.get("processed_at") or payload.get("created_at"),
+                           "processed_at")
     if placed_at is None:
         raise PayloadError("order has neither processed_at nor created_at")
-    total_price_set = payload.get("total_price_set") or {}
+    total_price_set = obj(payload.get("total_price_set"), "total_price_set")
     currency = (
-        (total_price_set.get("shop_money") or {}).get("currency_code")
-        or payload.get("currency")
+        text(obj(total_price_set.get("shop_money"), "total_price_set.shop_money")
+             .get("currency_code"), "total_price_set.shop_money.currency_code")
+        or text(payload.get("currency"), "currency")
     )
     if not currency:
         raise PayloadError("order has no currency")
-    embedded = payload.get("customer")
+    embedded = obj(payload.get("customer"), "customer")
     return OrderRecord(
         platform_id=order_id,
-        name=payload.get("name"),
+        name=text(payload.get("name"), "name"),
         placed_at=placed_at,
-        updated_at=parse_time(payload.get("updated_at")),
+        updated_at=parse_time(payload.get("updated_at"), "updated_at"),
         currency=currency,
-        presentment_currency=payload.get("presentment_currency"),
-        email=payload.get("email") or payload.get("contact_email") or (embedded or {}).get("email"),
-        customer=customer(embedded) if isinstance(embedded, dict) and embedded.get("id") else None,
+        presentment_currency=text(payload.get("presentment_currency"), "presentment_currency"),
+        email=text(payload.get("email"), "email") or text(payload.get("contact_email"),
+                                                          "contact_email")
+        or text(embedded.get("email"), "customer.email"),
+        customer=customer(embedded, "customer.") if embedded.get("id") else None,
         subtotal=shop_money(payload, "subtotal_price_set", "subtotal_price"),
         total_price=shop_money(payload, "total_price_set", "total_price"),
         total_tax=shop_money(payload, "total_tax_set", "total_tax"),
         total_discounts=shop_money(payload, "total_discounts_set", "total_discounts"),
         total_shipping=shop_money(payload, "total_shipping_price_set"),
-        financial_status=payload.get("financial_status"),
-        fulfillment_status=payload.get("fulfillment_status"),
-        cancelled_at=parse_time(payload.get("cancelled_at")),
-        closed_at=parse_time(payload.get("closed_at")),
-        discount_codes=[d["code"] for d in payload.get("discount_codes") or [] if d.get("code")],
-        source_name=payload.get("source_name"),
-        landing_site=payload.get("landing_site"),
-        checkout_token=payload.get("checkout_token"),
-        cart_token=payload.get("cart_token"),
+        financial_status=text(payload.get("financial_status"), "financial_status"),
+        fulfillment_status=text(payload.get("fulfillment_status"), "fulfillment_status"),
+        cancelled_at=parse_time(payload.get("cancelled_at"), "cancelled_at"),
+        closed_at=parse_time(payload.get("closed_at"), "closed_at"),
+        discount_codes=[code for n, d in enumerate(objects(payload.get("discount_codes"),
+                                                           "discount_codes"))
+                        if (code := text(d.get("code"), f"discount_codes[{n}].code"))],
+        source_name=text(payload.get("source_name"), "source_name"),
+        landing_site=text(payload.get("landing_site"), "landing_site"),
+        checkout_token=text(payload.get("checkout_token"), "checkout_token"),
+        cart_token=text(payload.get("cart_token"), "cart_token"),
         test=bool(payload.get("test")),
-        lines=[_line(item) for item in payload.get("line_items") or []],
-        refunds=[refund(r, order_id) for r in payload.get("refunds") or []],
+        lines=[_line(item, f"line_items[{n}].")
+               for n, item in enumerate(objects(payload.get("line_items"), "line_items"))],
+        refunds=[refund(r, order_id) for r in objects(payload.get("refunds"), "refunds")],
     )
 
 
-def _cart_lines(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _cart_lines(items: Any) -> list[dict[str, Any]]:
     return [
         {
-            "title": item.get("title") or item.get("presentment_title"),
-            "variant_title": item.get("variant_title"),
-            "quantity": int(item.get("quantity") or 0),
+            "title": text(item.get("title"), "title", at)
+            or text(item.get("presentment_title"), "presentment_title", at),
+            "variant_title": text(item.get("variant_title"), "variant_title", at),
+            "quantity": count(item.get("quantity"), "quantity", at),
             "price": str(shop_money(item, "price_set", "price")),
-            "product_id": platform_id(item.get("product_id")),
-            "variant_id": platform_id(item.get("variant_id")),
-            "sku": item.get("sku") or None,
+            "product_id": platform_id(item.get("product_id"), "product_id", at),
+            "variant_id": platform_id(item.get("variant_id"), "variant_id", at),
+            "sku": text(item.get("sku"), "sku", at),
         }
-        for item in items
+        for n, item in enumerate(objects(items, "line_items"))
+        for at in (f"line_items[{n}].",)
     ]
 
 
 def checkout(payload: dict[str, Any]) -> CartRecord:
-    token = payload.get("token")
+    token = platform_id(payload.get("token"), "token")
     if not token:
         raise PayloadError("checkout has no token")
-    embedded = payload.get("customer")
+    embedded = obj(payload.get("customer"), "customer")
     return CartRecord(
         kind="checkout",
-        token=str(token),
-        cart_token=payload.get("cart_token"),
-        email=payload.get("email") or (embedded or {}).get("email"),
-        customer=customer(embedded) if isinstance(embedded, dict) and embedded.get("id") else None,
-        currency=payload.get("currency"),
-        total_price=decimal(payload.get("total_price")),
-        line_items=_cart_lines(payload.get("line_items") or []),
-        recovery_url=payload.get("abandoned_checkout_url"),
-        created_at=parse_time(payload.get("created_at")),
-        updated_at=parse_time(payload.get("updated_at")),
-        completed_at=parse_time(payload.get("completed_at")),
+        token=token,
+        cart_token=text(payload.get("cart_token"), "cart_token"),
+        email=text(payload.get("email"), "email") or text(embedded.get("email"),
+                                                          "customer.email"),
+        customer=customer(embedded, "customer.") if embedded.get("id") else None,
+        currency=text(payload.get("currency"), "currency"),
+        total_price=decimal(payload.get("total_price"), "total_price"),
+        line_items=_cart_lines(payload.get("line_items")),
+        recovery_url=text(payload.get("abandoned_checkout_url"), "abandoned_checkout_url"),
+        created_at=parse_time(payload.get("created_at"), "created_at"),
+        updated_at=parse_time(payload.get("updated_at"), "updated_at"),
+        completed_at=parse_time(payload.get("completed_at"), "completed_at"),
     )
 
 
 def cart(payload: dict[str, Any]) -> CartRecord:
-    token = payload.get("token") or payload.get("id")
+    token = platform_id(payload.get("token"), "token") or platform_id(payload.get("id"))
     if not token:
         raise PayloadError("cart has no token")
-    lines = payload.get("line_items") or []
+    lines = objects(payload.get("line_items"), "line_items")
     total = sum((shop_money(item, "line_price_set", "line_price") for item in lines), ZERO)
     return CartRecord(
         kind="cart",
-        token=str(token),
-        cart_token=str(token),
+        token=token,
+        cart_token=token,
         total_price=total,
         line_items=_cart_lines(lines),
-        created_at=parse_time(payload.get("created_at")),
-        updated_at=parse_time(payload.get("updated_at")),
+        created_at=parse_time(payload.get("created_at"), "created_at"),
+        updated_at=parse_time(payload.get("updated_at"), "updated_at"),
     )
 
 
 def marketing_consent(payload: dict[str, Any]) -> MarketingConsentRecord:
-    consent = payload.get("email_marketing_consent") or {}
-    state = _CONSENT.get(str(consent.get("state") or "").lower())
+    consent = obj(payload.get("email_marketing_consent"), "email_marketing_consent")
+    given = text(consent.get("state"), "email_marketing_consent.state")
+    state = _CONSENT.get((given or "").lower())
     if state is None:
-        raise PayloadError(f"unknown email marketing state: {consent.get('state')!r}")
+        raise PayloadError(f"unknown email marketing state: {(given or '')[:40]!r}")
     return MarketingConsentRecord(
-        customer_platform_id=platform_id(payload.get("customer_id")),
-        email=payload.get("email_address"),
+        customer_platform_id=platform_id(payload.get("customer_id"), "customer_id"),
+        email=text(payload.get("email_address"), "email_address"),
         email_marketing=state,
-        updated_at=parse_time(consent.get("consent_updated_at")),
+        updated_at=parse_time(consent.get("consent_updated_at"),
+                              "email_marketing_consent.consent_updated_at"),
     )
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.fields import describe, text
 from connectors.records import CartRecord, CustomerRecord, PayloadError, Record
 from connectors.woocommerce.dates import parse_gmt
 
@@ -32,6 +33,7 @@ _STATUSES = (STATUS_OPEN, STATUS_EMPTIED)
 # Longest cart key accepted: the token column is 128 characters including the prefix.
 _MAX_KEY_LENGTH = 128 - len(TOKEN_PREFIX)
 _DELIVERY_KEY_LENGTH = 128  # the inbox's delivery_key column
+_AMOUNT_DIGITS = 15  # amounts must stay below 10^15: no real cart comes near it
 
 
 def cart_token(cart_key: str) -> str:
@@ -52,9 +54,9 @@ def cart_snapshot(payload: Any) -> list[Record]:
     key = _cart_key(payload)
     customer_id = _customer_id(payload.get("customer_id"))
     consent = payload.get("email_consent") is True
-    status = payload.get("status") or STATUS_OPEN
+    status = text(payload.get("status"), "status") or STATUS_OPEN
     if status not in _STATUSES:
-        raise PayloadError(f"cart status must be one of {_STATUSES}, not {status!r}")
+        raise PayloadError(f"cart status must be one of {_STATUSES}, not {status[:40]!r}")
 
     email = _email(payload.get("email")) if (consent or customer_id) else None
     if status == STATUS_EMPTIED:
@@ -115,12 +117,12 @@ def _cart_key(payload: dict[str, Any]) -> str:
 
 def _whole_number(value: Any, what: str) -> int:
     """A non-negative integer, given as a number or a digit string."""
-    if isinstance(value, bool):
-        raise PayloadError(f"{what} must be a whole number")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PayloadError(f"{what} must be a whole number, got {describe(value)}")
     try:
         number = int(str(value))
     except ValueError as exc:
-        raise PayloadError(f"{what} must be a whole number, not {value!r}") from exc
+        raise PayloadError(f"{what} must be a whole number, not {str(value)[:40]!r}") from exc
     if number < 0:
         raise PayloadError(f"{what} must not be negative: {number}")
     return number
@@ -154,23 +156,24 @@ def _currency(value: Any) -> str | None:
 def _decimal(value: Any, name: str) -> Decimal:
     if value in (None, ""):
         return Decimal("0")
-    if isinstance(value, bool | float):
+    if isinstance(value, bool | float) or not isinstance(value, int | str):
         # Money travels as decimal strings; a float has already lost cents somewhere.
-        raise PayloadError(f"{name} must be a decimal string, not {value!r}")
+        raise PayloadError(f"{name} must be a decimal string, got {describe(value)}")
     try:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
-        raise PayloadError(f"{name} is not a decimal amount: {value!r}") from exc
-    if not amount.is_finite() or amount < 0:
-        raise PayloadError(f"{name} must be a non-negative amount: {value!r}")
+        raise PayloadError(f"{name} is not a decimal amount: {str(value)[:40]!r}") from exc
+    if not amount.is_finite() or amount < 0 or (amount and amount.adjusted() >= _AMOUNT_DIGITS):
+        raise PayloadError(f"{name} must be a non-negative amount below 10^15: "
+                           f"{str(value)[:40]!r}")
     return amount
 
 
 def _product_id(value: Any) -> str | None:
     if value in (None, "", 0, "0"):
         return None
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise PayloadError(f"product ids must be whole numbers, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise PayloadError(f"product ids must be whole numbers, got {describe(value)}")
     return str(value)
 
 
@@ -186,14 +189,14 @@ def _lines(items: Any) -> list[dict[str, Any]]:
         # Same keys as the Shopify connector's cart lines, so the panel and flows render
         # either platform's carts alike.
         lines.append({
-            "title": item.get("name") or None,
+            "title": text(item.get("name"), "item name"),
             "variant_title": None,
             "quantity": _whole_number(item.get("quantity"), "item quantity"),
             "price": str(_decimal(item.get("price"), "item price")),
             "line_total": str(_decimal(item.get("line_total"), "item line_total")),
             "product_id": _product_id(item.get("product_id")),
             "variant_id": _product_id(item.get("variation_id")),
-            "sku": item.get("sku") or None,
+            "sku": text(item.get("sku"), "item sku"),
         })
     return lines
 

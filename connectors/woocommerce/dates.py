@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.fields import describe
 from connectors.records import PayloadError
 
 
@@ -13,11 +14,11 @@ def parse_gmt(value: Any, name: str = "date") -> datetime | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
-        raise PayloadError(f"{name} must be an ISO 8601 string, not {value!r}")
+        raise PayloadError(f"{name} must be an ISO 8601 string, got {describe(value)}")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise PayloadError(f"{name} is not an ISO 8601 time: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved past UTC
+        raise PayloadError(f"{name} is not an ISO 8601 time: {value[:40]!r}") from exc

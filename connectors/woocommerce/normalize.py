@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connectors.fields import count, describe, ident, obj, objects, text
 from connectors.records import (
     CartRecord,
     CustomerDeleted,
@@ -41,6 +42,8 @@ from connectors.woocommerce.carts import CART_KEY_META, cart_snapshot, cart_toke
 from connectors.woocommerce.dates import parse_gmt
 
 ZERO = Decimal("0")
+# No real amount comes near 10^15 in any currency; larger ones are refused, not stored.
+AMOUNT_DIGITS = 15
 CHECKOUT_TOKEN_PREFIX = "wc-order:"  # noqa: S105 - a token prefix, not a secret
 CART_STATUSES = frozenset({"pending", "checkout-draft"})
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
@@ -51,14 +54,14 @@ _PAID = {"processing": "paid", "completed": "paid", "refunded": "refunded"}
 def money(value: Any, name: str = "amount") -> Decimal:
     if value in (None, ""):
         return ZERO
-    if isinstance(value, bool | float):
-        raise PayloadError(f"{name} must be a decimal string, not {value!r}")
+    if isinstance(value, bool | float) or not isinstance(value, int | str):
+        raise PayloadError(f"{name} must be a decimal string, got {describe(value)}")
     try:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
-        raise PayloadError(f"{name} is not a decimal amount: {value!r}") from exc
-    if not amount.is_finite():
-        raise PayloadError(f"{name} is not a finite amount: {value!r}")
+        raise PayloadError(f"{name} is not a decimal amount: {str(value)[:40]!r}") from exc
+    if not amount.is_finite() or (amount and amount.adjusted() >= AMOUNT_DIGITS):
+        raise PayloadError(f"{name} is out of range: {str(value)[:40]!r}")
     return amount
 
 
@@ -66,10 +69,12 @@ def _id(value: Any) -> str | None:
     """A WooCommerce id as a string; 0 / empty means "none" (e.g. a guest's customer_id)."""
     if value in (None, "", 0, "0") or isinstance(value, bool):
         return None
-    text = str(value).strip()
-    if not text.isdigit():
-        raise PayloadError(f"not a WooCommerce id: {value!r}")
-    return text
+    if not isinstance(value, int | str):
+        raise PayloadError(f"a WooCommerce id must be a whole number, got {describe(value)}")
+    digits = str(value).strip()
+    if not digits.isdigit():
+        raise PayloadError(f"not a WooCommerce id: {digits[:40]!r}")
+    return digits
 
 
 def _require_id(payload: Any) -> str:
@@ -88,15 +93,17 @@ def _country(value: Any) -> str | None:
 def customer(payload: dict[str, Any]) -> CustomerRecord:
     """A `customers` resource. Woo leaves date_modified null until the first edit."""
     customer_id = _require_id(payload)
-    billing = payload.get("billing") or {}
+    billing = obj(payload.get("billing"), "billing")
     created = parse_gmt(payload.get("date_created_gmt"), "date_created_gmt")
     return CustomerRecord(
         platform_id=customer_id,
-        email=payload.get("email") or billing.get("email") or None,
-        first_name=payload.get("first_name") or billing.get("first_name") or None,
-        last_name=payload.get("last_name") or billing.get("last_name") or None,
-        phone=billing.get("phone") or None,
-        city=billing.get("city") or None,
+        email=text(payload.get("email"), "email") or text(billing.get("email"), "billing.email"),
+        first_name=text(payload.get("first_name"), "first_name")
+        or text(billing.get("first_name"), "billing.first_name"),
+        last_name=text(payload.get("last_name"), "last_name")
+        or text(billing.get("last_name"), "billing.last_name"),
+        phone=text(billing.get("phone"), "billing.phone"),
+        city=text(billing.get("city"), "billing.city"),
         country_code=_country(billing.get("country")),
         created_at=created,
         updated_at=parse_gmt(payload.get("date_modified_gmt"), "date_modified_gmt") or created,
@@ -108,20 +115,23 @@ def _buyer(payload: dict[str, Any]) -> CustomerRecord:
 
     Undated on purpose: the profile store then only fills what the customer topics left empty.
     """
-    billing = payload.get("billing") or {}
+    billing = obj(payload.get("billing"), "billing")
     return CustomerRecord(
         platform_id=_id(payload.get("customer_id")),
-        email=billing.get("email") or None,
-        first_name=billing.get("first_name") or None,
-        last_name=billing.get("last_name") or None,
-        phone=billing.get("phone") or None,
-        city=billing.get("city") or None,
+        email=text(billing.get("email"), "billing.email"),
+        first_name=text(billing.get("first_name"), "billing.first_name"),
+        last_name=text(billing.get("last_name"), "billing.last_name"),
+        phone=text(billing.get("phone"), "billing.phone"),
+        city=text(billing.get("city"), "billing.city"),
         country_code=_country(billing.get("country")),
     )
 
 
 def _meta(payload: dict[str, Any], key: str) -> Any:
-    for item in payload.get("meta_data") or []:
+    meta_data = payload.get("meta_data") or []
+    if not isinstance(meta_data, list):
+        raise PayloadError(f"meta_data must be a list, got {describe(meta_data)}")
+    for item in meta_data:
         if isinstance(item, dict) and item.get("key") == key:
             return item.get("value")
     return None
@@ -136,20 +146,20 @@ def checkout_token(order_id: str) -> str:
     return CHECKOUT_TOKEN_PREFIX + order_id
 
 
-def _line(item: dict[str, Any]) -> LineRecord:
-    quantity = int(item.get("quantity") or 0)
+def _line(item: dict[str, Any], at: str) -> LineRecord:
+    quantity = count(item.get("quantity"), "quantity", at)
     subtotal = money(item.get("subtotal"), "line subtotal")
     total = money(item.get("total"), "line total")
     unit = (subtotal / quantity).quantize(Decimal("0.0001")) if quantity else subtotal
     return LineRecord(
         platform_id=_id(item.get("id")),
-        title=item.get("name"),
+        title=text(item.get("name"), "name", at),
         quantity=quantity,
         price=unit,
         total_discount=max(ZERO, subtotal - total),
         product_id=_id(item.get("product_id")),
         variant_id=_id(item.get("variation_id")),
-        sku=item.get("sku") or None,
+        sku=text(item.get("sku"), "sku", at),
     )
 
 
@@ -196,23 +206,24 @@ def _cart_lines(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     # The same keys as the plugin's cart snapshot lines, so carts render alike.
     return [
         {
-            "title": item.get("name"),
+            "title": text(item.get("name"), "name", at),
             "variant_title": None,
-            "quantity": int(item.get("quantity") or 0),
-            "price": str(_line(item).price),
+            "quantity": count(item.get("quantity"), "quantity", at),
+            "price": str(_line(item, at).price),
             "line_total": str(money(item.get("total"), "line total")),
             "product_id": _id(item.get("product_id")),
             "variant_id": _id(item.get("variation_id")),
-            "sku": item.get("sku") or None,
+            "sku": text(item.get("sku"), "sku", at),
         }
-        for item in items
+        for n, item in enumerate(items)
+        for at in (f"line_items[{n}].",)
     ]
 
 
 def order_records(payload: Any) -> list[Record]:
     """An `orders` resource → `[OrderRecord]`, or `[CartRecord]` while it is only a checkout."""
     order_id = _require_id(payload)
-    status = str(payload.get("status") or "").strip().lower()
+    status = (text(payload.get("status"), "status") or "").strip().lower()
     if not status:
         raise PayloadError(f"order {order_id} has no status")
     created = parse_gmt(payload.get("date_created_gmt"), "date_created_gmt")
@@ -221,7 +232,7 @@ def order_records(payload: Any) -> list[Record]:
     if not isinstance(currency, str) or len(currency) != 3:
         raise PayloadError(f"order {order_id} has no ISO currency")
     buyer = _buyer(payload)
-    lines = payload.get("line_items") or []
+    lines = objects(payload.get("line_items"), "line_items")
     if status in CART_STATUSES:
         return [CartRecord(
             kind="checkout",
@@ -232,18 +243,18 @@ def order_records(payload: Any) -> list[Record]:
             currency=currency.upper(),
             total_price=money(payload.get("total"), "total"),
             line_items=_cart_lines(lines),
-            recovery_url=payload.get("payment_url") or None,
+            recovery_url=text(payload.get("payment_url"), "payment_url"),
             created_at=created,
             updated_at=modified,
         )]
     if created is None:
         raise PayloadError(f"order {order_id} has no date_created_gmt")
     cancelled_at = modified if status in ("cancelled", "trash") else None
-    line_records = [_line(item) for item in lines]
+    line_records = [_line(item, f"line_items[{n}].") for n, item in enumerate(lines)]
     refund_time = modified or created
     return [OrderRecord(
         platform_id=order_id,
-        name="#" + str(payload.get("number") or order_id),
+        name="#" + (ident(payload.get("number"), "number") or order_id),
         placed_at=created,
         updated_at=modified,
         currency=currency.upper(),
@@ -258,13 +269,15 @@ def order_records(payload: Any) -> list[Record]:
         fulfillment_status="fulfilled" if status == "completed" else None,
         cancelled_at=cancelled_at,
         closed_at=parse_gmt(payload.get("date_completed_gmt"), "date_completed_gmt"),
-        discount_codes=[c["code"] for c in payload.get("coupon_lines") or []
-                        if isinstance(c, dict) and c.get("code")],
-        source_name=payload.get("created_via") or None,
+        discount_codes=[code for n, c in enumerate(objects(payload.get("coupon_lines"),
+                                                           "coupon_lines"))
+                        if (code := text(c.get("code"), f"coupon_lines[{n}].code"))],
+        source_name=text(payload.get("created_via"), "created_via"),
         checkout_token=checkout_token(order_id),
         cart_token=_plugin_cart_token(payload),
         lines=line_records,
-        refunds=[order_refund(r, order_id, refund_time) for r in payload.get("refunds") or []],
+        refunds=[order_refund(r, order_id, refund_time)
+                 for r in objects(payload.get("refunds"), "refunds")],
     )]
 
 

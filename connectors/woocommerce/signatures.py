@@ -60,12 +60,19 @@ def delivery_key(store_id: int, topic: str, body: bytes, delivery_id: str | None
         except ValueError:
             pass
     key = None
-    if isinstance(payload, dict) and payload.get("id") not in (None, ""):
+    # Only a number or a string names a resource: anything else (a list nested a thousand
+    # levels deep, say) falls back to the body's hash and is left for the worker to refuse.
+    resource_id = payload.get("id") if isinstance(payload, dict) else None
+    if isinstance(resource_id, int | str) and not isinstance(resource_id, bool) \
+            and resource_id != "":
         resource = topic.split(".", 1)[0]
+        modified = payload.get("date_modified_gmt")
         if topic.endswith(".deleted"):
-            key = f"{topic}:{payload['id']}:{(delivery_id or '').strip()}"
-        elif payload.get("date_modified_gmt"):
-            key = f"{resource}:{payload['id']}:{payload['date_modified_gmt']}"
-    if key is None or len(key) > _MAX_KEY:
+            key = f"{topic}:{resource_id}:{(delivery_id or '').strip()}"
+        elif isinstance(modified, str) and modified:
+            key = f"{resource}:{resource_id}:{modified}"
+    # A key the inbox column cannot hold (too long, or a NUL that PostgreSQL refuses in any
+    # text) is replaced by the body's hash.
+    if key is None or len(key) > _MAX_KEY or not key.isprintable():
         key = "sha256:" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
     return key

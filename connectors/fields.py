@@ -1,0 +1,147 @@
+"""Reading a platform payload's fields with their types checked.
+
+A webhook body is JSON whose shape only the platform's documentation promises; a correctly
+signed body can still hold a number where an object belongs, or a list nested a thousand
+levels deep. Normalizers read the fields they use through these helpers, which return the
+value when it has the documented type and otherwise raise `PayloadError` naming the field
+and what it held ("line_items must be a list of objects, got a string"). The inbox records
+that sentence as the delivery's failure reason, so an operator can see which field was wrong.
+
+The messages name types, never values: a value may be personal data, or megabytes long.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.records import PayloadError
+
+# Quantities and other counts: anything larger is no real count, and would overflow a
+# 32-bit column.
+MAX_COUNT = 2**31 - 1
+
+
+def describe(value: Any) -> str:
+    """What a JSON value is, in words: "a string", "an object", "null", ..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "an empty string" if not value else "a string"
+    if isinstance(value, list):
+        return "an empty list" if not value else "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def wrong(path: str, expected: str, value: Any) -> PayloadError:
+    return PayloadError(f"{path} must be {expected}, got {describe(value)}")
+
+
+# Each reader takes the field's `name` and, for a field inside a list or a nested object,
+# the path `at` of its parent ("line_items[2]."); the two are joined only for an error, so
+# reading a valid payload formats no strings.
+
+
+def obj(value: Any, name: str, at: str = "") -> dict[str, Any]:
+    """An object; a missing or null one reads as empty."""
+    if value.__class__ is dict:
+        return value
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise wrong(at + name, "an object", value)
+    return value
+
+
+def objects(value: Any, name: str, at: str = "") -> list[dict[str, Any]]:
+    """A list of objects; a missing or null one reads as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise wrong(at + name, "a list of objects", value)
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise wrong(f"{at}{name}[{index}]", "an object", item)
+    return value
+
+
+def text(value: Any, name: str, at: str = "") -> str | None:
+    """A string; missing, null and "" read as None."""
+    if value.__class__ is str:
+        return value or None
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise wrong(at + name, "a string", value)
+    return value or None
+
+
+def ident(value: Any, name: str, at: str = "") -> str | None:
+    """A platform id (a JSON number or string) as a string; missing, null, 0 and "" are none."""
+    kind = value.__class__
+    if kind is int:
+        return str(value) if value else None
+    if kind is str:
+        return value or None
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise wrong(at + name, "a whole number or a string", value)
+    return str(value) if value else None
+
+
+def count(value: Any, name: str, at: str = "") -> int:
+    """A whole number from 0 to MAX_COUNT (a JSON number or digit string); missing is 0."""
+    if value.__class__ is int and 0 <= value <= MAX_COUNT:
+        return value
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        raise wrong(at + name, "a whole number", value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise wrong(at + name, "a whole number", value)
+    if not 0 <= value <= MAX_COUNT:
+        raise PayloadError(f"{at}{name} must be a whole number from 0 to {MAX_COUNT}")
+    return value
+
+
+def without_nul(data: Any) -> Any:
+    """`data` (parsed JSON, changed in place) with every NUL character removed from its
+    strings, keys included.
+
+    PostgreSQL cannot store NUL in text or JSON at all, and in a name, an email or a title it
+    means nothing: dropping it keeps the rest of a real order or profile, where refusing the
+    delivery would lose it (and reconciliation would meet the same value again). It also makes
+    both databases store the same thing (SQLite would keep the NUL). Iterative: a body nested
+    as deep as the JSON parser allows needs no recursion.
+    """
+    if isinstance(data, str):
+        return data.replace("\x00", "")
+    stack = [data] if isinstance(data, list | dict) else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if any("\x00" in key for key in node):
+                cleaned = {key.replace("\x00", ""): value for key, value in node.items()}
+                node.clear()
+                node.update(cleaned)
+            slots: Any = list(node.items())
+        else:
+            slots = list(enumerate(node))
+        for key, value in slots:
+            if isinstance(value, str):
+                node[key] = value.replace("\x00", "")
+            elif isinstance(value, list | dict):
+                stack.append(value)
+    return data
