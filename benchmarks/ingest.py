@@ -127,12 +127,12 @@ def make_deliveries(n: int, *, secret: str = SHOPIFY_API_SECRET, domain: str = S
                     seed: int = 7) -> Generated:
     """N unique, signed deliveries in the MIX above, plus ~2% redeliveries of earlier ones.
 
-    Payloads come from tests/factories.py (Shopify's published samples, varied). Follow-up
+    Payloads come from benchmarks/payloads (Shopify's published samples, varied). Follow-up
     topics (paid, updated, refund, customer update) refer to an order or customer that an
     earlier delivery created, with a newer updated_at.
     """
     sys.path.insert(0, str(ROOT))
-    from tests.factories import (
+    from benchmarks.payloads.shopify import (
         checkout_payload,
         customer_payload,
         next_id,
@@ -236,7 +236,7 @@ def make_deliveries(n: int, *, secret: str = SHOPIFY_API_SECRET, domain: str = S
 
 
 def _ts(minutes: float) -> str:
-    from tests.factories import ts
+    from benchmarks.payloads.shopify import ts
 
     return ts(minutes)
 
@@ -688,11 +688,11 @@ WOO_MIX = (
 def make_woo_deliveries(n: int, shop_id: int, secrets: dict[str, tuple[str, str]], *,
                         seed: int = 7) -> Generated:
     """N unique signed WooCommerce deliveries (payloads from WooCommerce's documented REST
-    examples, via tests/test_woo_support.py) plus ~2% redeliveries. A delivery's id in the
+    examples, via benchmarks/payloads) plus ~2% redeliveries. A delivery's id in the
     result is its inbox dedup key (resource + id + date_modified_gmt)."""
     sys.path.insert(0, str(ROOT))
+    from benchmarks.payloads.woocommerce import customer, gmt, order, wc_sign
     from connectors.woocommerce.signatures import delivery_key
-    from tests.test_woo_support import customer, gmt, order, wc_sign
 
     rng = random.Random(seed)  # noqa: S311 - reproducible workload, not security
     topics = [t for t, _ in WOO_MIX]
