@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from app.db import db
@@ -196,3 +197,64 @@ def test_a_delivery_that_fails_while_applying_fails_alone(app, client, shop, mon
     assert totals == ["11.0000", "17.0000"]
     customer = db.session.execute(select(Customer)).scalar_one()
     assert customer.orders_count == 2
+
+
+# --- headers that do not fit: refused with a reason, never a 500, nothing stored -------------
+
+def _signed_post(client, headers: dict[str, str]):
+    from tests.conftest import sign
+
+    body = b'{"id": 1}'
+    sent = {"X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": "sticky-test.myshopify.com",
+            "X-Shopify-Hmac-Sha256": sign(body), "X-Shopify-Webhook-Id": "w-headers"}
+    sent.update(headers)
+    return client.post("/webhooks/shopify", data=body, headers=sent)
+
+
+def audit_count() -> int:
+    from app.compliance.models import ComplianceAudit
+
+    return db.session.execute(select(func.count()).select_from(ComplianceAudit)).scalar_one()
+
+
+def test_topic_longer_than_the_inbox_column_is_400(client, shop):
+    """A signature covers the body only: anyone replaying a signed body picks the headers."""
+    response = _signed_post(client, {"X-Shopify-Topic": "orders/" + "x" * 64})
+    assert response.status_code == 400
+    assert "X-Shopify-Topic" in response.get_json()["message"]
+    assert inbox_count() == 0
+
+
+def test_topic_of_exactly_the_column_length_is_accepted(client, shop):
+    response = _signed_post(client, {"X-Shopify-Topic": "x/" + "y" * 62})
+    assert response.status_code == 200
+    assert db.session.execute(select(InboxEntry.topic)).scalar_one() == "x/" + "y" * 62
+
+
+def test_shop_domain_longer_than_any_store_is_400_even_for_a_privacy_topic(client, shop):
+    # An unknown store's privacy request is audited: the domain must fit the audit column.
+    response = _signed_post(client, {"X-Shopify-Topic": "shop/redact",
+                                     "X-Shopify-Shop-Domain": "a" * 250 + ".myshopify.com"})
+    assert response.status_code == 400
+    assert "X-Shopify-Shop-Domain" in response.get_json()["message"]
+    assert (inbox_count(), audit_count()) == (0, 0)
+
+
+def test_webhook_id_longer_than_the_delivery_key_is_400(client, shop):
+    # Cutting it short could make two deliveries one, and lose the second.
+    response = _signed_post(client, {"X-Shopify-Webhook-Id": "w" * 129})
+    assert response.status_code == 400
+    assert "X-Shopify-Webhook-Id" in response.get_json()["message"]
+    assert inbox_count() == 0
+
+
+@pytest.mark.parametrize("header", ["X-Shopify-Topic", "X-Shopify-Shop-Domain",
+                                    "X-Shopify-Webhook-Id"])
+@pytest.mark.parametrize("value", ["orders\x00create", "orders\x01create", "ordérs/create"])
+def test_header_with_control_or_non_ascii_characters_is_400(client, shop, header, value):
+    # PostgreSQL refuses NUL in text; every real value is printable ASCII.
+    response = _signed_post(client, {header: value})
+    assert response.status_code == 400
+    assert header in response.get_json()["message"]
+    assert (inbox_count(), audit_count()) == (0, 0)

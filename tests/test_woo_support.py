@@ -53,11 +53,13 @@ def secret_for(topic: str, secret_prefix: str = "whsec") -> tuple[str, str]:
 
 def post_woo(client, shop_id: int, topic: str, payload: Any, *, secret: str | None = None,
              webhook_id: str | None = None, delivery_id: str = "d41d8cd98f00b204",
-             body: bytes | None = None):
+             body: bytes | None = None, headers: dict[str, str] | None = None):
+    """Deliver like WooCommerce, signed with the secret of `topic`'s webhook. `headers`
+    overrides any header sent, after signing: the signature covers the body only."""
     raw = body if body is not None else json.dumps(payload).encode()
     hook_id, hook_secret = secret_for(topic)
     resource, _, event = topic.partition(".")
-    return client.post(f"/webhooks/woocommerce/{shop_id}", data=raw, headers={
+    sent = {
         "Content-Type": "application/json",
         "User-Agent": "WooCommerce/9.8.0 Hookshot (WordPress/6.8)",
         "X-WC-Webhook-Source": STORE + "/",
@@ -67,7 +69,9 @@ def post_woo(client, shop_id: int, topic: str, payload: Any, *, secret: str | No
         "X-WC-Webhook-Signature": wc_sign(raw, secret or hook_secret),
         "X-WC-Webhook-ID": webhook_id or hook_id,
         "X-WC-Webhook-Delivery-ID": delivery_id,
-    })
+    }
+    sent.update(headers or {})
+    return client.post(f"/webhooks/woocommerce/{shop_id}", data=raw, headers=sent)
 
 
 def commit_and_close() -> None:

@@ -23,14 +23,20 @@ from sqlalchemy import select
 from app.compliance.dispatch import enqueue_lifecycle
 from app.compliance.service import LIFECYCLE_TOPICS, mark_dispatched, record_ignored
 from app.db import db
+from app.inbox.models import InboxEntry
 from app.inbox.queueing import request_drain
 from app.inbox.service import store_delivery
 from app.shops.models import Shop
 from connectors.shopify.signatures import verify_webhook
+from webhooks.headers import BadHeader, header
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("shopify_webhooks", __name__)
+
+_TOPIC_LENGTH = InboxEntry.__table__.c.topic.type.length
+_KEY_LENGTH = InboxEntry.__table__.c.delivery_key.type.length
+_DOMAIN_LENGTH = Shop.__table__.c.domain.type.length
 
 
 def _reply(status: int, message: str):
@@ -47,12 +53,15 @@ def receive():
         log.warning("shopify.webhook.invalid_signature", extra={"shop": shop_domain})
         return _reply(401, "invalid or missing X-Shopify-Hmac-Sha256 signature")
 
-    topic = (request.headers.get("X-Shopify-Topic") or "").strip()
-    if not topic or not shop_domain:
-        return _reply(400, "X-Shopify-Topic and X-Shopify-Shop-Domain headers are required")
-    webhook_id = (request.headers.get("X-Shopify-Webhook-Id") or "").strip()
+    try:
+        topic = header("X-Shopify-Topic", max_length=_TOPIC_LENGTH, required=True)
+        shop_domain = header("X-Shopify-Shop-Domain", max_length=_DOMAIN_LENGTH,
+                             required=True).lower()
+        webhook_id = header("X-Shopify-Webhook-Id", max_length=_KEY_LENGTH)
+    except BadHeader as exc:
+        return _reply(400, str(exc))
     # Shopify always sends a webhook id; without one, the body itself identifies the delivery.
-    delivery_key = webhook_id[:128] or "sha256:" + hashlib.sha256(topic.encode() + body).hexdigest()
+    delivery_key = webhook_id or "sha256:" + hashlib.sha256(topic.encode() + body).hexdigest()
 
     session = db.session
     shop = session.execute(

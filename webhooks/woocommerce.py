@@ -4,6 +4,13 @@ Raw bytes → (unsigned creation ping: 200, nothing stored) → constant-time si
 that webhook's secret → inbox row (deduplicated on resource + id + date_modified_gmt) →
 commit → enqueue → 200. The body is only parsed to build the dedup key.
 
+A signed body is stored whatever it holds (nested past any parser's limit, NUL characters in
+its id, not JSON at all): it is the store's own delivery, WooCommerce never redelivers one,
+and 4xx answers count towards WooCommerce disabling the webhook, which would stop every later
+delivery too. Such a body is keyed by its SHA-256, and the worker marks it failed with the
+reason, visible in `inbox status --failed`. Headers are not signed: one that cannot be stored
+is a 400 naming it (`webhooks/headers.py`).
+
 An unknown store id gets 404: the webhook points at a store Sticky does not know (deleted, or
 someone else's URL), and WooCommerce disabling it after 5 failures is the kindest outcome for
 the merchant's server. A known store's deliveries are never refused for its status.
@@ -11,6 +18,7 @@ the merchant's server. A known store's deliveries are never refused for its stat
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from flask import Blueprint, jsonify, request
@@ -18,15 +26,21 @@ from sqlalchemy import select
 
 from app.crypto import CredentialError, decrypt
 from app.db import db
+from app.inbox.models import InboxEntry
 from app.inbox.queueing import request_drain
 from app.inbox.service import store_delivery
 from app.shops.models import Shop
 from app.woocommerce.models import WooWebhook
 from connectors.woocommerce.signatures import delivery_key, is_ping, verify_signature
+from webhooks.headers import BadHeader, header
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("woocommerce_webhooks", __name__)
+
+_TOPIC_LENGTH = InboxEntry.__table__.c.topic.type.length
+_KEY_LENGTH = InboxEntry.__table__.c.delivery_key.type.length
+_MAX_ID = 2**63 - 1  # shops.id is a signed 64-bit integer
 
 
 def _reply(status: int, message: str):
@@ -52,9 +66,11 @@ def _secrets(shop_id: int, webhook_id: str) -> list[str]:
 def receive(store_id: int):
     body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     session = db.session
-    shop_id = session.execute(
-        select(Shop.id).where(Shop.id == store_id, Shop.platform == "woocommerce")
-    ).scalar()
+    shop_id = None
+    if store_id <= _MAX_ID:  # a larger one names no store, and overflows the query's bigint
+        shop_id = session.execute(
+            select(Shop.id).where(Shop.id == store_id, Shop.platform == "woocommerce")
+        ).scalar()
     if shop_id is None:
         log.info("woocommerce.webhook.unknown_store", extra={"store_id": store_id})
         return _reply(404, f"no WooCommerce store {store_id} is connected to Sticky; "
@@ -70,11 +86,13 @@ def receive(store_id: int):
                     extra={"shop_id": shop_id, "webhook_id": webhook_id})
         return _reply(401, "invalid or missing X-WC-Webhook-Signature signature")
 
-    topic = (request.headers.get("X-WC-Webhook-Topic") or "").strip()
-    if not topic:
-        return _reply(400, "the X-WC-Webhook-Topic header is required")
-    key = delivery_key(shop_id, topic, body, request.headers.get("X-WC-Webhook-Delivery-ID"))
-    inserted = store_delivery(session, shop_id=shop_id, topic=topic[:64], delivery_key=key,
+    try:
+        topic = header("X-WC-Webhook-Topic", max_length=_TOPIC_LENGTH, required=True)
+        delivery_id = header("X-WC-Webhook-Delivery-ID", max_length=_KEY_LENGTH)
+    except BadHeader as exc:
+        return _reply(400, str(exc))
+    key = _dedup_key(shop_id, topic, body, delivery_id)
+    inserted = store_delivery(session, shop_id=shop_id, topic=topic, delivery_key=key,
                               payload=body)
     session.commit()
     if inserted:
@@ -82,6 +100,19 @@ def receive(store_id: int):
         if topic == "order.deleted":
             _request_order_refresh(shop_id, body)
     return _reply(200, "accepted" if inserted else "duplicate delivery; already accepted")
+
+
+def _dedup_key(shop_id: int, topic: str, body: bytes, delivery_id: str) -> str:
+    """The connector's dedup key, or the body's SHA-256 when the body cannot give one."""
+    try:
+        key = delivery_key(shop_id, topic, body, delivery_id)
+    except Exception:  # noqa: BLE001 - a pure function of signed input: any failure is the body's
+        # e.g. RecursionError formatting an id nested a thousand levels deep
+        log.info("woocommerce.webhook.unreadable_body", extra={"shop_id": shop_id, "topic": topic})
+        key = None
+    if key is None or "\x00" in key:  # PostgreSQL text cannot hold NUL
+        key = "sha256:" + hashlib.sha256(topic.encode() + b"\n" + body).hexdigest()
+    return key
 
 
 def _request_order_refresh(shop_id: int, body: bytes) -> None:
@@ -93,8 +124,14 @@ def _request_order_refresh(shop_id: int, body: bytes) -> None:
     from app.queue import get_queue
 
     try:
-        order_id = str(orjson.loads(body)["id"])
+        order_id = orjson.loads(body)["id"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
+        return
+    # Only a real order id is worth a REST call; anything else stays a failed delivery.
+    if isinstance(order_id, bool) or not isinstance(order_id, int | str):
+        return
+    order_id = str(order_id)
+    if not (order_id.isascii() and order_id.isdigit()):
         return
     try:
         get_queue("default").enqueue("jobs.woocommerce.refresh_orders", shop_id, [order_id],
