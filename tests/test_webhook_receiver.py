@@ -134,18 +134,58 @@ def test_unknown_topic_is_acknowledged_and_changes_nothing(app, client, shop):
     assert db.session.execute(select(func.count()).select_from(Customer)).scalar_one() == 0
 
 
-def test_database_down_answers_5xx_so_shopify_retries(app, client, shop, monkeypatch):
-    from sqlalchemy.exc import OperationalError
+@pytest.fixture
+def database_down(app, monkeypatch):
+    """The app's database is a PostgreSQL port nothing listens on: real connection attempts,
+    refused."""
+    import socket
 
-    import webhooks.shopify as receiver
+    from sqlalchemy.orm import sessionmaker
 
-    def unreachable(*args, **kwargs):
-        raise OperationalError("INSERT", {}, Exception("connection refused"))
+    from app.db import make_engine
 
-    monkeypatch.setattr(receiver, "store_delivery", unreachable)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/sticky")
+    monkeypatch.setattr(db, "engine", engine)
+    monkeypatch.setattr(db, "sessionmaker", sessionmaker(engine, expire_on_commit=False))
+    monkeypatch.delitem(app.extensions, "sticky.inbox_pool", raising=False)
+    yield
+    app.extensions.pop("sticky.inbox_pool", None)  # the one made for the refused port
+    engine.dispose()
+
+
+def test_database_down_answers_503_so_shopify_retries(client, database_down):
     response = post_webhook(client, "orders/create", order_payload())
     assert response.status_code == 503
     assert "retry" in response.get_json()["message"]
+
+
+def test_database_down_answers_503_so_woocommerce_sees_a_failure(client, database_down):
+    response = client.post("/webhooks/woocommerce/1", data=b'{"id": 1}',
+                           headers={"X-WC-Webhook-Signature": "x"})
+    assert response.status_code == 503
+
+
+def test_a_dropped_database_connection_costs_no_delivery(app, client, shop):
+    """The receiver's pooled connection is killed (as by a PostgreSQL restart): the next
+    delivery is still stored, on a fresh connection."""
+    if db.dialect != "postgresql":
+        pytest.skip("the receiver's own connections are PostgreSQL's")
+    from sqlalchemy import text
+
+    assert post_webhook(client, "orders/create", order_payload()).status_code == 200
+    with db.engine.begin() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = '' AND state = 'idle'")).scalar()
+    assert killed >= 1
+    response = post_webhook(client, "orders/create", order_payload())
+    assert response.status_code == 200
+    assert response.get_json()["message"] == "accepted"
+    assert inbox_count() == 2
 
 
 def test_redis_down_still_accepts_and_the_sweep_recovers(app, client, shop, monkeypatch):

@@ -21,18 +21,14 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from flask import Blueprint, request
 
 from app.crypto import CredentialError, decrypt
-from app.db import db
-from app.inbox.models import InboxEntry
+from app.inbox.accept import accept_delivery, woocommerce_secrets
+from app.inbox.models import PENDING, InboxEntry
 from app.inbox.queueing import request_drain
-from app.inbox.service import store_delivery
-from app.shops.models import Shop
-from app.woocommerce.models import WooWebhook
 from connectors.woocommerce.signatures import delivery_key, is_ping, verify_signature
-from webhooks.headers import BadHeader, header
+from webhooks.common import BadHeader, header, reply
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +39,19 @@ _KEY_LENGTH = InboxEntry.__table__.c.delivery_key.type.length
 _MAX_ID = 2**63 - 1  # shops.id is a signed 64-bit integer
 
 
-def _reply(status: int, message: str):
-    return jsonify({"status": status, "message": message}), status
+def _unknown(store_id: int):
+    log.info("woocommerce.webhook.unknown_store", extra={"store_id": store_id})
+    return reply(404, f"no WooCommerce store {store_id} is connected to Sticky; "
+                      "this webhook can be deleted")
 
 
-def _secrets(shop_id: int, webhook_id: str) -> list[str]:
+def _decrypted(shop_id: int, rows: list[tuple[str | None, str]], webhook_id: str) -> list[str]:
     """The secret of the webhook named in X-WC-Webhook-ID, else every secret of the store."""
-    query = select(WooWebhook.remote_id, WooWebhook.secret_encrypted).where(
-        WooWebhook.shop_id == shop_id, WooWebhook.secret_encrypted.is_not(None))
-    rows = db.session.execute(query).all()
-    named = [r for r in rows if webhook_id and r.remote_id == webhook_id]
+    named = [row for row in rows if webhook_id and row[0] == webhook_id]
     found = []
-    for row in named or rows:
+    for _, encrypted in named or rows:
         try:
-            found.append(decrypt(row.secret_encrypted))
+            found.append(decrypt(encrypted))
         except CredentialError:
             log.error("woocommerce.webhook.secret_undecryptable", extra={"shop_id": shop_id})
     return found
@@ -65,41 +60,38 @@ def _secrets(shop_id: int, webhook_id: str) -> list[str]:
 @bp.post("/webhooks/woocommerce/<int:store_id>")
 def receive(store_id: int):
     body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-    session = db.session
-    shop_id = None
-    if store_id <= _MAX_ID:  # a larger one names no store, and overflows the query's bigint
-        shop_id = session.execute(
-            select(Shop.id).where(Shop.id == store_id, Shop.platform == "woocommerce")
-        ).scalar()
-    if shop_id is None:
-        log.info("woocommerce.webhook.unknown_store", extra={"store_id": store_id})
-        return _reply(404, f"no WooCommerce store {store_id} is connected to Sticky; "
-                           "this webhook can be deleted")
+    # A larger id names no store, and would overflow the query's bigint.
+    secrets = woocommerce_secrets(store_id) if store_id <= _MAX_ID else None
+    if secrets is None:
+        return _unknown(store_id)
 
     signature = request.headers.get("X-WC-Webhook-Signature")
     if not signature and is_ping(body):
-        log.info("woocommerce.webhook.ping", extra={"shop_id": shop_id})
-        return _reply(200, "ping received")
+        log.info("woocommerce.webhook.ping", extra={"shop_id": store_id})
+        return reply(200, "ping received")
     webhook_id = (request.headers.get("X-WC-Webhook-ID") or "").strip()
-    if not verify_signature(body, signature, _secrets(shop_id, webhook_id)):
+    if not verify_signature(body, signature, _decrypted(store_id, secrets, webhook_id)):
         log.warning("woocommerce.webhook.invalid_signature",
-                    extra={"shop_id": shop_id, "webhook_id": webhook_id})
-        return _reply(401, "invalid or missing X-WC-Webhook-Signature signature")
+                    extra={"shop_id": store_id, "webhook_id": webhook_id[:64]})
+        return reply(401, "invalid or missing X-WC-Webhook-Signature signature")
 
     try:
         topic = header("X-WC-Webhook-Topic", max_length=_TOPIC_LENGTH, required=True)
         delivery_id = header("X-WC-Webhook-Delivery-ID", max_length=_KEY_LENGTH)
     except BadHeader as exc:
-        return _reply(400, str(exc))
-    key = _dedup_key(shop_id, topic, body, delivery_id)
-    inserted = store_delivery(session, shop_id=shop_id, topic=topic, delivery_key=key,
-                              payload=body)
-    session.commit()
-    if inserted:
-        request_drain(shop_id)
-        if topic == "order.deleted":
-            _request_order_refresh(shop_id, body)
-    return _reply(200, "accepted" if inserted else "duplicate delivery; already accepted")
+        return reply(400, str(exc))
+    key = _dedup_key(store_id, topic, body, delivery_id)
+    # Stored and committed before anything else happens.
+    accepted = accept_delivery(platform="woocommerce", shop_id=store_id, topic=topic,
+                               delivery_key=key, payload=body, status=PENDING)
+    if accepted.shop_id is None:  # disconnected since the secrets were read
+        return _unknown(store_id)
+    if not accepted.stored:
+        return reply(200, "duplicate delivery; already accepted")
+    request_drain(store_id)
+    if topic == "order.deleted":
+        _request_order_refresh(store_id, body)
+    return reply(200, "accepted")
 
 
 def _dedup_key(shop_id: int, topic: str, body: bytes, delivery_id: str) -> str:

@@ -1,4 +1,4 @@
-"""Reading the few request headers a receiver stores or looks up by.
+"""What both receivers share: reading the headers they store, and their JSON replies.
 
 A platform's signature covers the body only, so whoever replays a signed body chooses its
 headers. Every value that reaches a column is therefore checked against that column before
@@ -9,9 +9,11 @@ header, never a database error.
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 
-from flask import request
+from flask import Response, current_app, request
 
 _PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+(?: [\x21-\x7e]+)*")
 
@@ -32,3 +34,15 @@ def header(name: str, *, max_length: int, required: bool = False) -> str:
     if not _PRINTABLE_ASCII.fullmatch(value):
         raise BadHeader(f"{name} must be printable ASCII")
     return value
+
+
+@lru_cache(maxsize=64)
+def _reply_body(status: int, message: str) -> bytes:
+    return json.dumps({"status": status, "message": message}).encode()
+
+
+def reply(status: int, message: str) -> Response:
+    """`{"status", "message"}` as JSON with that status. The few fixed replies are encoded
+    once: this is on the path of every delivery."""
+    return current_app.response_class(_reply_body(status, message), status=status,
+                                      mimetype="application/json")
