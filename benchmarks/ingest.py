@@ -223,6 +223,14 @@ def run_platform(args: argparse.Namespace, platform: str) -> int:
         info = redis.info("cpu")
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
+    pg = _stats_connection(args.database_url)
+
+    def postgres_pids() -> dict[int, float]:
+        # This database's backends and the server's own writers; not other databases'.
+        pids = pg.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                          " OR backend_type <> 'client backend'").fetchall()
+        return procstat.pids_cpu(pid for (pid,) in pids)
+
     port = free_port()
     host = f"127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="sticky-ingest-bench-"))
@@ -238,7 +246,7 @@ def run_platform(args: argparse.Namespace, platform: str) -> int:
         server_pid = proc.pid
         meter = procstat.CpuMeter({
             "gunicorn": lambda: procstat.tree_cpu(server_pid),
-            "postgres": lambda: procstat.named_cpu("postgres"),
+            "postgres": postgres_pids,
             "redis": redis_cpu,
         })
         wrk = dict(threads=args.threads, connections=args.connections, meter=meter)
@@ -260,10 +268,18 @@ def run_platform(args: argparse.Namespace, platform: str) -> int:
         runs["bare 2"] = load(BARE_ROUTE, requests_file, args.seconds, cycle=True)
     finally:
         stop(proc)
+        pg.close()
         for path in (requests_file, warmup_file):
             path.unlink(missing_ok=True)
     server_log = log_path.read_text(errors="replace") if log_path.exists() else ""
     return check_and_report(app, platform, shop_id, work, runs, server_log, args)
+
+
+def _stats_connection(url: str):
+    import psycopg
+
+    return psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1),
+                           autocommit=True)
 
 
 def _forget_warmup(app, shop_id: int) -> None:

@@ -122,7 +122,7 @@ def run_wrk(wrk: str, base_url: str, route: str, request_file: Path, *, threads:
         if ready == threads:
             break
     before = meter.sample()
-    wrk_before = tree_cpu(proc.pid)
+    wrk_before = sum(tree_cpu(proc.pid).values())
     tail = proc.stdout.read()
     proc.stdout.close()
     _, status, usage = os.wait4(proc.pid, 0)

@@ -27,30 +27,22 @@ def _stat(pid: int | str) -> tuple[str, float] | None:
     return name, (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
 
 
-def tree_cpu(pid: int | None) -> float:
-    """CPU seconds of `pid` and its children (gunicorn: the master and its workers)."""
+def tree_cpu(pid: int | None) -> dict[int, float]:
+    """CPU seconds of `pid` and its children (gunicorn: the master and its workers), by pid."""
     if pid is None:
-        return 0.0
+        return {}
     pids = {pid}
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
             pids.update(int(p) for p in (task / "children").read_text().split())
     except OSError:
-        return 0.0
-    return sum(found[1] for p in pids if (found := _stat(p)) is not None)
+        return {}
+    return pids_cpu(pids)
 
 
-def named_cpu(*names: str) -> float:
-    """CPU seconds of every process whose command name is one of `names`."""
-    total = 0.0
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return 0.0
-    for entry in entries:
-        if entry.isdigit() and (found := _stat(entry)) is not None and found[0] in names:
-            total += found[1]
-    return total
+def pids_cpu(pids) -> dict[int, float]:
+    """CPU seconds of each of `pids` still running."""
+    return {int(p): found[1] for p in pids if (found := _stat(p)) is not None}
 
 
 def machine_busy() -> float:
@@ -71,15 +63,24 @@ def usable_cpus() -> int:
 
 @dataclass
 class CpuMeter:
-    """Samples named parties; `since(earlier)` gives each one's CPU seconds in between."""
+    """Samples named parties; `since(earlier, later)` gives each one's CPU seconds in
+    between. A party reads either one cumulative figure or CPU seconds by pid; by pid, a
+    process that ended in between is left out rather than counted as negative."""
 
-    parties: dict[str, Callable[[], float]]
+    parties: dict[str, Callable[[], float | dict[int, float]]]
 
-    def sample(self) -> dict[str, float]:
+    def sample(self) -> dict[str, float | dict[int, float]]:
         reading = {name: read() for name, read in self.parties.items()}
         reading["machine"] = machine_busy()
         return reading
 
     @staticmethod
-    def since(earlier: dict[str, float], later: dict[str, float]) -> dict[str, float]:
-        return {name: later[name] - earlier.get(name, 0.0) for name in later}
+    def since(earlier: dict, later: dict) -> dict[str, float]:
+        used = {}
+        for name, now in later.items():
+            before = earlier.get(name, 0.0)
+            if isinstance(now, dict):
+                used[name] = sum(cpu - before.get(pid, 0.0) for pid, cpu in now.items())
+            else:
+                used[name] = now - before
+        return used

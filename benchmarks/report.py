@@ -123,9 +123,10 @@ def _cpu_line(name: str, run: LoadResult, cpus: int) -> str:
     idle = max(0.0, capacity - run.cpu.get("machine", 0.0)) / run.duration
     return (f"  {name:<7} cores used: " + ", ".join(parts)
             + f", everything else {others / run.duration:.2f}, idle {idle:.2f} (of {cpus}); "
-            f"wrk {run.cpu.get('wrk', 0.0) / capacity:.0%} of the machine; gunicorn "
-            f"{run.cpu.get('gunicorn', 0.0) / max(1, run.answered_200) * 1000:.2f} ms CPU "
-            "per answer")
+            f"wrk {run.cpu.get('wrk', 0.0) / capacity:.0%} of the machine; CPU per answer: "
+            f"gunicorn {run.cpu.get('gunicorn', 0.0) / max(1, run.answered_200) * 1000:.2f} ms,"
+            f" PostgreSQL {run.cpu.get('postgres', 0.0) / max(1, run.answered_200) * 1000:.2f}"
+            " ms")
 
 
 def check_and_report(app, platform: str, shop_id: int, work: Workload,
