@@ -330,3 +330,35 @@ def test_header_with_a_nul_character_is_400(client, woo, header):
     assert response.status_code == 400
     assert header in response.get_json()["message"]
     assert inbox_rows() == []
+
+
+# --- the secrets each process keeps -----------------------------------------------------------
+
+def _replace_secret(session, topic: str, secret: str) -> None:
+    from app.crypto import encrypt
+    from app.woocommerce.models import WooWebhook
+
+    hook = session.execute(select(WooWebhook).where(WooWebhook.topic == topic)).scalar_one()
+    hook.secret_encrypted = encrypt(secret)
+    session.commit()
+
+
+def test_a_replaced_secret_takes_effect_at_once(client, woo, session):
+    """The receiver keeps a store's secrets between deliveries; a webhook recreated with a
+    new secret is honoured at once, and the old secret stops verifying at once."""
+    assert post_woo(client, woo.id, "order.created", order()).status_code == 200  # kept now
+    _replace_secret(session, "order.created", "the-new-secret")
+
+    old = post_woo(client, woo.id, "order.created", order())
+    new = post_woo(client, woo.id, "order.created", order(), secret="the-new-secret")
+    assert (old.status_code, new.status_code) == (401, 200)
+    assert len(inbox_rows()) == 2
+
+
+def test_a_removed_store_is_404_although_its_secrets_were_kept(client, woo, session):
+    assert post_woo(client, woo.id, "order.created", order()).status_code == 200
+    session.delete(session.get(type(woo), woo.id))
+    session.commit()
+    response = post_woo(client, woo.id, "order.created", order())
+    assert response.status_code == 404
+    assert inbox_rows() == []

@@ -9,7 +9,7 @@ its id, not JSON at all): it is the store's own delivery, WooCommerce never rede
 and 4xx answers count towards WooCommerce disabling the webhook, which would stop every later
 delivery too. Such a body is keyed by its SHA-256, and the worker marks it failed with the
 reason, visible in `inbox status --failed`. Headers are not signed: one that cannot be stored
-is a 400 naming it (`webhooks/headers.py`).
+is a 400 naming it (`webhooks/common.py`).
 
 An unknown store id gets 404: the webhook points at a store Sticky does not know (deleted, or
 someone else's URL), and WooCommerce disabling it after 5 failures is the kindest outcome for
@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, request
 
 from app.crypto import CredentialError, decrypt
 from app.inbox.accept import accept_delivery, woocommerce_secrets
@@ -37,6 +38,7 @@ bp = Blueprint("woocommerce_webhooks", __name__)
 _TOPIC_LENGTH = InboxEntry.__table__.c.topic.type.length
 _KEY_LENGTH = InboxEntry.__table__.c.delivery_key.type.length
 _MAX_ID = 2**63 - 1  # shops.id is a signed 64-bit integer
+SECRETS_TTL_SECONDS = 60
 
 
 def _unknown(store_id: int):
@@ -45,23 +47,60 @@ def _unknown(store_id: int):
                       "this webhook can be deleted")
 
 
-def _decrypted(shop_id: int, rows: list[tuple[str | None, str]], webhook_id: str) -> list[str]:
-    """The secret of the webhook named in X-WC-Webhook-ID, else every secret of the store."""
-    named = [row for row in rows if webhook_id and row[0] == webhook_id]
+Secret = tuple[str | None, str, str]  # remote webhook id, secret as stored, secret
+
+
+def _decrypted(shop_id: int, rows: list[tuple[str | None, str]]) -> list[Secret]:
     found = []
-    for _, encrypted in named or rows:
+    for remote_id, encrypted in rows:
         try:
-            found.append(decrypt(encrypted))
+            found.append((remote_id, encrypted, decrypt(encrypted)))
         except CredentialError:
             log.error("woocommerce.webhook.secret_undecryptable", extra={"shop_id": shop_id})
     return found
+
+
+def _store_secrets(store_id: int, *, fresh: bool) -> list[Secret] | None:
+    """The store's webhook secrets; None when no such store.
+
+    Kept per process for SECRETS_TTL_SECONDS, which spares every delivery a query and the
+    decryption. Staleness changes no answer: a delivery is only stored while the secret that
+    verified it is still the store's (`accept_delivery(webhook_secret=)`, in the same
+    statement), and one that kept secrets do not verify is checked against fresh ones."""
+    cache: dict = current_app.extensions.setdefault("sticky.woo_secrets", {})
+    now = time.monotonic()
+    kept = cache.get(store_id)
+    if not fresh and kept is not None and kept[0] > now:
+        return kept[1]
+    rows = woocommerce_secrets(store_id)
+    if rows is None:
+        cache.pop(store_id, None)
+        return None
+    if len(cache) >= 10_000:  # a bound, not a policy: every entry is cheap to rebuild
+        cache.clear()
+    secrets = _decrypted(store_id, rows)
+    cache[store_id] = (now + SECRETS_TTL_SECONDS, secrets)
+    return secrets
+
+
+def _matching(body: bytes, signature: str | None, webhook_id: str,
+              secrets: list[Secret]) -> str | None:
+    """The stored form of the secret that signed `body`, trying the webhook named in
+    X-WC-Webhook-ID, else every secret of the store; None if none did. Every candidate is
+    checked (constant-time, no early exit)."""
+    named = [s for s in secrets if webhook_id and s[0] == webhook_id]
+    matched = None
+    for _, stored, secret in named or secrets:
+        if verify_signature(body, signature, [secret]):
+            matched = stored
+    return matched
 
 
 @bp.post("/webhooks/woocommerce/<int:store_id>")
 def receive(store_id: int):
     body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     # A larger id names no store, and would overflow the query's bigint.
-    secrets = woocommerce_secrets(store_id) if store_id <= _MAX_ID else None
+    secrets = _store_secrets(store_id, fresh=False) if store_id <= _MAX_ID else None
     if secrets is None:
         return _unknown(store_id)
 
@@ -70,22 +109,36 @@ def receive(store_id: int):
         log.info("woocommerce.webhook.ping", extra={"shop_id": store_id})
         return reply(200, "ping received")
     webhook_id = (request.headers.get("X-WC-Webhook-ID") or "").strip()
-    if not verify_signature(body, signature, _decrypted(store_id, secrets, webhook_id)):
-        log.warning("woocommerce.webhook.invalid_signature",
-                    extra={"shop_id": store_id, "webhook_id": webhook_id[:64]})
-        return reply(401, "invalid or missing X-WC-Webhook-Signature signature")
-
     try:
         topic = header("X-WC-Webhook-Topic", max_length=_TOPIC_LENGTH, required=True)
         delivery_id = header("X-WC-Webhook-Delivery-ID", max_length=_KEY_LENGTH)
     except BadHeader as exc:
-        return reply(400, str(exc))
-    key = _dedup_key(store_id, topic, body, delivery_id)
-    # Stored and committed before anything else happens.
-    accepted = accept_delivery(platform="woocommerce", shop_id=store_id, topic=topic,
-                               delivery_key=key, payload=body, status=PENDING)
-    if accepted.shop_id is None:  # disconnected since the secrets were read
-        return _unknown(store_id)
+        bad_header = str(exc)
+    else:
+        bad_header = None
+    # With the kept secrets first; if they do not verify the delivery, or the one that did
+    # is no longer the store's when it is stored, once more with the store's current ones.
+    for fresh in (False, True):
+        if fresh:
+            secrets = _store_secrets(store_id, fresh=True)
+            if secrets is None:
+                return _unknown(store_id)
+        secret = _matching(body, signature, webhook_id, secrets)
+        if secret is None:
+            continue
+        if bad_header:  # only said to a sender that signed its body
+            return reply(400, bad_header)
+        key = _dedup_key(store_id, topic, body, delivery_id)
+        # Stored and committed before anything else happens.
+        accepted = accept_delivery(platform="woocommerce", shop_id=store_id, topic=topic,
+                                   delivery_key=key, payload=body, status=PENDING,
+                                   webhook_secret=secret)
+        if accepted.shop_id is not None:
+            break
+    else:
+        log.warning("woocommerce.webhook.invalid_signature",
+                    extra={"shop_id": store_id, "webhook_id": webhook_id[:64]})
+        return reply(401, "invalid or missing X-WC-Webhook-Signature signature")
     if not accepted.stored:
         return reply(200, "duplicate delivery; already accepted")
     request_drain(store_id)

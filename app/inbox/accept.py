@@ -51,7 +51,10 @@ WITH shop AS (
 SELECT shop.id, (SELECT id FROM stored) FROM shop
 """
 _ACCEPT_BY_DOMAIN = _ACCEPT_SQL.format(where="domain = %(domain)s")
-_ACCEPT_BY_ID = _ACCEPT_SQL.format(where="id = %(shop_id)s")
+# WooCommerce: only while the secret that verified the delivery is still one of the store's.
+_ACCEPT_BY_ID_AND_SECRET = _ACCEPT_SQL.format(
+    where="id = %(shop_id)s AND EXISTS (SELECT 1 FROM woo_webhooks w"
+          " WHERE w.shop_id = shops.id AND w.secret_encrypted = %(secret)s)")
 _WOO_SECRETS_SQL = """
 SELECT w.remote_id, w.secret_encrypted FROM shops s
 LEFT JOIN woo_webhooks w ON w.shop_id = s.id AND w.secret_encrypted IS NOT NULL
@@ -70,21 +73,27 @@ class Accepted:
 
 
 def accept_delivery(*, platform: str, topic: str, delivery_key: str, payload: bytes,
-                    status: str, shop_domain: str | None = None,
-                    shop_id: int | None = None) -> Accepted:
-    """Store a delivery for the store named by `shop_domain` or `shop_id`, committed.
+                    status: str, shop_domain: str | None = None, shop_id: int | None = None,
+                    webhook_secret: str | None = None) -> Accepted:
+    """Store a delivery for the store named by `shop_domain`, or by `shop_id` while
+    `webhook_secret` (encrypted, as stored) is still one of its webhooks', committed.
 
     Values must fit their columns (the receivers check headers first)."""
     now = utcnow()
     if db.dialect == "postgresql":
         params = {"platform": platform, "domain": shop_domain, "shop_id": shop_id,
-                  "topic": topic, "key": delivery_key, "payload": payload, "status": status,
-                  "now": now}
-        sql = _ACCEPT_BY_DOMAIN if shop_domain is not None else _ACCEPT_BY_ID
+                  "secret": webhook_secret, "topic": topic, "key": delivery_key,
+                  "payload": payload, "status": status, "now": now}
+        sql = _ACCEPT_BY_DOMAIN if shop_domain is not None else _ACCEPT_BY_ID_AND_SECRET
         row = _pool().fetch(sql, params, one=True)
         return Accepted(None, None) if row is None else Accepted(row[0], row[1])
     session = db.session
-    where = Shop.domain == shop_domain if shop_domain is not None else Shop.id == shop_id
+    if shop_domain is not None:
+        where = Shop.domain == shop_domain
+    else:
+        where = (Shop.id == shop_id) & select(WooWebhook.id).where(
+            WooWebhook.shop_id == Shop.id, WooWebhook.secret_encrypted == webhook_secret
+        ).exists()
     found = session.execute(select(Shop.id).where(Shop.platform == platform, where)).scalar()
     if found is None:
         session.commit()  # ends the transaction; a rollback would expire the session's objects
