@@ -1,7 +1,7 @@
 """Where a webhook receiver's time goes: the real app, in-process, under a profiler.
 
     python benchmarks/profile_receiver.py [--platform shopify|woocommerce] [--n 3000]
-                                          [--profiler cprofile|pyinstrument] [--bare]
+                                          [--profiler cprofile|pyinstrument|none] [--bare]
 
 Resets the benchmark database (like `ingest.py`: destructive on its targets), connects one
 store, then calls the WSGI app directly, one request after another, with deliveries built
@@ -9,7 +9,8 @@ and signed beforehand, so only the server's own work is measured: Flask, the rec
 SQLAlchemy, psycopg, redis-py. `cprofile` (the default, in the standard library) counts CPU
 time (`time.process_time`), so waiting on PostgreSQL or Redis does not show and what remains
 is the Python work per request; `pyinstrument` (`pip install pyinstrument`) samples wall
-time, waits included. `--bare` profiles the benchmark's no-op route instead, for comparison.
+time, waits included; `none` only times the requests. `--bare` profiles the benchmark's
+no-op route instead, for comparison.
 """
 
 from __future__ import annotations
