@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 import logging
+from importlib.metadata import entry_points
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.config import load_settings
 from app.db import db
+from app.routing import IdConverter
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +32,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
             app.config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     app.json.sort_keys = False
+    # Before any blueprint adds a route: every `<int:...>` is bounded to what an id can be.
+    app.url_map.converters["int"] = IdConverter
 
     db.init_app(app)
     _import_models()
+    from app.events.registry import init_app as init_events
+    from app.subscribers import SUBSCRIBERS
+
+    init_events(app, SUBSCRIBERS)  # the domain-event subscribers of app/subscribers.py, by name
 
     _register_blueprints(app)
     from app.accounts import init_app as init_accounts
@@ -50,20 +58,34 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.health import bp as health_bp
     from app.panel import bp as embedded_panel_bp
-    from app.shops.install import bp as shopify_install_bp
+    from app.shopify.install import bp as shopify_install_bp
     from app.woocommerce.views import bp as woocommerce_connect_bp
-    from webhooks.shopify import bp as shopify_webhooks_bp
-    from webhooks.woocommerce import bp as woocommerce_webhooks_bp
 
-    for blueprint in (shopify_webhooks_bp, woocommerce_webhooks_bp, shopify_install_bp,
-                      woocommerce_connect_bp, embedded_panel_bp, api_bp, health_bp):
+    for blueprint in (*_plugged_in_blueprints(), shopify_install_bp, woocommerce_connect_bp,
+                      embedded_panel_bp, api_bp, health_bp):
         app.register_blueprint(blueprint)
+
+
+# The webhook receivers sit above the domain (DESIGN.md: webhooks → jobs → app → connectors),
+# so they plug in by name, as entry points declared in pyproject.toml, and app/ never imports
+# webhooks/. pyproject.toml is where the packages are put together.
+BLUEPRINT_ENTRY_POINTS = "sticky.blueprints"
+
+
+def _plugged_in_blueprints() -> list[Blueprint]:
+    found = sorted(entry_points(group=BLUEPRINT_ENTRY_POINTS), key=lambda point: point.name)
+    if not found:
+        # Without them Sticky would answer every webhook 404, and platforms give up on it.
+        raise RuntimeError(f"no {BLUEPRINT_ENTRY_POINTS!r} entry points: Sticky is not "
+                           "installed; run `pip install -e .` (./dev does it)")
+    return [point.load() for point in found]
 
 
 def _import_models() -> None:
     # Every mapped class must be imported before relationships or metadata are used.
     import app.accounts.models  # noqa: F401
     import app.compliance.models  # noqa: F401
+    import app.events.models  # noqa: F401
     import app.inbox.models  # noqa: F401
     import app.profiles.models  # noqa: F401
     import app.shops.models  # noqa: F401

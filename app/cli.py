@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import timedelta
 
@@ -11,6 +12,8 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app.db import db
+from app.logs import configure_logging
+from app.routing import MAX_ID
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 shops_cli = AppGroup("shops", help="Connect stores and manage their API keys.")
@@ -48,19 +51,20 @@ def _fail(message: str) -> None:
 @click.option("--token", help="Shopify Admin API access token (custom app).")
 @click.option("--consumer-key", help="WooCommerce REST consumer key.")
 @click.option("--consumer-secret", help="WooCommerce REST consumer secret.")
-@click.option("--currency", default="USD", show_default=True, help="The shop's currency.")
 @with_appcontext
 def shops_add(store: str, token: str | None, consumer_key: str | None,
-              consumer_secret: str | None, currency: str) -> None:
+              consumer_secret: str | None) -> None:
     """Connect a store.
 
     \b
     Shopify:      flask --app app shops add my-shop.myshopify.com --token shpat_...
     WooCommerce:  flask --app app shops add https://store.example --consumer-key ck_... \\
                       --consumer-secret cs_...
-    The credential is stored encrypted with TOKEN_ENCRYPTION_KEY.
+    The credential is checked with a real API call first (nothing is stored if it fails),
+    then stored encrypted with TOKEN_ENCRYPTION_KEY. The store's name, currency and time
+    zone come from the platform's answer.
     """
-    from app.shops.service import ShopError, connect_shopify_by_token
+    from app.shops.service import ShopError, connect_shopify_by_token, shopify_domain_to_connect
 
     if consumer_key or consumer_secret:
         if token:
@@ -71,22 +75,26 @@ def shops_add(store: str, token: str | None, consumer_key: str | None,
     if not token:
         _fail("give --token for a Shopify store (an Admin API access token)")
     try:
-        shop = connect_shopify_by_token(db.session, store, token, currency=currency.upper())
+        domain = shopify_domain_to_connect(store)
+        click.echo(f"Checking the token with {domain} ...")
+        shop = connect_shopify_by_token(db.session, domain, token, verify=True)
     except ShopError as exc:
         _fail(str(exc))
     db.session.commit()
     app_url = current_app.config["APP_URL"]
-    click.echo(f"Connected {shop.domain} (store id {shop.id}).")
+    click.echo(f"Connected {shop.domain} (store id {shop.id}): {shop.name}, {shop.currency}, "
+               f"{shop.timezone or 'time zone unknown'}.")
     click.echo(f"Point its webhooks at {app_url}/webhooks/shopify")
 
 
 def _add_woocommerce_store(store: str, consumer_key: str | None,
                            consumer_secret: str | None) -> None:
     """Confirm the keys with an API call, save the store, then create Sticky's webhooks."""
+    from app.shops.clients import woo_client
     from app.shops.service import ShopError, connect_woocommerce_by_keys
+    from app.woocommerce.webhooks import ensure_webhooks
     from connectors.http import HttpError
-    from connectors.woocommerce.client import WooClient
-    from connectors.woocommerce.webhooks import delivery_url, ensure_webhooks
+    from connectors.woocommerce.webhooks import delivery_url
 
     if not consumer_key or not consumer_secret:
         _fail("a WooCommerce store needs both --consumer-key (ck_...) and --consumer-secret "
@@ -104,7 +112,7 @@ def _add_woocommerce_store(store: str, consumer_key: str | None,
     app_url = current_app.config["APP_URL"]
     click.echo(f"Creating webhooks pointing at {delivery_url(app_url, shop.id)} ...")
     try:
-        result = ensure_webhooks(db.session, shop, WooClient.for_shop(shop), app_url)
+        result = ensure_webhooks(db.session, shop, woo_client(shop), app_url)
     except HttpError as exc:
         _fail(f"the store is connected, but its webhooks could not be listed or created: {exc}"
               ". Sticky retries every 30 minutes while a worker runs.")
@@ -124,14 +132,29 @@ def shops_list() -> None:
     shops = db.session.execute(select(Shop).order_by(Shop.id)).scalars().all()
     if not shops:
         click.echo("No stores connected. Add one with `flask --app app shops add`.")
-    for shop in shops:
-        click.echo(f"{shop.id:>4}  {shop.platform:<12} {shop.domain:<40} {shop.status}")
+        return
+    rows = [(str(shop.id), shop.platform, shop.domain, shop.status) for shop in shops]
+    click.echo("\n".join(_table(("ID", "PLATFORM", "DOMAIN", "STATUS"), rows, right=(0,))))
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]],
+           right: tuple[int, ...] = ()) -> list[str]:
+    """Lines of a plain-text table: columns as wide as their widest cell, two spaces apart,
+    the columns in `right` right-aligned (numbers)."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                         for i, (cell, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
 
 
 @shops_cli.command("api-key")
 @click.argument("store")
 @click.option("--label", help="A note to remember what the key is for.")
-@click.option("--revoke", "revoke_id", type=int, help="Revoke the key with this id instead.")
+@click.option("--revoke", "revoke_id", type=click.IntRange(0, MAX_ID), metavar="ID",
+              help="Revoke the key with this id instead.")
 @with_appcontext
 def shops_api_key(store: str, label: str | None, revoke_id: int | None) -> None:
     """Create an API key for STORE's /api and print it once (or --revoke ID)."""
@@ -186,16 +209,6 @@ def inbox_retry() -> None:
     click.echo(f"{n} deliveries queued again")
 
 
-@click.command("worker")
-@click.option("--burst", is_flag=True, help="Drain the queues and exit.")
-@with_appcontext
-def worker_command(burst: bool) -> None:
-    """Run an RQ worker with the scheduler (periodic sweep, abandoned carts)."""
-    from jobs.worker import run_worker
-
-    run_worker(current_app._get_current_object(), burst=burst)  # type: ignore[attr-defined]
-
-
 @click.command("demo")
 @click.option("--customers", default=3000, show_default=True, help="Customers to seed.")
 @click.option("--rate", default=2.0, show_default=True, help="Simulated webhooks per second.")
@@ -211,11 +224,35 @@ def demo_command(customers: int, rate: float, port: int, seed_only: bool) -> Non
 
 
 def register_commands(app: Flask) -> None:
-    for command in (db_cli, shops_cli, inbox_cli, worker_command, demo_command):
-        app.cli.add_command(command)
+    """The domain's commands. `worker` is the jobs package's (jobs/cli.py), registered as a
+    `flask.commands` entry point in pyproject.toml, because the app never imports jobs/."""
+    from app.accounts.cli import accounts_cli
+    from app.events.cli import events_cli
     from app.sync.cli import backfill_command
 
-    app.cli.add_command(backfill_command)
-    from app.accounts.cli import accounts_cli
+    for command in (db_cli, shops_cli, inbox_cli, demo_command, backfill_command,
+                    accounts_cli, events_cli):
+        app.cli.add_command(command)
+    # Every command of the app logs for the person running it. The worker (jobs/cli.py,
+    # not in app.cli.commands) configures its own logging: its output is a log.
+    for command in app.cli.commands.values():
+        _logging_for_people(command)
 
-    app.cli.add_command(accounts_cli)
+
+def _logging_for_people(command: click.Command) -> click.Command:
+    """Make `command` (and every subcommand of a group) start by sending log records to the
+    terminal as sentences (app.logs): warnings such as a retried HTTP call read as what
+    happened, not as a bare event name among the command's output."""
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _logging_for_people(subcommand)
+    callback = command.callback
+    if callback is not None and not getattr(callback, "_logs_for_people", False):
+        @functools.wraps(callback)
+        def run(*args, **kwargs):
+            configure_logging(console=True)
+            return callback(*args, **kwargs)
+
+        run._logs_for_people = True  # type: ignore[attr-defined]
+        command.callback = run
+    return command

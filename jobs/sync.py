@@ -4,6 +4,7 @@
   enqueues it by this name; `enqueue_backfill` does so with a long timeout and retries.
 - `reconcile_all()`: periodic (jobs/worker.py); enqueues `reconcile_shop` for every active
   shop, and `resume_backfill` for runs whose worker died (no progress for STALLED_AFTER).
+  The local demo store is never read from its platform (app/shops/outbound.py).
 - `reconcile_shop(shop_id)`: one reconciliation pass (app/sync/reconcile.py).
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 from app.db import db, utcnow
 from app.queue import get_queue
 from app.shops.models import Shop
+from app.shops.outbound import skip_outbound
 from app.sync import backfill as backfill_runner
 from app.sync import reconcile as reconcile_runner
 from app.sync.models import RUNNING, BackfillRun
@@ -56,6 +58,9 @@ def resume_backfill(shop_id: int) -> dict:
 def _backfill(shop_id: int, *, resume_only: bool) -> dict:
     with app_context():
         with db.new_session() as session:
+            shop = session.get(Shop, shop_id)
+            if shop is not None and skip_outbound(shop, "history backfill"):
+                return {"shop_id": shop_id, "skipped": "the local demo store"}
             try:
                 run = backfill_runner.run_backfill(session, shop_id, resume_only=resume_only)
             except backfill_runner.BackfillError as exc:
@@ -76,13 +81,16 @@ def reconcile_all() -> dict:
     """Enqueue a reconciliation pass per active shop; resume stalled backfills."""
     with app_context():
         with db.new_session() as session:
-            shop_ids = list(session.execute(
-                select(Shop.id).where(Shop.status == "active").order_by(Shop.id)).scalars())
+            active = session.execute(
+                select(Shop).where(Shop.status == "active").order_by(Shop.id)).scalars()
+            # The demo store is skipped here, with one line per pass, rather than by a job
+            # per shop that would only skip.
+            shop_ids = [shop.id for shop in active if not skip_outbound(shop, "reconciliation")]
             newest = (select(func.max(BackfillRun.id)).group_by(BackfillRun.shop_id)
                       .scalar_subquery())
             stalled = list(session.execute(
                 select(BackfillRun.shop_id).join(Shop, Shop.id == BackfillRun.shop_id)
-                .where(BackfillRun.id.in_(newest), Shop.status == "active",
+                .where(BackfillRun.id.in_(newest), Shop.status == "active", Shop.demo.is_(False),
                        BackfillRun.status == RUNNING,
                        BackfillRun.updated_at < utcnow() - STALLED_AFTER)).scalars())
         queue = get_queue("default")

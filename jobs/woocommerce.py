@@ -1,15 +1,18 @@
-"""WooCommerce jobs: confirm a handshake, keep webhooks alive, re-read deleted orders."""
+"""WooCommerce jobs: confirm a handshake, keep webhooks alive, re-read deleted orders.
+
+Each one calls the store, so each skips the local demo store (app/shops/outbound.py).
+"""
 
 from __future__ import annotations
 
 import logging
 
-from rq import Retry
 from sqlalchemy import select
 
 from app.db import db, utcnow
 from app.queue import get_queue
 from app.shops.models import Shop
+from app.shops.outbound import skip_outbound
 from jobs.context import app_context
 
 log = logging.getLogger(__name__)
@@ -21,17 +24,19 @@ def confirm_connection(shop_id: int) -> dict:
     A store that answers and refuses ends the handshake as failed (the merchant sees why on
     the connected page); an unreachable store raises so RQ retries.
     """
+    from app.shops.clients import woo_client
     from app.woocommerce.service import finish_requests, link_account
-    from connectors.woocommerce.client import WooClient
+    from app.woocommerce.webhooks import ensure_webhooks
     from connectors.woocommerce.connect import KeysRejected, confirm_keys
-    from connectors.woocommerce.webhooks import ensure_webhooks
 
     with app_context() as app:
         with db.new_session() as session:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce":
                 return {"shop_id": shop_id, "skipped": "unknown store"}
-            client = WooClient.for_shop(shop)
+            if skip_outbound(shop, "confirming its keys"):
+                return {"shop_id": shop_id, "skipped": "the local demo store"}
+            client = woo_client(shop)
             try:
                 info = confirm_keys(client)
             except KeysRejected as exc:
@@ -56,22 +61,19 @@ def confirm_connection(shop_id: int) -> dict:
             return {"shop_id": shop_id, "connected": True, "webhooks": result.summary()}
 
 
-def enqueue_confirmation(shop_id: int) -> None:
-    get_queue("default").enqueue(confirm_connection, shop_id, job_timeout=300,
-                                 retry=Retry(max=4, interval=[5, 30, 120, 600]))
-
-
 def ensure_webhooks_for(shop_id: int) -> dict:
     """List Sticky's webhooks on one store and recreate any disabled, paused or missing."""
-    from connectors.woocommerce.client import WooClient
-    from connectors.woocommerce.webhooks import ensure_webhooks
+    from app.shops.clients import woo_client
+    from app.woocommerce.webhooks import ensure_webhooks
 
     with app_context() as app:
         with db.new_session() as session:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce" or shop.status != "active":
                 return {"shop_id": shop_id, "skipped": "not an active WooCommerce store"}
-            result = ensure_webhooks(session, shop, WooClient.for_shop(shop),
+            if skip_outbound(shop, "webhook registration"):
+                return {"shop_id": shop_id, "skipped": "the local demo store"}
+            result = ensure_webhooks(session, shop, woo_client(shop),
                                      app.config["APP_URL"])
             if result.created or result.recreated or result.failed:
                 log.warning("woocommerce.webhooks.repaired",
@@ -84,9 +86,12 @@ def ensure_webhooks_all() -> dict:
     """Periodic: one ensure_webhooks_for job per active WooCommerce store."""
     with app_context():
         with db.new_session() as session:
-            shop_ids = session.execute(
-                select(Shop.id).where(Shop.platform == "woocommerce", Shop.status == "active")
-            ).scalars().all()
+            stores = session.execute(
+                select(Shop).where(Shop.platform == "woocommerce", Shop.status == "active")
+                .order_by(Shop.id)
+            ).scalars()
+            shop_ids = [shop.id for shop in stores
+                        if not skip_outbound(shop, "webhook registration")]
         queue = get_queue("default")
         for shop_id in shop_ids:
             queue.enqueue(ensure_webhooks_for, shop_id, job_timeout=300, result_ttl=600)
@@ -100,17 +105,19 @@ def refresh_orders(shop_id: int, order_ids: list[str]) -> dict:
     (404) is voided from its stored copy. Either way it leaves every figure.
     """
     from app.profiles.service import ProfileStore, lock_shop
+    from app.shops.clients import woo_client
+    from app.woocommerce.orders import tombstone
     from connectors.http import NotFound
-    from connectors.woocommerce.client import WooClient
     from connectors.woocommerce.normalize import order_records
-    from connectors.woocommerce.reconcile import tombstone
 
     with app_context():
         with db.new_session() as session:
             shop = session.get(Shop, shop_id)
             if shop is None or shop.platform != "woocommerce":
                 return {"shop_id": shop_id, "skipped": "unknown store"}
-            client = WooClient.for_shop(shop)
+            if skip_outbound(shop, "re-reading orders"):
+                return {"shop_id": shop_id, "skipped": "the local demo store"}
+            client = woo_client(shop)
             records = []
             for order_id in order_ids:
                 try:

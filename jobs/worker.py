@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # (job, seconds between runs)
 PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.ingest.sweep_inbox", 60),
+    ("jobs.events.sweep_events", 60),
     ("jobs.carts.mark_abandoned", 300),
     ("jobs.compliance.sweep_lifecycle_deliveries", 300),
     ("jobs.woocommerce.ensure_webhooks_all", 30 * 60),
@@ -51,12 +52,17 @@ def run_worker(app: Flask, *, burst: bool = False) -> None:
     redis = get_redis(app)
     queues = [get_queue(name, app) for name in QUEUE_NAMES]
     stop = threading.Event()
+    from jobs.events import register_subscribers, sweep_events
+
+    with app.app_context():
+        register_subscribers()
     if burst:
         # Pick up anything stored while no worker ran (or whose job Redis lost).
         from jobs.ingest import sweep_inbox
 
         with app.app_context():
             sweep_inbox(older_than_seconds=0)
+            sweep_events()
     else:
         threading.Thread(target=_periodic_loop, args=(app, stop), daemon=True,
                          name="sticky-periodic").start()

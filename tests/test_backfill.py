@@ -22,7 +22,7 @@ from app.profiles.models import Customer, Order, OrderLine, Refund, TimelineEven
 from app.shops.service import create_api_key
 from app.sync.backfill import BackfillError, latest_run, run_backfill
 from app.sync.models import BackfillRun
-from connectors.shopify.backfill import make_backfill_source
+from app.sync.sources import backfill_source_for
 from connectors.shopify.bulk import BULK_PARENT_KEY
 from tests.conftest import post_webhook
 from tests.factories import customer_payload, order_payload
@@ -204,15 +204,17 @@ def test_backfill_job_imports_customers_orders_and_joined_line_items(shop, shopi
 
 @pytest.fixture
 def published(monkeypatch):
-    """Every domain event published, as a subscriber to all kinds sees them."""
+    """Every domain event published (appended to the event log), of every kind."""
     from app import events
 
     seen: list = []
-    kinds = [value for name, value in vars(events).items()
-             if name.isupper() and isinstance(value, str)]
-    for kind in kinds:
-        monkeypatch.setitem(events._subscribers, kind,
-                            [*events._subscribers.get(kind, []), lambda _s, e: seen.append(e)])
+    publish = events.publish
+
+    def recording(session, batch):
+        seen.extend(batch)
+        publish(session, batch)
+
+    monkeypatch.setattr(events, "publish", recording)
     return seen
 
 
@@ -460,8 +462,8 @@ def test_backfill_of_an_uninstalled_store_is_refused_and_the_job_skips_it(shop, 
     assert run_backfill_job(987654)["skipped"].startswith("there is no store")
 
 
-def test_make_backfill_source_uses_the_shops_token(ctx, shop):
-    source = make_backfill_source(db.session, shop, page_size=10)
+def test_backfill_source_for_uses_the_shops_token(ctx, shop):
+    source = backfill_source_for(db.session, shop, page_size=10)
     assert source.client.endpoint == f"https://{DOMAIN}/admin/api/{API_VERSION}/graphql.json"
     assert source.client._token == "shpat_test_token"
     assert source.page_size == 10

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+
+import responses
 from sqlalchemy import select, text
 
 from app.crypto import decrypt
 from app.db import db
 from app.shops.models import ApiKey, Shop
+from tests.conftest import FIXTURES
 
 
+@responses.activate
 def test_shops_add_stores_the_token_encrypted(app, ctx):
+    # The token is checked with Shopify first (tests/test_shops_add.py); here it works.
+    responses.post("https://cool-shop.myshopify.com/admin/api/2026-10/graphql.json",
+                   json=json.loads((FIXTURES / "shopify" / "graphql" / "shop_details.json")
+                                   .read_text()))
     runner = app.test_cli_runner()
     result = runner.invoke(args=["shops", "add", "Cool-Shop.myshopify.com",
                                  "--token", "shpat_secret_value_123"])

@@ -14,6 +14,7 @@ from sqlalchemy import JSON, LargeBinary, String, Text, func, select, text
 
 from app.compliance.models import ComplianceAudit, ComplianceExport
 from app.db import Base, db
+from app.events.models import StoredEvent
 from app.inbox.models import InboxEntry
 from app.profiles.models import Customer, Order, Refund, TimelineEvent
 from app.shops.models import Shop
@@ -143,6 +144,8 @@ def test_data_request_exports_everything_held_on_the_customer(app, client, shop)
             Order.customer_id == profile.id)).scalars())
         timeline_count = fresh.execute(select(func.count()).select_from(TimelineEvent).where(
             TimelineEvent.customer_id == profile.id)).scalar_one()
+        event_kinds = sorted(fresh.execute(select(StoredEvent.kind).where(
+            StoredEvent.customer_id == profile.id)).scalars())
         refund_ids = set(fresh.execute(select(Refund.platform_refund_id)).scalars())
     assert [p["email"] for p in export["profiles"]] == [GRACE]
     assert export["profiles"][0]["platform_customer_id"] == str(grace["id"])
@@ -152,12 +155,16 @@ def test_data_request_exports_everything_held_on_the_customer(app, client, shop)
     assert {r["platform_refund_id"] for r in export["refunds"]} == refund_ids
     assert [c["token"] for c in export["carts"]] == ["chk-grace"]
     assert len(export["timeline"]) == timeline_count > 0
+    assert sorted(e["kind"] for e in export["events"]) == event_kinds
+    assert "order_placed" in event_kinds
+    assert {e["customer_id"] for e in export["events"]} == {profile.id}
     assert export["consent"] == [{"profile_id": profile.id, "email_marketing": "subscribed",
                                   "updated_at": export["profiles"][0][
                                       "email_marketing_updated_at"]}]
     assert BYSTANDER not in json.dumps(export)
     assert listing[0]["counts"] == {"profiles": 1, "orders": 2, "order_lines": 2, "refunds": 1,
-                                    "carts": 1, "timeline": timeline_count}
+                                    "carts": 1, "timeline": timeline_count,
+                                    "events": len(event_kinds)}
 
 
 def test_exports_are_scoped_to_their_store(app, client, shop, other_shop):
@@ -180,6 +187,11 @@ def test_customer_redaction_leaves_no_trace_of_the_customer(app, client, shop):
     post_webhook(client, "customers/data_request", _request("customers/data_request", grace))
     run_worker(app)
     assert _places_mentioning(GRACE)  # the test can see her before the redaction
+    grace_id = db.session.execute(select(Customer.id).where(
+        Customer.email_normalized == GRACE)).scalar_one()
+    assert _count(StoredEvent, StoredEvent.customer_id == grace_id) > 0
+    others = _count(StoredEvent, StoredEvent.customer_id != grace_id)
+    assert others > 0
     # when Shopify asks for her redaction
     response = post_webhook(client, "customers/redact",
                             _request("customers/redact", grace, mirrored["orders"]),
@@ -204,6 +216,7 @@ def test_customer_redaction_leaves_no_trace_of_the_customer(app, client, shop):
         assert audit.counts["orders_scrubbed"] == 2
         assert audit.counts["carts_deleted"] == 1
         assert audit.counts["exports_deleted"] == 1
+        assert audit.counts["events_deleted"] > 0
         assert audit.counts["deliveries_deleted"] >= 5
         assert str(grace["id"]) not in json.dumps([audit.subject_hash, audit.counts,
                                                    audit.note])
@@ -214,6 +227,9 @@ def test_customer_redaction_leaves_no_trace_of_the_customer(app, client, shop):
         assert str(grace["id"]).encode() not in entry.payload
     # and the bystander is untouched
     assert _count(Order, Order.email == BYSTANDER) == 1
+    # and no domain event is about her any more; the bystander's remain
+    assert _count(StoredEvent, StoredEvent.customer_id == grace_id) == 0
+    assert _count(StoredEvent) == others
     # and a redelivery of the same request changes nothing
     post_webhook(client, "customers/redact", _request("customers/redact", grace),
                  webhook_id="redact-1")

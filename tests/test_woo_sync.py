@@ -15,14 +15,16 @@ from app.crypto import decrypt
 from app.db import db
 from app.profiles.models import Customer, Order
 from app.profiles.service import ProfileStore
+from app.shops.clients import woo_client
 from app.shops.models import Shop
+from app.sync.sources import reconcile_source_for
 from app.woocommerce.models import WooWebhook
+from app.woocommerce.webhooks import ensure_webhooks
 from connectors.http import HttpClient
 from connectors.woocommerce.backfill import WooBackfillSource
 from connectors.woocommerce.client import WooClient
-from connectors.woocommerce.reconcile import make_reconcile_source
 from connectors.woocommerce.signatures import compute_signature, verify_signature
-from connectors.woocommerce.webhooks import TOPICS, delivery_url, ensure_webhooks
+from connectors.woocommerce.webhooks import TOPICS, delivery_url
 from tests.test_woo_support import API, CK, CS, connect_store, customer, order, woo_fixture
 
 
@@ -135,7 +137,7 @@ def test_disabled_and_missing_webhooks_are_recreated(ctx, session):
     responses.delete(f"{API}/webhooks/{rows['order.updated'].remote_id}", json={})
     old_secret = decrypt(rows["order.updated"].secret_encrypted)
 
-    result = ensure_webhooks(session, shop, WooClient.for_shop(shop), "https://sticky.test")
+    result = ensure_webhooks(session, shop, woo_client(shop), "https://sticky.test")
 
     assert sorted(result.recreated) == ["customer.deleted", "order.updated"]
     assert sorted(c["topic"] for c in created) == ["customer.deleted", "order.updated"]
@@ -171,7 +173,7 @@ def test_backfill_pages_customers_then_orders_and_resumes(ctx, session):
 
     client_module.PER_PAGE, saved = 2, client_module.PER_PAGE  # small pages to see paging
     try:
-        source = WooBackfillSource(WooClient.for_shop(shop),
+        source = WooBackfillSource(woo_client(shop),
                                    now=datetime(2026, 3, 2, tzinfo=UTC))
         assert source.total() == 5
         pages = list(source.pages(None))
@@ -211,7 +213,7 @@ def test_reconciliation_repairs_a_missed_order(ctx, session):
     responses.get(f"{API}/customers", json=[customer(customer_id=25, modified=-600)],
                   headers={"X-WP-TotalPages": "1"})
 
-    source = make_reconcile_source(session, shop)
+    source = reconcile_source_for(session, shop)
     batches = list(source.changed_since(datetime(2026, 3, 1, 12, 0, tzinfo=UTC)))
     store = ProfileStore(session, shop.id)
     records = [r for batch in batches for r in batch]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask import has_app_context
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 from sqlalchemy import select
 
 from app.accounts.models import Account
 from app.accounts.service import (
     AccountError,
+    check_new_email,
     create_account,
     link_account_to_shop,
     normalize_email,
@@ -36,8 +38,30 @@ def _account(email: str) -> Account:
     return account
 
 
+def _in_app_context(ctx: click.Context) -> None:
+    # `flask` pushes the app context before parsing parameters; a bare click runner may not.
+    if not has_app_context():
+        ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
+
+
+def _email_for_new_account(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Checked while parsing, so a bad or taken email is refused before the password prompt."""
+    _in_app_context(ctx)
+    try:
+        check_new_email(db.session, value)
+    except AccountError as exc:
+        raise click.BadParameter(f"{value!r}: {exc}") from None
+    return value
+
+
+def _email_of_an_account(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    _in_app_context(ctx)
+    _account(value)
+    return value
+
+
 @accounts_cli.command("add")
-@click.argument("email")
+@click.argument("email", callback=_email_for_new_account)
 @click.password_option(help="The password (prompted, hidden, asked twice, when omitted).")
 @with_appcontext
 def accounts_add(email: str, password: str) -> None:
@@ -51,7 +75,7 @@ def accounts_add(email: str, password: str) -> None:
 
 
 @accounts_cli.command("set-password")
-@click.argument("email")
+@click.argument("email", callback=_email_of_an_account)
 @click.password_option(help="The new password (prompted when omitted).")
 @with_appcontext
 def accounts_set_password(email: str, password: str) -> None:

@@ -54,8 +54,9 @@ def normalize_email(value: str | None) -> str:
 
 def _valid_email(email: str) -> bool:
     local, _, domain = email.rpartition("@")
-    return bool(local) and "." in domain.strip(".") and not any(c.isspace() for c in email) \
-        and len(email) <= 320
+    # isprintable() is False for spaces other than " " and for control characters (NUL...).
+    return bool(local) and "." in domain.strip(".") and " " not in email \
+        and email.isprintable() and len(email) <= 320
 
 
 def check_new_password(email: str, password: str) -> None:
@@ -65,6 +66,18 @@ def check_new_password(email: str, password: str) -> None:
         raise AccountError(f"Passwords are limited to {MAX_PASSWORD_LENGTH} characters.")
     if normalize_email(password) == normalize_email(email):
         raise AccountError("Your password must not be your email address.")
+
+
+def check_new_email(db_session: Session, email: str) -> None:
+    """AccountError when `email` cannot open a new account (invalid, or already taken): what
+    a form or the CLI can say before asking for a password."""
+    email_n = normalize_email(email)
+    if not _valid_email(email_n):
+        raise AccountError("Enter a valid email address.")
+    taken = db_session.execute(
+        select(Account.id).where(Account.email_normalized == email_n)).first()
+    if taken is not None:
+        raise AccountError("An account with this email already exists. Sign in instead.")
 
 
 def create_account(db_session: Session, email: str, password: str) -> Account:

@@ -35,6 +35,7 @@ from app.accounts.service import (
     stores_for,
 )
 from app.db import db
+from app.routing import field_with_nul, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,13 @@ def protect_forms():
     # Opt-in CSRF (see app/accounts/__init__.py): every state-changing request of the panel.
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
+    # NUL cannot be stored or looked up in PostgreSQL: refuse it before any query does.
+    if field_with_nul(request.args, request.form) is not None:
+        return render_template("accounts/error.html", title="This form contains an invalid "
+                               "character", reason="One of the fields contains a NUL "
+                               "character, which no email, password or name can hold.",
+                               advice="Go back, retype the field and try again."), 400
+    return None
 
 
 @bp.errorhandler(CSRFError)
@@ -163,10 +171,7 @@ def stores():
 def select_store():
     account = current_account()
     assert account is not None
-    try:
-        shop_id = int(request.form.get("shop_id") or "")
-    except ValueError:
-        shop_id = 0
+    shop_id = parse_id(request.form.get("shop_id") or "")  # None for junk or past 2^63
     shop = linked_shop(db.session, account.id, shop_id) if shop_id else None
     if shop is None:
         return render_template("accounts/error.html", title="Store not available",

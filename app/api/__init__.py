@@ -7,11 +7,26 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 from app.api import (  # noqa: E402,F401  (routes register on import)
+    compliance,
     customers,
     openapi,
     sync,  # noqa: E402,F401
 )
 from app.api.auth import require_shop  # noqa: E402
-from app.compliance import api as compliance_api  # noqa: E402,F401
+
+
+@bp.before_request
+def refuse_nul_in_query():
+    """400 for a query parameter holding NUL (PostgreSQL text cannot), before any query."""
+    from flask import jsonify, request
+
+    from app.routing import field_with_nul
+
+    name = field_with_nul(request.args)
+    if name is not None:
+        return jsonify({"status": 400, "message": f"query parameter {name!r} contains a NUL "
+                                                  "character"}), 400
+    return None
+
 
 bp.before_request(require_shop)

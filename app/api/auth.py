@@ -14,7 +14,7 @@ The credential's store is the tenant for the whole request (`g.shop`).
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import jwt
 from flask import current_app, g, jsonify, request, session
@@ -23,6 +23,7 @@ from sqlalchemy import select
 from app.db import db
 from app.shops.models import Shop
 from app.shops.service import API_KEY_PREFIX, shop_for_api_key
+from connectors.shopify.oauth import valid_shop_domain
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,28 @@ class AuthError(Exception):
         super().__init__(message)
         self.retry_session = retry_session
         self.status = status
+
+
+def _shop_domain_from_dest(dest: object) -> str:
+    """The store a session token's `dest` names (`https://<shop>.myshopify.com`), or AuthError.
+
+    The token is signed, but its claims are still input: `dest` may be any JSON value, an
+    unparseable URL (`http://[::1`), or a host no Shopify store can have (NUL bytes, which
+    PostgreSQL refuses in a query; underscores; 300 characters). Each is a 401 with a reason.
+    """
+    bad = AuthError("invalid session token: dest is not a Shopify store URL "
+                    "(https://<shop>.myshopify.com)", retry_session=True)
+    if not isinstance(dest, str):
+        raise bad
+    try:
+        parts = urlsplit(dest)
+        host, port = parts.hostname, parts.port
+    except ValueError:  # unbalanced IPv6 brackets, a port that is not a number, ...
+        raise bad from None
+    domain = valid_shop_domain(host) if parts.scheme == "https" and port is None else None
+    if domain is None:
+        raise bad
+    return domain
 
 
 def shop_from_session_token(token: str) -> Shop:
@@ -56,12 +79,9 @@ def shop_from_session_token(token: str) -> Shop:
             raise AuthError(f"invalid session token: {exc}", retry_session=True) from exc
     if claims is None:
         raise AuthError(f"invalid session token: {last_error}", retry_session=True)
-    dest = str(claims["dest"])
-    if claims["iss"] != f"{dest}/admin":
+    host = _shop_domain_from_dest(claims["dest"])
+    if claims["iss"] != f"{claims['dest']}/admin":
         raise AuthError("invalid session token: iss does not match dest", retry_session=True)
-    host = (urlparse(dest).hostname or "").lower()
-    if urlparse(dest).scheme != "https" or not host.endswith(".myshopify.com"):
-        raise AuthError("invalid session token: dest is not a Shopify store", retry_session=True)
     shop = db.session.execute(
         select(Shop).where(Shop.platform == "shopify", Shop.domain == host)
     ).scalar_one_or_none()

@@ -80,13 +80,16 @@ def list_customers():
         query = query.where(Customer.email_normalized == normalize_email(email))
     q = request.args.get("q", "").strip()
     if q:
-        pattern = f"%{q.lower()}%"
+        # A substring match: autoescape makes `%`, `_` (and the escape character itself)
+        # mean themselves, on PostgreSQL and SQLite alike.
+        needle = q.lower()
         query = query.where(or_(
-            Customer.email_normalized.like(pattern),
-            func.lower(Customer.first_name).like(pattern),
-            func.lower(Customer.last_name).like(pattern),
+            Customer.email_normalized.contains(needle, autoescape=True),
+            func.lower(Customer.first_name).contains(needle, autoescape=True),
+            func.lower(Customer.last_name).contains(needle, autoescape=True),
             func.lower(func.coalesce(Customer.first_name, "") + " "
-                       + func.coalesce(Customer.last_name, "")).like(pattern),
+                       + func.coalesce(Customer.last_name, "")).contains(needle,
+                                                                         autoescape=True),
         ))
     segment = request.args.get("segment", "").strip()
     if segment:

@@ -11,9 +11,10 @@ the second time. A periodic sweep re-enqueues rows whose job was lost.
   (Shopify sends shop/redact 48 hours later if the merchant does not come back).
 - customers/data_request: a JSON export of every row Sticky holds on the customer is stored
   for the merchant (`/api/compliance/exports`).
-- customers/redact: the customer's profiles, carts and timeline are deleted; their orders
-  are kept for the store's figures but stripped of personal data; exports, and inbox
-  deliveries that mention the customer, are deleted (the request's own payload is scrubbed).
+- customers/redact: the customer's profiles, carts, timeline and domain events are deleted;
+  their orders are kept for the store's figures but stripped of personal data; exports, and
+  inbox deliveries that mention the customer, are deleted (the request's own payload is
+  scrubbed).
 - shop/redact: every row the shop owns is deleted, then the shop itself.
 """
 
@@ -23,6 +24,7 @@ import hashlib
 import hmac
 import logging
 import re
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from app.compliance.models import ComplianceAudit, ComplianceExport
 from app.db import Base, utcnow
+from app.events import erase_customers, history
 from app.inbox.models import FAILED, PROCESSED, InboxEntry
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
 from app.profiles.service import normalize_email
@@ -270,6 +273,7 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
     lines_by_order: dict[int, list[dict[str, Any]]] = {}
     for line in lines:
         lines_by_order.setdefault(line.order_id, []).append(_row(line))
+    events = list(history(session, shop.id, customers=subject.customer_ids))
     request_block = payload.get("data_request")
     request_id = request_block.get("id") if isinstance(request_block, dict) else None
     content = {
@@ -289,10 +293,12 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
         "refunds": [_row(r) for r in subject.refunds],
         "carts": [_row(c) for c in subject.carts],
         "timeline": [_row(t) for t in subject.timeline],
+        "events": [{**asdict(e), "occurred_at": e.occurred_at.isoformat()} for e in events],
     }
     counts = {"profiles": len(subject.customers), "orders": len(subject.orders),
               "order_lines": len(lines), "refunds": len(subject.refunds),
-              "carts": len(subject.carts), "timeline": len(subject.timeline)}
+              "carts": len(subject.carts), "timeline": len(subject.timeline),
+              "events": len(events)}
     session.add(ComplianceExport(shop_id=shop.id, data_request_id=content["data_request_id"]
                                  and str(content["data_request_id"]),
                                  subject_hash=subject.hash, counts=counts, content=content,
@@ -350,6 +356,7 @@ def redact_customer(session: Session, shop: Shop, payload: dict[str, Any], *,
         delete(TimelineEvent).where(TimelineEvent.shop_id == shop.id,
                                     TimelineEvent.customer_id.in_(subject.customer_ids))
     ).rowcount if subject.customer_ids else 0
+    counts["events_deleted"] = erase_customers(session, shop.id, subject.customer_ids)
     counts["profiles_deleted"] = session.execute(
         delete(Customer).where(Customer.shop_id == shop.id,
                                Customer.id.in_(subject.customer_ids))

@@ -652,6 +652,7 @@ class ProfileStore:
         ))
         s.execute(update(TimelineEvent).where(TimelineEvent.customer_id == guest_id)
                   .values(customer_id=into))
+        self.published = events.reassign_customer(s, self.shop_id, guest_id, into, self.published)
         s.execute(delete(Customer).where(Customer.id == guest_id))
         self._forget_customers()
         self._orders.clear()
@@ -812,11 +813,15 @@ class ProfileStore:
             for moment in (rec.placed_at, rec.updated_at, rec.cancelled_at))
 
     def _insert_refund(self, rec: RefundRecord) -> None:
-        self._refunds.setdefault(rec.platform_id, {
+        row = self._refunds.setdefault(rec.platform_id, {
             "shop_id": self.shop_id, "platform_refund_id": rec.platform_id,
             "platform_order_id": rec.order_platform_id, "amount": rec.amount,
             "note": rec.note, "refunded_at": rec.refunded_at, "created_at": utcnow(),
         })
+        # What a refund returned only grows (a pending transaction succeeds later), so the
+        # largest amount seen wins, whatever order the versions arrive in (here and in the
+        # refunds upsert of `_flush_writes`).
+        row["amount"] = max(row["amount"], rec.amount)
         self._touched_orders.add(rec.order_platform_id)
 
     def _queue_conversions(self, rec: OrderRecord, order_id: int,
@@ -855,9 +860,12 @@ class ProfileStore:
             bulk_insert(conn, _L, rows)
             self._lines.clear()
         if self._refunds:
+            upsert = insert_for(self.session, _R)
             conn.execute(
-                insert_for(self.session, _R)
-                .on_conflict_do_nothing(index_elements=["shop_id", "platform_refund_id"]),
+                upsert.on_conflict_do_update(
+                    index_elements=["shop_id", "platform_refund_id"],
+                    set_={"amount": upsert.excluded.amount},
+                    where=upsert.excluded.amount > _R.c.amount),
                 list(self._refunds.values()),
             )
             self._refunds.clear()
@@ -891,6 +899,11 @@ class ProfileStore:
                    _R.c.platform_order_id == _O.c.platform_order_id)
             .scalar_subquery()
         )
+        # An order's refunds never exceed what was paid for it (an over-refund, a refund
+        # counted twice by the platform, a bad payload), so no figure built on
+        # `total_price - total_refunded` can go below zero.
+        least, greatest = (func.least, func.greatest) if self._postgres else (func.min, func.max)
+        total = least(greatest(total, 0), _O.c.total_price)
         for among in _among(self._conn, _O.c.platform_order_id, refunded):
             self._exec(update(_O).where(_O.c.shop_id == self.shop_id, among)
                        .values(total_refunded=total))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, UTCDateTime, utcnow
@@ -39,6 +39,9 @@ class Shop(Base):
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Reconciliation watermark: records updated after this are re-read from the platform.
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The local demo store (`flask --app app demo`): nothing is ever sent to its platform
+    # (app/shops/outbound.py). Set only by the demo's seeder.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.crypto import CredentialError, decrypt, encrypt
 from app.db import db, utcnow
 from app.shops.models import Shop
+from app.shops.outbound import require_outbound
 from connectors.shopify import oauth
 from connectors.shopify.oauth import OAuthError, OfflineToken
 
@@ -43,6 +44,8 @@ class TokenError(RuntimeError):
 def _check_usable(shop: Shop) -> None:
     if shop.platform != "shopify":
         raise TokenError(f"store {shop.domain} is not a Shopify store")
+    # Every Admin API call, refresh and migration starts here: the demo store's stops here.
+    require_outbound(shop, "Admin API access")
     if shop.status == "uninstalled":
         raise TokenError(f"store {shop.domain} has uninstalled Sticky; reinstall to reconnect")
     if not shop.access_token_encrypted:
@@ -71,8 +74,9 @@ def admin_access_token(session: Session, shop: Shop) -> str:
     """The shop's Admin API token in clear text, refreshed first when it is about to expire.
 
     Raises TokenError when the shop is uninstalled, has no token, or Shopify refuses the
-    refresh (the merchant must open the app again). May commit `session` on SQLite (see the
-    module docstring); on PostgreSQL the refresh commits in a session of its own.
+    refresh (the merchant must open the app again); OutboundRefused for the local demo
+    store. May commit `session` on SQLite (see the module docstring); on PostgreSQL the
+    refresh commits in a session of its own.
     """
     _check_usable(shop)
     if not needs_refresh(shop):

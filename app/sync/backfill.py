@@ -3,12 +3,12 @@
     run = run_backfill(session, shop_id)                 # resume the shop's run, or start one
     run = run_backfill(session, shop_id, restart=True)   # start over from the beginning
 
-It asks the shop's platform for a BackfillSource (app/sync/sources.py) and applies each Page
-in ONE transaction through the profile store, saving the page's cursor and the processed
-count in that same transaction. So a run killed at any moment resumes after the last
-committed page: nothing is skipped and no page's progress is counted twice. Records carry the
-platform's `updated_at`, and the store never lets an older version overwrite a newer one, so a
-backfill racing live webhooks ends with the newest data.
+It asks the shop's platform for a BackfillSource (connectors/sources.py; app/sync/sources.py
+builds it for the shop) and applies each Page in ONE transaction through the profile store,
+saving the page's cursor and the processed count in that same transaction. So a run killed at
+any moment resumes after the last committed page: nothing is skipped and no page's progress is
+counted twice. Records carry the platform's `updated_at`, and the store never lets an older
+version overwrite a newer one, so a backfill racing live webhooks ends with the newest data.
 
 One run at a time per shop (a Redis lock, renewed after every page). Progress lives in
 `backfill_runs` (the newest row per shop), which `GET /api/backfill` reports.
@@ -30,9 +30,11 @@ from app.db import utcnow
 from app.profiles.service import refresh_all_customer_figures
 from app.queue import get_redis
 from app.shops.models import Shop
+from app.shops.outbound import PLATFORM_NAMES, outbound_allowed
 from app.sync.apply import apply_batch
 from app.sync.models import COMPLETED, FAILED, QUEUED, RUNNING, BackfillRun
-from app.sync.sources import BackfillSource, Page, backfill_source_for
+from app.sync.sources import backfill_source_for
+from connectors.sources import BackfillSource, Page
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,10 @@ def _active_shop(session: Session, shop_id: int) -> Shop:
     if shop.status != "active":
         raise BackfillError(f"store {shop.domain} is {shop.status}; reconnect it before "
                             "importing its history")
+    if not outbound_allowed(shop):
+        raise BackfillError(f"store {shop.domain} is the local demo store: its history is "
+                            "seeded by `flask --app app demo`, never imported from "
+                            f"{PLATFORM_NAMES.get(shop.platform, shop.platform)}")
     return shop
 
 

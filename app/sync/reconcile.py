@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.queue import get_redis
 from app.shops.models import Shop
+from app.shops.outbound import skip_outbound
 from app.sync.apply import apply_batch
-from app.sync.sources import ReconcileSource, reconcile_source_for
+from app.sync.sources import reconcile_source_for
+from connectors.sources import ReconcileSource
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ def reconcile_shop(session: Session, shop_id: int, *, source: ReconcileSource | 
     shop = session.get(Shop, shop_id)
     if shop is None or shop.status != "active":
         return ReconcileResult(shop_id, None, skipped="not an active store")
+    if skip_outbound(shop, "reconciliation"):
+        return ReconcileResult(shop_id, None, skipped="the local demo store")
     lock = get_redis().lock(f"sticky:reconcile:{shop_id}", timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         return ReconcileResult(shop_id, None, skipped="a pass is already running")

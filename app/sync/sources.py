@@ -1,91 +1,64 @@
-"""The contract between the sync runner and a platform's history reader.
+"""The sync readers for a stored shop: its platform's connector source, with its credentials.
 
-A *source* reads one shop's history from its platform and hands over neutral records
-(connectors/records.py). The runner (app/sync/backfill.py, app/sync/reconcile.py) owns
-transactions, progress and resumption; a source only reads.
-
-Stable interface: the WooCommerce connector implements it in connectors/woocommerce/.
+The readers, and the Page and protocols they share with the runner, live in the connectors
+(connectors/sources.py) and take plain values. This module is the domain's half: it picks the
+reader for the shop's platform and hands it a client built from the shop's credentials
+(app/shops/clients.py) and the app's settings. Connectors are imported lazily, so using one
+platform never costs importing another's client.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Any
 
-from connectors.records import Record
+from flask import current_app
+from sqlalchemy.orm import Session
 
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from app.shops.models import Shop
-
-
-@dataclass
-class Page:
-    """One unit of work the runner applies in a single transaction.
-
-    `cursor` is an opaque string that, passed back to `pages(resume_cursor=...)`, yields the
-    pages AFTER this one (None when the source cannot resume mid-way or this is the end).
-    `units` is how many orders/customers this page consumed, for progress (compared to total()).
-    """
-
-    records: list[Record] = field(default_factory=list)
-    cursor: str | None = None
-    units: int = 0
-
-
-class BackfillSource(Protocol):
-    def total(self) -> int | None:
-        """Units the whole history holds (for the progress bar); None when unknown."""
-        ...
-
-    def pages(self, resume_cursor: str | None) -> Iterator[Page]:
-        """Pages of the full history, starting after `resume_cursor` (None: from the start)."""
-        ...
-
-
-class ReconcileSource(Protocol):
-    def changed_since(self, since: datetime | None) -> Iterator[list[Record]]:
-        """Batches of records for everything updated at or after `since` (None: everything)."""
-        ...
+from app.shops.clients import shopify_admin_client, woo_client
+from app.shops.models import Shop
+from app.shops.outbound import require_outbound
+from connectors.sources import BackfillSource, ReconcileSource
 
 
 class UnsupportedPlatform(ValueError):
     """The shop's platform has no sync source (yet)."""
 
 
-_BACKFILL_FACTORIES = {
-    "shopify": ("connectors.shopify.backfill", "make_backfill_source"),
-    "woocommerce": ("connectors.woocommerce.backfill", "make_backfill_source"),
-}
-_RECONCILE_FACTORIES = {
-    "shopify": ("connectors.shopify.reconcile", "make_reconcile_source"),
-    "woocommerce": ("connectors.woocommerce.reconcile", "make_reconcile_source"),
-}
+def backfill_source_for(session: Session, shop: Shop, **options: Any) -> BackfillSource:
+    """The history reader for `shop`'s platform, with that shop's credentials.
 
+    `options` go to the source. For Shopify, `page_size` defaults to BACKFILL_PAGE_SIZE
+    (records per transaction, 5000) and `poll_interval` to SHOPIFY_BULK_POLL_SECONDS (the
+    first bulk-operation poll interval, 2 s). Raises OutboundRefused for the demo store,
+    which is never read from its platform.
+    """
+    require_outbound(shop, "history backfill")
+    if shop.platform == "shopify":
+        from connectors.shopify.backfill import DEFAULT_PAGE_SIZE, ShopifyBulkSource
 
-def _factory(table: dict[str, tuple[str, str]], platform: str):
-    # Imported lazily: a connector may not be installed (or written) yet, and importing one
-    # platform's client must not be a cost every other platform pays.
-    try:
-        module_name, attr = table[platform]
-    except KeyError:
-        raise UnsupportedPlatform(f"no sync source for platform {platform!r}") from None
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise UnsupportedPlatform(f"sync for {platform!r} is not available: {exc}") from exc
-    return getattr(module, attr)
+        config = current_app.config
+        options.setdefault("page_size", int(config.get("BACKFILL_PAGE_SIZE", DEFAULT_PAGE_SIZE)))
+        options.setdefault("poll_interval", float(config.get("SHOPIFY_BULK_POLL_SECONDS", 2.0)))
+        return ShopifyBulkSource(shopify_admin_client(session, shop), **options)
+    if shop.platform == "woocommerce":
+        from connectors.woocommerce.backfill import WooBackfillSource
 
-
-def backfill_source_for(session: Session, shop: Shop) -> BackfillSource:
-    """The history reader for `shop`'s platform, with that shop's credentials."""
-    return _factory(_BACKFILL_FACTORIES, shop.platform)(session, shop)
+        return WooBackfillSource(woo_client(shop), **options)
+    raise UnsupportedPlatform(f"no sync source for platform {shop.platform!r}")
 
 
 def reconcile_source_for(session: Session, shop: Shop) -> ReconcileSource:
-    """The changed-since reader for `shop`'s platform, with that shop's credentials."""
-    return _factory(_RECONCILE_FACTORIES, shop.platform)(session, shop)
+    """The changed-since reader for `shop`'s platform, with that shop's credentials.
+
+    Raises OutboundRefused for the demo store, which is never read from its platform.
+    """
+    require_outbound(shop, "reconciliation")
+    if shop.platform == "shopify":
+        from connectors.shopify.reconcile import ShopifyReconcileSource
+
+        return ShopifyReconcileSource(shopify_admin_client(session, shop))
+    if shop.platform == "woocommerce":
+        from connectors.woocommerce.reconcile import WooReconcileSource
+
+        return WooReconcileSource(woo_client(shop))
+    raise UnsupportedPlatform(f"no sync source for platform {shop.platform!r}")

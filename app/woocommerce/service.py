@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from rq import Retry
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.crypto import encrypt
 from app.db import utcnow
+from app.queue import get_queue
 from app.shops.models import Shop
 from app.woocommerce.models import (
     CONNECTED,
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_TTL = timedelta(minutes=30)
 CALLBACK_FIELDS = ("key_id", "user_id", "consumer_key", "consumer_secret", "key_permissions")
+# Enqueued by name: the app never imports jobs/ (DESIGN.md, "Layers").
+CONFIRM_JOB = "jobs.woocommerce.confirm_connection"
 
 
 class CallbackRefused(ValueError):
@@ -132,6 +136,13 @@ def accept_keys(session: Session, data: Any) -> WooConnectRequest:
     log.info("woocommerce.callback.keys_received",
              extra={"request": row.id, "shop_id": shop.id, "key_id": data.get("key_id")})
     return row
+
+
+def enqueue_confirmation(shop_id: int) -> None:
+    """Queue step 3 for a store whose keys were just stored. Call after committing them.
+    Raises RedisError when Redis is unreachable."""
+    get_queue("default").enqueue(CONFIRM_JOB, shop_id, job_timeout=300,
+                                 retry=Retry(max=4, interval=[5, 30, 120, 600]))
 
 
 def mark_refused(session: Session, row: WooConnectRequest) -> None:

@@ -22,6 +22,7 @@ from app.woocommerce.service import (
     CallbackRefused,
     accept_keys,
     callback_allowed,
+    enqueue_confirmation,
     mark_refused,
     start_connect,
 )
@@ -66,8 +67,6 @@ def callback():
         db.session.rollback()
         return jsonify({"status": exc.status, "message": str(exc)}), exc.status
     db.session.commit()
-    from jobs.woocommerce import enqueue_confirmation
-
     try:
         enqueue_confirmation(row.shop_id)
     except RedisError:

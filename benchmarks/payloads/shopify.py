@@ -79,17 +79,21 @@ def order_payload(*, order_id: int | None = None, customer: dict[str, Any] | Non
 
 
 def refund_payload(*, order_id: int, amount: str = "30.00", refund_id: int | None = None,
-                   minutes: float = 60) -> dict[str, Any]:
+                   minutes: float = 60, status: str = "success") -> dict[str, Any]:
+    """The published refunds/create sample returning `amount`: one refunded line of that
+    value and one refund transaction (of `status`) for it."""
     payload = shopify_fixture("refunds/create")
     refund_id = refund_id or next_id()
     line = payload["refund_line_items"][0]
     line.update(subtotal=float(amount), subtotal_set=_money_set(amount),
                 total_tax=0.0, total_tax_set=_money_set("0.00"))
+    transaction = payload["transactions"][0]
+    transaction.update(id=next_id(), order_id=order_id, amount=amount, status=status,
+                       created_at=ts(minutes))
     payload.update(id=refund_id, order_id=order_id, created_at=ts(minutes),
                    processed_at=ts(minutes), refund_line_items=[line], order_adjustments=[],
-                   refund_shipping_lines=[], total_duties_set=_money_set("0.00"))
-    for tx in payload.get("transactions", []):
-        tx["order_id"] = order_id
+                   refund_shipping_lines=[], total_duties_set=_money_set("0.00"),
+                   transactions=[transaction])
     return payload
 
 

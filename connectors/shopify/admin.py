@@ -240,17 +240,6 @@ class AdminClient:
         return body
 
 
-def client_for_shop(session, shop, *, api_version: str | None = None, **kwargs: Any) -> AdminClient:
-    """An AdminClient for a stored Shopify shop, with its token from app/shops/tokens.py."""
-    from flask import current_app
-
-    from app.shops.tokens import admin_access_token
-
-    version = api_version or current_app.config["SHOPIFY_API_VERSION"]
-    return AdminClient(shop.domain, admin_access_token(session, shop), api_version=version,
-                       **kwargs)
-
-
 def gid_tail(gid: str | None) -> str | None:
     """`gid://shopify/Order/450789469` → `450789469` (the id webhooks and REST use)."""
     if not gid:

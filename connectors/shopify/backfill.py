@@ -1,4 +1,4 @@
-"""Shopify history as a BackfillSource (app/sync/sources.py), read with Bulk Operations.
+"""Shopify history as a BackfillSource (connectors/sources.py), read with Bulk Operations.
 
 Two bulk queries run one after the other: customers, then orders with their line items (so
 profiles exist with full details before their orders point at them). Each result file is
@@ -21,11 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from app.sync.sources import Page
 from connectors.http import HttpClient
 from connectors.records import PayloadError, Record
 from connectors.shopify import graphql_records as gql
-from connectors.shopify.admin import AdminClient, GraphQLError, client_for_shop
+from connectors.shopify.admin import AdminClient, GraphQLError
 from connectors.shopify.bulk import (
     BULK_PARENT_KEY,
     BulkOperation,
@@ -35,6 +34,7 @@ from connectors.shopify.bulk import (
     stream_jsonl,
     watch_bulk_operation,
 )
+from connectors.sources import Page
 
 log = logging.getLogger(__name__)
 
@@ -212,18 +212,4 @@ class ShopifyBulkSource:
             return None
 
 
-def make_backfill_source(session, shop, **kwargs: Any) -> ShopifyBulkSource:
-    """The contract's factory (app/sync/sources.py): a bulk source with the shop's token.
-
-    Optional settings: BACKFILL_PAGE_SIZE (records per transaction, default 5000) and
-    SHOPIFY_BULK_POLL_SECONDS (first poll interval, default 2).
-    """
-    from flask import current_app
-
-    config = current_app.config
-    kwargs.setdefault("page_size", int(config.get("BACKFILL_PAGE_SIZE", DEFAULT_PAGE_SIZE)))
-    kwargs.setdefault("poll_interval", float(config.get("SHOPIFY_BULK_POLL_SECONDS", 2.0)))
-    return ShopifyBulkSource(client_for_shop(session, shop), **kwargs)
-
-
-__all__ = ["BulkOperationFailed", "ShopifyBulkSource", "make_backfill_source"]
+__all__ = ["BulkOperationFailed", "ShopifyBulkSource"]

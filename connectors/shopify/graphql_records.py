@@ -162,6 +162,9 @@ def line_item(node: dict[str, Any]) -> LineRecord:
 
 
 def _refund(node: dict[str, Any], order_id: str) -> RefundRecord:
+    """A Refund node. `totalRefundedSet` is "the total amount across all transactions for the
+    refund": what the webhook path reads from the successful refund transactions
+    (normalize.refund), so both record the same amount."""
     refunded_at = parse_time(node.get("createdAt"))
     if refunded_at is None:
         raise PayloadError("refund node has no createdAt")

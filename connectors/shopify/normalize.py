@@ -102,23 +102,21 @@ def customer(payload: dict[str, Any]) -> CustomerRecord:
 
 
 def refund(payload: dict[str, Any], order_id: str | None = None) -> RefundRecord:
-    """A refund's value in shop money.
+    """A refund (a `refunds/create` body, or an entry of an order's `refunds`) in shop money.
 
-    Lines (subtotal + tax), refunded shipping and duties, minus order adjustments: Shopify
-    writes an adjustment as negative when it hands money back (a shipping refund of 8.00 is
-    `-8.00`) and positive when less was refunded than calculated.
+    Its amount is what its successful refund transactions returned to the shopper. The refund
+    lines only say what was calculated as refundable: Shopify's published refunds/create sample
+    lists 414.95 of lines against 75.00 + 10.00 actually refunded. The lines are read only when
+    the payload carries no `transactions` at all; an empty list means nothing was returned (a
+    restock-only refund).
     """
-    amount = ZERO
-    for line in payload.get("refund_line_items") or []:
-        amount += shop_money(line, "subtotal_set", "subtotal")
-        amount += shop_money(line, "total_tax_set", "total_tax")
-    for line in payload.get("refund_shipping_lines") or []:
-        amount += shop_money(line, "subtotal_amount_set")
-        amount += shop_money(line, "tax_amount_set")
-    amount += shop_money(payload, "total_duties_set")
-    for adjustment in payload.get("order_adjustments") or []:
-        amount -= shop_money(adjustment, "amount_set", "amount")
-        amount -= shop_money(adjustment, "tax_amount_set", "tax_amount")
+    transactions = payload.get("transactions")
+    if transactions is None:
+        amount = _calculated_refund(payload, "shop_money")
+    elif isinstance(transactions, list):
+        amount = _returned(payload, transactions)
+    else:
+        raise PayloadError("refund transactions is not a list")
     return RefundRecord(
         platform_id=_require_id(payload),
         order_platform_id=order_id or _require_id(payload, "order_id"),
@@ -127,6 +125,87 @@ def refund(payload: dict[str, Any], order_id: str | None = None) -> RefundRecord
         or datetime.now(UTC),
         note=payload.get("note"),
     )
+
+
+def _calculated_refund(payload: dict[str, Any], money: str) -> Decimal:
+    """Lines (subtotal + tax), refunded shipping and duties, minus order adjustments, in
+    `money` ("shop_money" or "presentment_money").
+
+    Shopify writes an adjustment as negative when it hands money back (a shipping refund of
+    8.00 is `-8.00`) and positive when less was refunded than calculated. The plain string
+    fields stand in for shop money only.
+    """
+    plain = money == "shop_money"
+
+    def amount_of(obj: Any, key: str, fallback_key: str | None = None) -> Decimal:
+        if not isinstance(obj, dict):
+            raise PayloadError("refund line is not an object")
+        money_set = obj.get(key)
+        if isinstance(money_set, dict) and isinstance(money_set.get(money), dict):
+            return decimal(money_set[money].get("amount"))
+        return decimal(obj.get(fallback_key)) if plain and fallback_key else ZERO
+
+    amount = ZERO
+    for line in payload.get("refund_line_items") or []:
+        amount += amount_of(line, "subtotal_set", "subtotal")
+        amount += amount_of(line, "total_tax_set", "total_tax")
+    for line in payload.get("refund_shipping_lines") or []:
+        amount += amount_of(line, "subtotal_amount_set")
+        amount += amount_of(line, "tax_amount_set")
+    amount += amount_of(payload, "total_duties_set")
+    for adjustment in payload.get("order_adjustments") or []:
+        amount -= amount_of(adjustment, "amount_set", "amount")
+        amount -= amount_of(adjustment, "tax_amount_set", "tax_amount")
+    return amount
+
+
+def _returned(payload: dict[str, Any], transactions: list[Any]) -> Decimal:
+    """The sum of the successful `refund` transactions, in shop money.
+
+    A REST transaction's `amount` is in its own `currency`: the presentment currency of a
+    multi-currency order. Such an amount is converted at the rate the refund's own money sets
+    imply (shop ÷ presentment); when they imply none, the calculated refund in shop money is
+    the best figure there is.
+    """
+    returned = ZERO
+    currencies: set[str] = set()
+    for transaction in transactions:
+        if not isinstance(transaction, dict):
+            raise PayloadError("refund transaction is not an object")
+        if (str(transaction.get("kind") or "").lower() != "refund"
+                or str(transaction.get("status") or "").lower() != "success"):
+            continue  # a failed or pending attempt returned nothing (yet)
+        amount = decimal(transaction.get("amount"))
+        if amount < 0:
+            raise PayloadError(f"refund transaction amount is negative: {amount}")
+        returned += amount
+        if transaction.get("currency"):
+            currencies.add(str(transaction["currency"]).upper())
+    shop_currency = _currency_of(payload, "shop_money")
+    if not currencies or shop_currency is None or currencies == {shop_currency}:
+        return returned
+    shop = _calculated_refund(payload, "shop_money")
+    presentment = _calculated_refund(payload, "presentment_money")
+    if currencies != {_currency_of(payload, "presentment_money")} or not presentment or not shop:
+        return max(shop, ZERO)
+    return (returned * shop / presentment).quantize(Decimal("0.01"))
+
+
+def _currency_of(payload: dict[str, Any], money: str) -> str | None:
+    """The currency code of the refund's `money` amounts (shop or presentment)."""
+    candidates = []
+    for key, set_key in (("refund_line_items", "subtotal_set"),
+                         ("refund_shipping_lines", "subtotal_amount_set"),
+                         ("order_adjustments", "amount_set")):
+        candidates += [item.get(set_key) for item in payload.get(key) or []
+                       if isinstance(item, dict)]
+    candidates.append(payload.get("total_duties_set"))
+    for money_set in candidates:
+        if isinstance(money_set, dict) and isinstance(money_set.get(money), dict):
+            code = money_set[money].get("currency_code")
+            if code:
+                return str(code).upper()
+    return None
 
 
 def _line(item: dict[str, Any]) -> LineRecord:

@@ -1,4 +1,4 @@
-"""Shopify "changed since" reads as a ReconcileSource (app/sync/sources.py).
+"""Shopify "changed since" reads as a ReconcileSource (connectors/sources.py).
 
 Paginated GraphQL (not bulk: a reconciliation window is small and must finish within its
 period): customers, then orders with line items, filtered by `updated_at:>'...'` and read by
@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors.records import PayloadError, Record
 from connectors.shopify import graphql_records as gql
-from connectors.shopify.admin import AdminClient, client_for_shop
+from connectors.shopify.admin import AdminClient
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,3 @@ class ShopifyReconcileSource:
                     "shop": self.client.shop_domain, "node": args[0].get("id"),
                     "error": str(exc)})
         return records
-
-
-def make_reconcile_source(session, shop, **kwargs: Any) -> ShopifyReconcileSource:
-    """The contract's factory (app/sync/sources.py)."""
-    return ShopifyReconcileSource(client_for_shop(session, shop, **kwargs))

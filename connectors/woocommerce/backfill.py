@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.orm import Session
-
-from app.shops.models import Shop
 from connectors.records import CartRecord, Record
+from connectors.sources import Page
 from connectors.woocommerce.client import WooClient
 from connectors.woocommerce.normalize import customer
 from connectors.woocommerce.reconcile import order_page_records
@@ -26,12 +24,6 @@ _PARAMS = {
     "customers": {"orderby": "id", "order": "asc", "role": "all"},
     "orders": {"orderby": "id", "order": "asc"},
 }
-
-
-def _page_class():
-    from app.sync.sources import Page
-
-    return Page
 
 
 def parse_cursor(cursor: str | None) -> tuple[int, int]:
@@ -65,8 +57,7 @@ class WooBackfillSource:
         return [r for r in order_page_records(self.client, items)
                 if not (isinstance(r, CartRecord) and r.updated_at and r.updated_at < cutoff)]
 
-    def pages(self, resume_cursor: str | None) -> Iterator:
-        Page = _page_class()
+    def pages(self, resume_cursor: str | None) -> Iterator[Page]:
         start_phase, start_page = parse_cursor(resume_cursor)
         for index in range(start_phase, len(PHASES)):
             phase = PHASES[index]
@@ -76,7 +67,3 @@ class WooBackfillSource:
                     break
                 yield Page(records=self._records(phase, result.items),
                            cursor=f"{phase}:{result.page}", units=len(result.items))
-
-
-def make_backfill_source(session: Session, shop: Shop) -> WooBackfillSource:
-    return WooBackfillSource(WooClient.for_shop(shop))

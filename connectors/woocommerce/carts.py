@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.records import CartRecord, CustomerRecord, PayloadError, Record
-from connectors.woocommerce.normalize import parse_gmt
+from connectors.woocommerce.dates import parse_gmt
 
 # The custom webhook topic the plugin registers (resource "sticky_cart", event "updated").
 TOPIC = "sticky_cart.updated"

@@ -73,16 +73,6 @@ class WooClient:
         else:
             self.auth = _OAuth1QuerySigner(consumer_key, consumer_secret)
 
-    @classmethod
-    def for_shop(cls, shop, *, http: HttpClient | None = None) -> WooClient:
-        from app.crypto import decrypt
-
-        if not (shop.api_base_url and shop.consumer_key_encrypted
-                and shop.consumer_secret_encrypted):
-            raise ValueError(f"store {shop.domain} has no WooCommerce REST keys")
-        return cls(shop.api_base_url, decrypt(shop.consumer_key_encrypted),
-                   decrypt(shop.consumer_secret_encrypted), http=http)
-
     def url_for(self, endpoint: str) -> str:
         return f"{self.base_url}/wp-json/{API_VERSION}/{endpoint.lstrip('/')}"
 

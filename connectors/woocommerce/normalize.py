@@ -37,6 +37,8 @@ from connectors.records import (
     Record,
     RefundRecord,
 )
+from connectors.woocommerce.carts import CART_KEY_META, cart_snapshot, cart_token
+from connectors.woocommerce.dates import parse_gmt
 
 ZERO = Decimal("0")
 CHECKOUT_TOKEN_PREFIX = "wc-order:"  # noqa: S105 - a token prefix, not a secret
@@ -44,21 +46,6 @@ CART_STATUSES = frozenset({"pending", "checkout-draft"})
 ORDER_TOPICS = frozenset({"order.created", "order.updated", "order.restored"})
 CUSTOMER_TOPICS = frozenset({"customer.created", "customer.updated"})
 _PAID = {"processing": "paid", "completed": "paid", "refunded": "refunded"}
-
-
-def parse_gmt(value: Any, name: str = "date") -> datetime | None:
-    """A WooCommerce `*_gmt` time (naive, UTC) → aware UTC datetime."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(f"{name} must be an ISO 8601 string, not {value!r}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise PayloadError(f"{name} is not an ISO 8601 time: {value!r}") from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def money(value: Any, name: str = "amount") -> Decimal:
@@ -141,8 +128,6 @@ def _meta(payload: dict[str, Any], key: str) -> Any:
 
 
 def _plugin_cart_token(payload: dict[str, Any]) -> str | None:
-    from connectors.woocommerce.carts import CART_KEY_META, cart_token
-
     key = _meta(payload, CART_KEY_META)
     return cart_token(str(key)) if isinstance(key, str | int) and str(key).strip() else None
 
@@ -297,7 +282,5 @@ def normalize(topic: str, payload: Any) -> list[Record]:
     if topic == "customer.deleted":
         return [CustomerDeleted(platform_id=_require_id(payload))]
     if topic == "sticky_cart.updated":
-        from connectors.woocommerce.carts import cart_snapshot
-
         return cart_snapshot(payload)
     return []

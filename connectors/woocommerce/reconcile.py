@@ -14,14 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from app.profiles.models import Customer, Order, OrderLine
-from app.shops.models import Shop
-from connectors.records import CustomerRecord, LineRecord, OrderRecord, Record
+from connectors.records import Record
 from connectors.woocommerce.client import WooClient
-from connectors.woocommerce.normalize import customer, order_records, parse_gmt, refund
+from connectors.woocommerce.dates import parse_gmt
+from connectors.woocommerce.normalize import customer, order_records, refund
 
 # Woo's modified_after is inclusive to the second; re-read a little overlap for clock skew.
 OVERLAP = timedelta(minutes=2)
@@ -84,41 +80,3 @@ class WooReconcileSource:
                                                            "role": "all"}):
                 if page.items:
                     yield [customer(c) for c in page.items]
-
-
-def make_reconcile_source(session: Session, shop: Shop) -> WooReconcileSource:
-    return WooReconcileSource(WooClient.for_shop(shop))
-
-
-def tombstone(session: Session, shop_id: int, order_id: str) -> list[Record]:
-    """An order deleted for good (404): its stored copy, voided, so it leaves the figures."""
-    order = session.execute(
-        select(Order).where(Order.shop_id == shop_id, Order.platform_order_id == order_id)
-    ).scalar_one_or_none()
-    if order is None:
-        return []
-    buyer = None
-    if order.customer_id is not None:
-        platform_id = session.execute(
-            select(Customer.platform_customer_id).where(Customer.id == order.customer_id)
-        ).scalar()
-        buyer = CustomerRecord(platform_id=platform_id, email=order.email)
-    lines = session.execute(
-        select(OrderLine).where(OrderLine.order_id == order.id)
-    ).scalars().all()
-    now = datetime.now(UTC)
-    return [OrderRecord(
-        platform_id=order.platform_order_id, placed_at=order.placed_at, updated_at=now,
-        currency=order.currency, total_price=order.total_price, customer=buyer,
-        email=order.email, name=order.name, subtotal=order.subtotal, total_tax=order.total_tax,
-        total_discounts=order.total_discounts, total_shipping=order.total_shipping,
-        financial_status="voided", fulfillment_status=order.fulfillment_status,
-        cancelled_at=order.cancelled_at or now, closed_at=order.closed_at,
-        discount_codes=list(order.discount_codes or []), source_name=order.source_name,
-        checkout_token=order.checkout_token, cart_token=order.cart_token,
-        lines=[LineRecord(platform_id=line.platform_line_id, title=line.title,
-                          quantity=line.quantity, price=line.price,
-                          total_discount=line.total_discount, product_id=line.product_id,
-                          variant_id=line.variant_id, sku=line.sku,
-                          variant_title=line.variant_title) for line in lines],
-    )]

@@ -1,29 +1,19 @@
-"""Sticky's webhooks on a WooCommerce store: create them, and keep them alive.
+"""Sticky's webhooks on a WooCommerce store: the REST calls that list, create and delete them.
 
 WooCommerce never retries a failed delivery and disables a webhook after 5 consecutive
-failures (any non-2xx). `ensure_webhooks` is therefore run on connect and periodically: it
-lists the store's webhooks, keeps each of Sticky's that is active, and recreates (with a new
-secret) any that is disabled, paused, missing or unknown to Sticky.
+failures (any non-2xx), so the domain checks Sticky's webhooks on connect and periodically
+(app/woocommerce/webhooks.py) with these calls, and keeps their secrets. Nothing here stores
+anything: each call takes a client for one store and returns plain values.
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from app.crypto import encrypt
-from app.db import utcnow
-from app.shops.models import Shop
-from app.woocommerce.models import WooWebhook
-from connectors.http import ClientError, NotFound
+from connectors.http import NotFound
 from connectors.woocommerce.client import WooClient
-
-log = logging.getLogger(__name__)
 
 TOPICS = (
     "order.created", "order.updated", "order.deleted", "order.restored",
@@ -42,97 +32,48 @@ def delivery_url(app_url: str, shop_id: int) -> str:
     return f"{app_url.rstrip('/')}/webhooks/woocommerce/{shop_id}"
 
 
-@dataclass
-class EnsureResult:
-    kept: list[str] = field(default_factory=list)
-    created: list[str] = field(default_factory=list)
-    recreated: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)  # remote ids of strays
-    failed: dict[str, str] = field(default_factory=dict)
+@dataclass(frozen=True)
+class RemoteWebhook:
+    """A webhook as the store lists it."""
 
-    def summary(self) -> str:
-        parts = [f"{len(self.kept)} active", f"{len(self.created)} created",
-                 f"{len(self.recreated)} recreated"]
-        if self.removed:
-            parts.append(f"{len(self.removed)} stray removed")
-        if self.failed:
-            parts.append(f"{len(self.failed)} failed")
-        return ", ".join(parts)
+    id: str
+    topic: str | None
+    status: str | None  # "active" | "paused" | "disabled"
 
 
-def _create(client: WooClient, topic: str, url: str) -> tuple[str, str]:
+@dataclass(frozen=True)
+class CreatedWebhook:
+    id: str
+    secret: str
+
+
+def webhooks_delivering_to(client: WooClient, url: str) -> dict[str, RemoteWebhook]:
+    """The store's webhooks whose delivery URL is `url`, by remote id (every page)."""
+    return {
+        str(hook["id"]): RemoteWebhook(str(hook["id"]), hook.get("topic"), hook.get("status"))
+        for page in client.paginate("webhooks")
+        for hook in page.items
+        if isinstance(hook, dict) and hook.get("delivery_url") == url and "id" in hook
+    }
+
+
+def create_webhook(client: WooClient, topic: str, url: str) -> CreatedWebhook:
+    """Create an active webhook for `topic` delivering to `url`, signed with a new secret.
+
+    Raises `connectors.http.ClientError` when the store refuses (a plugin topic whose plugin
+    is not active, for one).
+    """
     secret = new_secret()
     # WooCommerce pings the delivery URL while creating; the receiver answers the ping 200.
     created = client.post("webhooks", {"name": f"Sticky: {topic}", "topic": topic,
                                        "delivery_url": url, "secret": secret,
                                        "status": "active"})
-    return str(created["id"]), secret
+    return CreatedWebhook(str(created["id"]), secret)
 
 
-def _delete(client: WooClient, remote_id: str) -> None:
+def delete_webhook(client: WooClient, remote_id: str) -> None:
+    """Delete a webhook for good; one that is already gone is fine."""
     try:
         client.delete(f"webhooks/{remote_id}", {"force": "true"})
     except NotFound:
         pass
-
-
-def ensure_webhooks(session: Session, shop: Shop, client: WooClient, app_url: str,
-                    topics: tuple[str, ...] = TOPICS) -> EnsureResult:
-    """Make every topic's webhook exist and be active on the store. Commits per change, so a
-    secret is never lost once the store has the webhook."""
-    result = EnsureResult()
-    url = delivery_url(app_url, shop.id)
-    remote = {
-        str(hook["id"]): hook
-        for page in client.paginate("webhooks")
-        for hook in page.items
-        if isinstance(hook, dict) and hook.get("delivery_url") == url
-    }
-    rows = {row.topic: row for row in session.execute(
-        select(WooWebhook).where(WooWebhook.shop_id == shop.id)).scalars()}
-    now = utcnow()
-    wanted: set[str] = set()
-    for topic in topics:
-        row = rows.get(topic)
-        hook = remote.get(row.remote_id) if row is not None and row.remote_id else None
-        if hook is not None and hook.get("status") == "active" and hook.get("topic") == topic:
-            wanted.add(row.remote_id)
-            row.status, row.error, row.last_checked_at = "active", None, now
-            result.kept.append(topic)
-            continue
-        had_one = row is not None and row.remote_id is not None
-        if hook is not None:
-            # Disabled after failures, or paused: a fresh webhook starts with a clean record.
-            log.warning("woocommerce.webhook.recreating",
-                        extra={"shop_id": shop.id, "topic": topic, "status": hook.get("status")})
-            _delete(client, row.remote_id)
-        try:
-            remote_id, secret = _create(client, topic, url)
-        except ClientError as exc:
-            reason = f"the store refused to create it ({exc.status}): {exc.body[:300]}"
-            log.warning("woocommerce.webhook.create_refused",
-                        extra={"shop_id": shop.id, "topic": topic, "status": exc.status})
-            if row is None:
-                row = WooWebhook(shop_id=shop.id, topic=topic)
-                session.add(row)
-            row.remote_id, row.secret_encrypted = None, None
-            row.status, row.error, row.last_checked_at = "failed", reason, now
-            session.commit()
-            result.failed[topic] = reason
-            continue
-        if row is None:
-            row = WooWebhook(shop_id=shop.id, topic=topic)
-            session.add(row)
-        row.remote_id, row.secret_encrypted = remote_id, encrypt(secret)
-        row.status, row.error, row.last_checked_at = "active", None, now
-        session.commit()
-        wanted.add(remote_id)
-        (result.recreated if had_one else result.created).append(topic)
-    # Webhooks aimed at this store's URL that Sticky holds no secret for (a lost row, a
-    # concurrent run) would only fail signature checks until WooCommerce disables them.
-    for remote_id in sorted(set(remote) - wanted):
-        if remote[remote_id].get("topic") in topics:
-            _delete(client, remote_id)
-            result.removed.append(remote_id)
-    session.commit()
-    return result

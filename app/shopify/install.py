@@ -90,13 +90,16 @@ def start_first_backfill(shop_id: int) -> bool:
 
 
 def auth_error(exc: OAuthError):
-    """A clear HTML page for a rejected install or sign-in (never a 500)."""
-    log.warning("shopify.oauth.%s", exc.code, extra={"reason": str(exc)})
+    """A clear HTML page for a rejected install or sign-in (never a 500): what happened, and
+    a reference and time (UTC) that support can find in the log line written here."""
+    reference = secrets.token_hex(4)
+    log.warning("shopify.oauth.%s", exc.code, extra={"reason": str(exc), "reference": reference})
     status = exc.status if exc.status in (400, 401, 403, 502) else 400
     titles = {400: "This install link is not valid", 401: "Sticky could not verify this request",
               403: "Not allowed", 502: "Shopify did not answer as expected"}
     response = current_app.make_response((render_template(
         "errors/auth_error.html", title=titles[status], message=str(exc), status=status,
+        reference=reference, occurred_at=utcnow().replace(microsecond=0),
     ), status))
     if exc.retry_session:
         response.headers["X-Shopify-Retry-Invalid-Session-Request"] = "1"

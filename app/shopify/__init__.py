@@ -1,0 +1,1 @@
+"""Shopify-only parts of the domain: installing Sticky on a store."""
