@@ -4,8 +4,8 @@
 
 A benchmark, not a test (see benchmarks/README.md). It generates bulk-operation result files
 shaped like Shopify's (customers; orders with line items as `__parentId` child rows), stubs
-only the Bulk API's HTTP calls (`responses`: the GraphQL endpoint answers like Shopify and
-the result URLs stream the local files), runs `app.sync.backfill.run_backfill` into
+only the Bulk API's HTTP calls (`benchmarks/stub_http.py`: the GraphQL endpoint answers like
+Shopify and the result URLs stream the local files), runs `app.sync.backfill.run_backfill` into
 PostgreSQL, then measures a plain `COPY` of the same rows into the same tables: the physical
 limit. Importing this module has no side effects.
 """
@@ -196,10 +196,8 @@ def reset_database(url: str) -> None:
     reset(url)
 
 
-def stub_shopify(rsps, directory: Path, counts: dict) -> None:
+def shopify_routes(directory: Path, counts: dict) -> dict:
     """Answer the Bulk API's calls like Shopify; stream the local files as the results."""
-    import responses
-
     endpoint = f"https://{SHOP_DOMAIN}/admin/api/{API_VERSION}/graphql.json"
     cost = {"cost": {"requestedQueryCost": 10, "actualQueryCost": 10, "throttleStatus": {
         "maximumAvailable": 2000.0, "currentlyAvailable": 1990, "restoreRate": 100.0}}}
@@ -222,17 +220,17 @@ def stub_shopify(rsps, directory: Path, counts: dict) -> None:
                              "url": RESULT_URL.format(stage=stage), "partialDataUrl": None}}
         return 200, {}, json.dumps({"data": data, "extensions": cost})
 
-    rsps.add_callback(responses.POST, endpoint, callback=graphql)
+    routes = {("POST", endpoint): graphql}
     for stage in ("customers", "orders"):
         def download(request, stage=stage):
-            # An open file: responses hands it to requests as the raw stream, read in chunks.
+            # An open file: handed to requests as the raw stream, read in chunks.
             return 200, {"Content-Type": "application/jsonl"}, \
                 open(directory / f"{stage}.jsonl", "rb")  # noqa: SIM115 - closed by requests
-        rsps.add_callback(responses.GET, RESULT_URL.format(stage=stage), callback=download)
+        routes[("GET", RESULT_URL.format(stage=stage))] = download
+    return routes
 
 
 def run(args: argparse.Namespace) -> int:
-    import responses
     from sqlalchemy import func, select
 
     from app import create_app
@@ -243,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
     from app.shops.service import connect_shopify_by_token
     from app.sync.backfill import run_backfill
     from app.sync.sources import backfill_source_for as make_backfill_source
+    from benchmarks.stub_http import stubbed
 
     customers = args.customers or max(1, args.orders // 5)
     workdir = Path(tempfile.mkdtemp(prefix="sticky-backfill-bench-"))
@@ -278,8 +277,7 @@ def run(args: argparse.Namespace) -> int:
 
         profiler = cProfile.Profile() if args.profile else None
         rss_before = rss_mb()
-        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-            stub_shopify(rsps, workdir, counts)
+        with stubbed(shopify_routes(workdir, counts)):
             pg_before, cpu_before = postgres_cpu_seconds(), os.times()
             started = time.perf_counter()
             if profiler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from app.db import db
@@ -133,18 +134,58 @@ def test_unknown_topic_is_acknowledged_and_changes_nothing(app, client, shop):
     assert db.session.execute(select(func.count()).select_from(Customer)).scalar_one() == 0
 
 
-def test_database_down_answers_5xx_so_shopify_retries(app, client, shop, monkeypatch):
-    from sqlalchemy.exc import OperationalError
+@pytest.fixture
+def database_down(app, monkeypatch):
+    """The app's database is a PostgreSQL port nothing listens on: real connection attempts,
+    refused."""
+    import socket
 
-    import webhooks.shopify as receiver
+    from sqlalchemy.orm import sessionmaker
 
-    def unreachable(*args, **kwargs):
-        raise OperationalError("INSERT", {}, Exception("connection refused"))
+    from app.db import make_engine
 
-    monkeypatch.setattr(receiver, "store_delivery", unreachable)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/sticky")
+    monkeypatch.setattr(db, "engine", engine)
+    monkeypatch.setattr(db, "sessionmaker", sessionmaker(engine, expire_on_commit=False))
+    monkeypatch.delitem(app.extensions, "sticky.inbox_pool", raising=False)
+    yield
+    app.extensions.pop("sticky.inbox_pool", None)  # the one made for the refused port
+    engine.dispose()
+
+
+def test_database_down_answers_503_so_shopify_retries(client, database_down):
     response = post_webhook(client, "orders/create", order_payload())
     assert response.status_code == 503
     assert "retry" in response.get_json()["message"]
+
+
+def test_database_down_answers_503_so_woocommerce_sees_a_failure(client, database_down):
+    response = client.post("/webhooks/woocommerce/1", data=b'{"id": 1}',
+                           headers={"X-WC-Webhook-Signature": "x"})
+    assert response.status_code == 503
+
+
+def test_a_dropped_database_connection_costs_no_delivery(app, client, shop):
+    """The receiver's pooled connection is killed (as by a PostgreSQL restart): the next
+    delivery is still stored, on a fresh connection."""
+    if db.dialect != "postgresql":
+        pytest.skip("the receiver's own connections are PostgreSQL's")
+    from sqlalchemy import text
+
+    assert post_webhook(client, "orders/create", order_payload()).status_code == 200
+    with db.engine.begin() as conn:
+        killed = conn.execute(text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND application_name = '' AND state = 'idle'")).scalar()
+    assert killed >= 1
+    response = post_webhook(client, "orders/create", order_payload())
+    assert response.status_code == 200
+    assert response.get_json()["message"] == "accepted"
+    assert inbox_count() == 2
 
 
 def test_redis_down_still_accepts_and_the_sweep_recovers(app, client, shop, monkeypatch):
@@ -196,3 +237,64 @@ def test_a_delivery_that_fails_while_applying_fails_alone(app, client, shop, mon
     assert totals == ["11.0000", "17.0000"]
     customer = db.session.execute(select(Customer)).scalar_one()
     assert customer.orders_count == 2
+
+
+# --- headers that do not fit: refused with a reason, never a 500, nothing stored -------------
+
+def _signed_post(client, headers: dict[str, str]):
+    from tests.conftest import sign
+
+    body = b'{"id": 1}'
+    sent = {"X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": "sticky-test.myshopify.com",
+            "X-Shopify-Hmac-Sha256": sign(body), "X-Shopify-Webhook-Id": "w-headers"}
+    sent.update(headers)
+    return client.post("/webhooks/shopify", data=body, headers=sent)
+
+
+def audit_count() -> int:
+    from app.compliance.models import ComplianceAudit
+
+    return db.session.execute(select(func.count()).select_from(ComplianceAudit)).scalar_one()
+
+
+def test_topic_longer_than_the_inbox_column_is_400(client, shop):
+    """A signature covers the body only: anyone replaying a signed body picks the headers."""
+    response = _signed_post(client, {"X-Shopify-Topic": "orders/" + "x" * 64})
+    assert response.status_code == 400
+    assert "X-Shopify-Topic" in response.get_json()["message"]
+    assert inbox_count() == 0
+
+
+def test_topic_of_exactly_the_column_length_is_accepted(client, shop):
+    response = _signed_post(client, {"X-Shopify-Topic": "x/" + "y" * 62})
+    assert response.status_code == 200
+    assert db.session.execute(select(InboxEntry.topic)).scalar_one() == "x/" + "y" * 62
+
+
+def test_shop_domain_longer_than_any_store_is_400_even_for_a_privacy_topic(client, shop):
+    # An unknown store's privacy request is audited: the domain must fit the audit column.
+    response = _signed_post(client, {"X-Shopify-Topic": "shop/redact",
+                                     "X-Shopify-Shop-Domain": "a" * 250 + ".myshopify.com"})
+    assert response.status_code == 400
+    assert "X-Shopify-Shop-Domain" in response.get_json()["message"]
+    assert (inbox_count(), audit_count()) == (0, 0)
+
+
+def test_webhook_id_longer_than_the_delivery_key_is_400(client, shop):
+    # Cutting it short could make two deliveries one, and lose the second.
+    response = _signed_post(client, {"X-Shopify-Webhook-Id": "w" * 129})
+    assert response.status_code == 400
+    assert "X-Shopify-Webhook-Id" in response.get_json()["message"]
+    assert inbox_count() == 0
+
+
+@pytest.mark.parametrize("header", ["X-Shopify-Topic", "X-Shopify-Shop-Domain",
+                                    "X-Shopify-Webhook-Id"])
+@pytest.mark.parametrize("value", ["orders\x00create", "orders\x01create", "ordérs/create"])
+def test_header_with_control_or_non_ascii_characters_is_400(client, shop, header, value):
+    # PostgreSQL refuses NUL in text; every real value is printable ASCII.
+    response = _signed_post(client, {header: value})
+    assert response.status_code == 400
+    assert header in response.get_json()["message"]
+    assert (inbox_count(), audit_count()) == (0, 0)

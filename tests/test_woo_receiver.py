@@ -265,3 +265,100 @@ def test_documented_order_with_refunds_reads_as_neutral_records(app, client, woo
     stored = the_order(listed["id"])
     assert stored.total_refunded == Decimal("19.00")  # refunds of -10.00 and -9.00
     assert stored.fulfillment_status == "fulfilled"
+
+
+# --- input that must never be a 500 ------------------------------------------------------------
+
+def test_store_id_past_a_64_bit_integer_is_404_with_a_reason(client, woo):
+    response = post_woo(client, 99999999999999999999, "order.created", order())
+    assert response.status_code == 404
+    assert "99999999999999999999" in response.get_json()["message"]
+    assert inbox_rows() == []
+
+
+def _deep(levels: int) -> bytes:
+    return b"[" * levels + b"]" * levels
+
+
+@pytest.mark.parametrize("topic", ["order.created", "order.deleted", "sticky_cart.updated"])
+def test_signed_body_nested_a_thousand_levels_is_stored_once_for_the_worker(client, woo, topic):
+    """Signed, so it is the store's own delivery: kept (WooCommerce never redelivers, and 4xx
+    answers count towards disabling the webhook), and the worker records why it cannot be read.
+    """
+    body = (b'{"id": ' + _deep(1000) + b', "date_modified_gmt": "2026-03-01T12:00:00"}')
+    first = post_woo(client, woo.id, topic, None, body=body)
+    again = post_woo(client, woo.id, topic, None, body=body)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.get_json()["message"].startswith("duplicate")
+    [row] = inbox_rows()
+    assert (row.topic, row.payload, row.status) == (topic, body, "pending")
+    assert row.delivery_key.startswith("sha256:")
+    assert len(get_queue("default")) == 0  # no order refresh for an id that is not one
+
+
+def test_body_nested_past_the_parsers_limit_is_stored_too(client, woo):
+    body = b'{"id": 1, "date_modified_gmt": "x", "meta_data": ' + _deep(5000) + b"}"
+    assert post_woo(client, woo.id, "order.updated", None, body=body).status_code == 200
+    [row] = inbox_rows()
+    assert row.delivery_key.startswith("sha256:")
+
+
+@pytest.mark.parametrize("field", ["id", "date_modified_gmt"])
+def test_nul_character_in_the_fields_of_the_dedup_key_is_stored_under_a_hash(client, woo,
+                                                                            field):
+    payload = order(order_id=7001)
+    payload[field] = "7001\x00" if field == "id" else "2026-03-01T12:00:00\x00"
+    response = post_woo(client, woo.id, "order.updated", payload)
+    assert response.status_code == 200
+    [row] = inbox_rows()
+    assert row.delivery_key.startswith("sha256:")
+
+
+def test_topic_longer_than_the_inbox_column_is_400(client, woo):
+    response = post_woo(client, woo.id, "order.created", order(),
+                        headers={"X-WC-Webhook-Topic": "action.woocommerce_" + "x" * 60})
+    assert response.status_code == 400
+    assert "X-WC-Webhook-Topic" in response.get_json()["message"]
+    assert inbox_rows() == []
+
+
+@pytest.mark.parametrize("header", ["X-WC-Webhook-Topic", "X-WC-Webhook-Delivery-ID"])
+def test_header_with_a_nul_character_is_400(client, woo, header):
+    headers = ({"X-WC-Webhook-Topic": "order.deleted\x00"} if header == "X-WC-Webhook-Topic"
+               else {"X-WC-Webhook-Delivery-ID": "d41d\x00"})
+    response = post_woo(client, woo.id, "order.deleted", {"id": 7002}, headers=headers)
+    assert response.status_code == 400
+    assert header in response.get_json()["message"]
+    assert inbox_rows() == []
+
+
+# --- the secrets each process keeps -----------------------------------------------------------
+
+def _replace_secret(session, topic: str, secret: str) -> None:
+    from app.crypto import encrypt
+    from app.woocommerce.models import WooWebhook
+
+    hook = session.execute(select(WooWebhook).where(WooWebhook.topic == topic)).scalar_one()
+    hook.secret_encrypted = encrypt(secret)
+    session.commit()
+
+
+def test_a_replaced_secret_takes_effect_at_once(client, woo, session):
+    """The receiver keeps a store's secrets between deliveries; a webhook recreated with a
+    new secret is honoured at once, and the old secret stops verifying at once."""
+    assert post_woo(client, woo.id, "order.created", order()).status_code == 200  # kept now
+    _replace_secret(session, "order.created", "the-new-secret")
+
+    old = post_woo(client, woo.id, "order.created", order())
+    new = post_woo(client, woo.id, "order.created", order(), secret="the-new-secret")
+    assert (old.status_code, new.status_code) == (401, 200)
+    assert len(inbox_rows()) == 2
+
+
+def test_a_removed_store_is_404_although_its_secrets_were_kept(client, woo, session):
+    assert post_woo(client, woo.id, "order.created", order()).status_code == 200
+    session.delete(session.get(type(woo), woo.id))
+    session.commit()
+    response = post_woo(client, woo.id, "order.created", order())
+    assert response.status_code == 404
+    assert inbox_rows() == []

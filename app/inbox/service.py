@@ -47,16 +47,17 @@ class DrainResult:
 
 
 def store_delivery(session: Session, *, shop_id: int, topic: str, delivery_key: str,
-                   payload: bytes) -> bool:
-    """Record a delivery. False when this delivery was already recorded (a redelivery)."""
-    inserted = session.execute(
+                   payload: bytes, status: str = PENDING) -> int | None:
+    """Record a delivery: the new row's id, or None when this delivery was already recorded
+    (a redelivery). The receivers go through `app.inbox.accept`, which does the same in one
+    statement on PostgreSQL."""
+    return session.execute(
         insert_for(session, InboxEntry)
         .values(shop_id=shop_id, topic=topic, delivery_key=delivery_key, payload=payload,
-                status=PENDING, attempts=0, received_at=utcnow())
+                status=status, attempts=0, received_at=utcnow())
         .on_conflict_do_nothing(index_elements=["shop_id", "delivery_key"])
         .returning(InboxEntry.id)
     ).scalar()
-    return inserted is not None
 
 
 class _RetryCarefully(Exception):
