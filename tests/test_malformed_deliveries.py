@@ -20,6 +20,7 @@ from app.compliance.models import ComplianceAudit
 from app.db import db
 from app.inbox.models import InboxEntry
 from app.profiles.models import Cart, Customer, Order, OrderLine
+from app.profiles.orders import Orders
 from app.profiles.store import ProfileStore
 from connectors.shopify.normalize import parse_time
 from jobs.ingest import sweep_inbox
@@ -267,14 +268,14 @@ def test_a_delivery_that_breaks_the_batch_closing_work_is_found_and_failed_alone
     redone one delivery per transaction so only the culprit fails."""
     same_shopper = customer_payload(email="regular@example.com")
     bad = order_payload(customer=same_shopper, email="regular@example.com", total="13.00")
-    real_refresh = ProfileStore._refresh_refund_totals
+    real_refresh = Orders.refresh_refund_totals
 
     def explode_for_bad(self):
         if str(bad["id"]) in self._touched_orders:
             raise ValueError("simulated closing bug")
         real_refresh(self)
 
-    monkeypatch.setattr(ProfileStore, "_refresh_refund_totals", explode_for_bad)
+    monkeypatch.setattr(Orders, "refresh_refund_totals", explode_for_bad)
     for total in ("11.00", None, "17.00"):
         payload = bad if total is None else order_payload(
             customer=same_shopper, email="regular@example.com", total=total)
@@ -331,15 +332,16 @@ def test_an_older_version_is_applied_when_the_newer_one_fails(app, client, shop,
     assert stored_order(order_id).total_price == Decimal("10.00")
 
 
-@pytest.mark.parametrize("stage", ["_apply_order", "_refresh_refund_totals"])
+@pytest.mark.parametrize("owner, stage", [(ProfileStore, "_apply_order"),
+                                          (Orders, "refresh_refund_totals")])
 def test_a_lost_database_connection_leaves_the_delivery_pending(app, client, shop,
-                                                                monkeypatch, stage):
+                                                                monkeypatch, owner, stage):
     """Not the delivery's fault: it stays pending (no reason, no attempt) for the retry."""
     def connection_lost(*args, **kwargs):
         raise OperationalError("INSERT INTO orders ...", {}, ConnectionError(
             "server closed the connection unexpectedly"), connection_invalidated=True)
 
-    monkeypatch.setattr(ProfileStore, stage, connection_lost)
+    monkeypatch.setattr(owner, stage, connection_lost)
     payload = order_payload(total="12.00")
     post_webhook(client, "orders/create", payload)
     run_worker(app)
