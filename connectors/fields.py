@@ -12,6 +12,7 @@ The messages name types, never values: a value may be personal data, or megabyte
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.records import PayloadError
@@ -114,6 +115,22 @@ def count(value: Any, name: str, at: str = "") -> int:
     if not 0 <= value <= MAX_COUNT:
         raise PayloadError(f"{at}{name} must be a whole number from 0 to {MAX_COUNT}")
     return value
+
+
+def iso_time(value: Any, name: str, at: str = "") -> datetime | None:
+    """An ISO 8601 string → aware UTC datetime (a time without offset is UTC, as both
+    platforms' `*_gmt` / `*_at` fields mean it); None and "" are None."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(f"{at}{name} must be an ISO 8601 string, got {describe(value)}")
+    try:
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved past UTC
+        raise PayloadError(f"{at}{name} is not an ISO 8601 time: {value[:40]!r}") from exc
 
 
 def without_nul(data: Any) -> Any:

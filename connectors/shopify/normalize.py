@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.fields import count, describe, ident, obj, objects, text
+from connectors.fields import count, describe, ident, iso_time, obj, objects, text
 from connectors.records import (
     CartRecord,
     CustomerDeleted,
@@ -41,17 +41,7 @@ _CONSENT = {
 
 
 def parse_time(value: Any, name: str = "a time", at: str = "") -> datetime | None:
-    if not value:
-        return None
-    if not isinstance(value, str):
-        raise PayloadError(f"{at}{name} must be an ISO 8601 string, got {describe(value)}")
-    try:
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved past UTC
-        raise PayloadError(f"{at}{name} is not an ISO 8601 time: {value[:40]!r}") from exc
+    return iso_time(value, name, at) if value else None
 
 
 def decimal(value: Any, name: str = "an amount", at: str = "") -> Decimal:
