@@ -100,7 +100,7 @@ def _print_banner(base: str, rate: float, api_key: str) -> None:
     click.echo(f"  API docs:  curl {base}/api/openapi.json")
     click.echo("  /api/customers needs an API key; one was created for the demo store:")
     click.echo(f'  curl -H "Authorization: Bearer {api_key}" "{base}/api/customers?per_page=5"')
-    click.echo("  inbox:     ./dev flask inbox status --failed   (deliveries that could not be applied)")
+    click.echo("  inbox:     ./dev flask inbox status --failed  (deliveries not applied)")
     click.echo("Press Ctrl-C to stop.\n")
 
 
