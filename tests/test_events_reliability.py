@@ -180,7 +180,8 @@ def test_an_append_waits_for_the_shops_earlier_append_to_commit(app, ctx, shop):
 
 
 def logged_uncommitted(session, shop_id: int) -> list[int]:
-    """The shop's event ids as this session sees them (its own uncommitted ones included)."""
+    """The shop's event ids as this database session sees them (its own uncommitted ones
+    included)."""
     return list(session.execute(select(StoredEvent.id).where(
         StoredEvent.shop_id == shop_id)).scalars())
 

@@ -36,7 +36,8 @@ from sqlalchemy.orm import Session
 
 from app.compliance.models import ComplianceAudit, ComplianceExport
 from app.compliance.requests import customer_ref, failure_reason, id_list, read_body
-from app.db import Base, utcnow
+from app.compliance.shop_redact import redact_shop
+from app.db import utcnow
 from app.events import erase_customers, history
 from app.inbox import failures
 from app.inbox.models import FAILED, PROCESSED, InboxEntry
@@ -68,17 +69,6 @@ def subject_hash(shop_domain: str, customer_id: Any) -> str:
 
 
 # --- dispatching -----------------------------------------------------------------------------
-
-def mark_dispatched(session: Session, shop_id: int, delivery_key: str) -> int:
-    """Take a just-stored lifecycle delivery away from the drain. Returns its inbox id."""
-    entry_id = session.execute(
-        select(InboxEntry.id).where(InboxEntry.shop_id == shop_id,
-                                    InboxEntry.delivery_key == delivery_key)
-    ).scalar_one()
-    session.execute(update(InboxEntry).where(InboxEntry.id == entry_id)
-                    .values(status=DISPATCHED))
-    return entry_id
-
 
 def record_ignored(session: Session, *, topic: str, shop_domain: str, delivery_key: str,
                    note: str) -> None:
@@ -377,26 +367,5 @@ def redact_customer(session: Session, shop: Shop, payload: dict[str, Any], *,
     return counts, subject.hash
 
 
-# --- shop/redact ------------------------------------------------------------------------------
-
-def redact_shop(session: Session, shop: Shop) -> dict[str, int]:
-    """Delete every row the shop owns (any table with a shop_id, children first), then the shop.
-
-    Works table by table instead of relying on ON DELETE CASCADE alone, so a table added later
-    without a cascade is still emptied. The audit trail is kept: it holds no personal data.
-    """
-    counts: dict[str, int] = {}
-    for table in reversed(Base.metadata.sorted_tables):
-        if table.name in ("shops", ComplianceAudit.__tablename__) or "shop_id" not in table.c:
-            continue
-        deleted = session.execute(delete(table).where(table.c.shop_id == shop.id)).rowcount
-        if deleted:
-            counts[table.name] = deleted
-    session.delete(shop)
-    session.flush()
-    counts["shops"] = 1
-    return counts
-
-
 __all__ = ["COMPLIANCE_TOPICS", "DISPATCHED", "LIFECYCLE_TOPICS", "handle_delivery",
-           "mark_dispatched", "record_ignored", "stale_dispatched", "subject_hash"]
+           "record_ignored", "stale_dispatched", "subject_hash"]
