@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     config = dict(config or {})
     app = Flask(__name__, instance_relative_config=True, template_folder="../templates",
+                static_folder="../static",
                 instance_path=config.pop("INSTANCE_PATH", None))
     app.config.update(load_settings(app.instance_path))
     if config:
@@ -32,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
             app.config["DATABASE_URL"] = normalize_database_url(config["DATABASE_URL"])
     app.json.sort_keys = False
+    app.jinja_env.add_extension("jinja2.ext.do")  # the panel's macros build lists in place
     # Before any blueprint adds a route: every `<int:...>` is bounded to what an id can be.
     app.url_map.converters["int"] = IdConverter
 
@@ -57,12 +59,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.health import bp as health_bp
-    from app.panel import bp as embedded_panel_bp
+    from app.panel import bp as panel_bp
     from app.shopify.install import bp as shopify_install_bp
     from app.woocommerce.views import bp as woocommerce_connect_bp
 
     for blueprint in (*_plugged_in_blueprints(), shopify_install_bp, woocommerce_connect_bp,
-                      embedded_panel_bp, api_bp, health_bp):
+                      panel_bp, api_bp, health_bp):
         app.register_blueprint(blueprint)
 
 
@@ -85,9 +87,11 @@ def _import_models() -> None:
     # Every mapped class must be imported before relationships or metadata are used.
     import app.accounts.models  # noqa: F401
     import app.compliance.models  # noqa: F401
+    import app.customers.models  # noqa: F401
     import app.events.models  # noqa: F401
     import app.inbox.models  # noqa: F401
     import app.profiles.models  # noqa: F401
+    import app.settings.models  # noqa: F401
     import app.shops.models  # noqa: F401
     import app.sync.models  # noqa: F401
     import app.woocommerce.models  # noqa: F401

@@ -42,3 +42,21 @@ class AccountShop(Base):
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16), default=ROLE_OWNER)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInLink(Base):
+    """A single-use, short-lived sign-in link (`/admin/sign-in/<token>`), as `demo` prints.
+
+    Only a SHA-256 of the token is kept; `used_at` is set by the statement that consumes it,
+    so a link opens one session, once, before `expires_at`.
+    """
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -179,5 +179,4 @@ def select_store():
                                advice="Choose one of the stores listed on the Stores page, or "
                                       "connect the store first."), 403
     session[SESSION_SHOP] = shop.id
-    flash(f"Now working on {shop.name or shop.domain}.", "success")
-    return redirect(url_for("accounts.stores"))
+    return redirect(url_for("panel.dashboard"))
