@@ -9,7 +9,7 @@ import logging
 from importlib.metadata import entry_points
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, jsonify, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -106,4 +106,28 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if request.path == "/admin" or request.path.startswith("/admin/"):
+            return _panel_error_page(exc)
         return jsonify({"status": exc.code, "message": exc.description}), exc.code
+
+
+def _panel_error_page(exc: HTTPException):
+    """A panel address answers with a page a merchant can read, never JSON or a bare 500.
+    An unexpected error gets a reference that is also in the log line written here."""
+    import secrets
+
+    from flask import render_template
+
+    reference = None
+    if (exc.code or 500) >= 500:
+        reference = secrets.token_hex(4)
+        log.error("panel.error", exc_info=getattr(exc, "original_exception", None) or exc,
+                  extra={"reference": reference, "path": request.path})
+    titles = {404: "This page does not exist", 405: "Not allowed here",
+              500: "Something went wrong on our side"}
+    reason = exc.description if (exc.code or 500) < 500 else (
+        f"Sticky could not show this page. The error is logged with reference {reference}.")
+    advice = ("Try again in a moment. If it keeps happening, send the reference to whoever "
+              "runs Sticky." if reference else None)
+    return render_template("panel/refused.html", title=titles.get(exc.code or 500, exc.name),
+                           reason=reason, advice=advice), exc.code

@@ -1,5 +1,6 @@
 """What every panel page shares: the navigation, template helpers, the charting library's
-script, and HTML error pages for the panel's own routes."""
+script, and the page for an expired form. (Other errors on `/admin` addresses are pages too:
+`app._panel_error_page`.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 
 from flask import g, redirect, render_template, request, send_file
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 
 from app.panel import bp
 from app.panel.door import panel_url
@@ -70,12 +70,3 @@ def csrf_failed(exc: CSRFError):
         "panel/refused.html", title="This form has expired", reason=exc.description,
         advice="Forms stop working when the page was opened in another session or too long "
                "ago. Go back, reload the page and try again."), 400
-
-
-@bp.errorhandler(HTTPException)
-def http_error(exc: HTTPException):
-    titles = {404: "Not found", 405: "Not allowed here", 400: "This request is not valid"}
-    return render_template("panel/refused.html", title=titles.get(exc.code or 400,
-                                                                   exc.name),
-                           reason=exc.description, advice=None,
-                           shop=g.get("shop")), exc.code
