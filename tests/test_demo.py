@@ -1,4 +1,5 @@
-"""The demo: its seeded history is consistent, and its simulated webhooks are valid."""
+"""The demo: its seeded history is consistent, its simulated webhooks are valid, and the link
+it prints opens its panel signed in, once."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from app.accounts.models import Account, AccountShop
 from app.db import db
-from app.demo import DEMO_DOMAIN, SIM_TOPICS, SimCustomer, Simulator, run_demo
+from app.demo import DEMO_DOMAIN, SIM_TOPICS, SimCustomer, Simulator, demo_shop_id, run_demo
+from app.demo.account import DEMO_EMAIL, demo_sign_in_url
+from app.demo.runner import _print_banner
+from app.demo.store import DEMO_NAME
 from app.profiles.figures import counted_order
 from app.profiles.models import Cart, Customer, Order, Refund
 from app.shops.models import Shop
@@ -74,6 +79,11 @@ def test_seed_builds_a_consistent_history_once(ctx):
     s.rollback()
     run_demo(ctx, customers=60, seed_only=True)
     assert _counts(s, shop.id) == before
+    # and the demo account exists once, linked to the demo store, ready for sign-in links
+    [(email, linked_shop)] = s.execute(
+        select(Account.email, AccountShop.shop_id).join(
+            AccountShop, AccountShop.account_id == Account.id)).all()
+    assert (email, linked_shop) == (DEMO_EMAIL, shop.id)
 
 
 def test_simulated_webhooks_normalize_and_are_signed():
@@ -112,3 +122,39 @@ def test_simulated_webhooks_normalize_and_are_signed():
             assert record.recovery_url and record.token
     assert set(seen) == set(SIM_TOPICS), seen
     assert 0 < redeliveries < 60
+
+
+def test_the_demo_prints_a_single_use_link_that_opens_its_panel_signed_in(ctx, capsys):
+    # given the demo store, served at a base URL of the runner's choosing
+    shop_id = demo_shop_id(ctx)
+    base = "http://127.0.0.1:5123"
+
+    # when the runner prints its banner
+    link = demo_sign_in_url(shop_id, base)
+    _print_banner(base, 2.0, "sk_demo", link)
+
+    # then the panel link leads, with how to get another, before the other addresses
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert lines[0] == f"Sticky demo is running at {base}"
+    assert lines[1].startswith(f"Open the panel, signed in on {DEMO_DOMAIN}")
+    assert "works once, within 15 minutes" in lines[1]
+    assert lines[2] == link and link.startswith(f"{base}/admin/sign-in/")
+    assert lines[3] == (f"Another link: APP_URL={base} ./dev flask accounts sign-in-link "
+                        f"{DEMO_EMAIL}")
+    assert lines[4] == f"health:    curl {base}/healthz"
+    # and the link opens the demo store's dashboard, signed in as the demo account
+    client = ctx.test_client()
+    opened = client.get(link.removeprefix(base))
+    assert opened.status_code == 302 and opened.headers["Location"] == "/admin"
+    dashboard = client.get("/admin")
+    assert dashboard.status_code == 200
+    assert DEMO_NAME in dashboard.get_data(as_text=True)
+    # once: the same link is refused afterwards
+    assert ctx.test_client().get(link.removeprefix(base)).status_code == 410
+    # and a second banner makes a new link for the same single account
+    s = db.session
+    s.rollback()  # the requests above ran in this test's app context, and its session
+    assert demo_sign_in_url(shop_id, base) != link
+    [account] = s.execute(select(Account)).scalars().all()
+    assert account.email == DEMO_EMAIL
+    assert s.execute(select(AccountShop.shop_id)).scalars().all() == [shop_id]

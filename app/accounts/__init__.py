@@ -8,7 +8,7 @@
   does not apply to them, and a blueprint another module adds later is never broken by a
   global check it did not expect.
 - `limiter` (Flask-Limiter) on the app's Redis: sign-in attempts are counted per IP and email
-  in Redis, so every web process shares the count.
+  (sign-in links per IP) in Redis, so every web process shares the count.
 """
 
 from __future__ import annotations
@@ -81,6 +81,8 @@ def init_app(app: Flask) -> None:
         hours=int(config.get("SESSION_LIFETIME_HOURS") or 12))
     config.setdefault("LOGIN_RATE_LIMIT", "5 per minute;20 per hour")
     config.setdefault("SIGNUP_RATE_LIMIT", "10 per hour")
+    # Sign-in links cannot be guessed (256 bits); the limit only stops a client hammering.
+    config.setdefault("SIGN_IN_LINK_RATE_LIMIT", "10 per minute;60 per hour")
     # The limiter's storage: the app's own Redis (REDIS_URL, or the embedded server).
     config["RATELIMIT_STORAGE_URI"] = "redis://"
     config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": AppRedisPool(app)}

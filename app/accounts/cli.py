@@ -5,18 +5,21 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import has_app_context
+from flask import current_app, has_app_context
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 from sqlalchemy import select
 
+from app.accounts.links import LINK_LIFETIME, create_sign_in_link
 from app.accounts.models import Account
 from app.accounts.service import (
     AccountError,
     check_new_email,
     create_account,
     link_account_to_shop,
+    linked_shop,
     normalize_email,
     set_password,
+    stores_for,
 )
 from app.db import db
 
@@ -105,3 +108,37 @@ def accounts_link(email: str, store: str) -> None:
     link_account_to_shop(db.session, account.id, shop.id)
     db.session.commit()
     click.echo(f"{account.email} can now open {shop.domain}")
+
+
+@accounts_cli.command("sign-in-link")
+@click.argument("email", callback=_email_of_an_account)
+@click.option("--store", help="The store (domain or id) the link opens. Default: the "
+                              "account's store, when it has exactly one.")
+@with_appcontext
+def accounts_sign_in_link(email: str, store: str | None) -> None:
+    """Print a link that signs EMAIL in to the panel: it works once, within 15 minutes.
+
+    The link starts with APP_URL (the address people open Sticky at).
+    """
+    from app.shops.service import ShopError, find_shop
+
+    account = _account(email)
+    shop_id: int | None = None
+    if store:
+        try:
+            shop = find_shop(db.session, store)
+        except ShopError as exc:
+            _fail(str(exc))
+        if linked_shop(db.session, account.id, shop.id) is None:
+            _fail(f"{account.email} cannot open {shop.domain}; link it first with "
+                  f"`accounts link {account.email} {shop.domain}`")
+        shop_id = shop.id
+    else:
+        stores = stores_for(db.session, account.id)
+        if len(stores) == 1:
+            shop_id = stores[0].shop.id
+    link = create_sign_in_link(db.session, account.id, shop_id)
+    db.session.commit()
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    click.echo(f"Sign-in link for {account.email} (works once, within {minutes} minutes):")
+    click.echo(link.url(current_app.config["APP_URL"]))

@@ -1,6 +1,8 @@
 """The standalone panel's sign-in pages: `/admin/signup`, `/admin/login`, `/admin/logout`,
-`/admin/stores`. Every POST here carries the session's CSRF token; sign-in and sign-up are
-rate-limited (LOGIN_RATE_LIMIT per IP and email, SIGNUP_RATE_LIMIT per IP)."""
+`/admin/stores`, and single-use sign-in links (`/admin/sign-in/<token>`, app/accounts/links.py).
+Every POST here carries the session's CSRF token; sign-in, sign-up and sign-in links are
+rate-limited (LOGIN_RATE_LIMIT per IP and email, SIGNUP_RATE_LIMIT and
+SIGN_IN_LINK_RATE_LIMIT per IP)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
 
 from app.accounts import csrf, limiter
+from app.accounts.links import LINK_LIFETIME, consume_sign_in_link, is_token_shaped
+from app.accounts.models import Account
 from app.accounts.service import (
     SESSION_SHOP,
     AccountError,
@@ -34,7 +38,7 @@ from app.accounts.service import (
     sign_out,
     stores_for,
 )
-from app.db import db
+from app.db import db, utcnow
 from app.routing import field_with_nul, parse_id
 
 log = logging.getLogger(__name__)
@@ -180,3 +184,58 @@ def select_store():
                                       "connect the store first."), 403
     session[SESSION_SHOP] = shop.id
     return redirect(url_for("panel.dashboard"))
+
+
+def _sign_in_link_limit_key() -> str:
+    return f"sign-in-link:{get_remote_address()}"
+
+
+def _private(response):
+    # The token is in the URL: keep it out of caches and out of the next page's Referer.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _dead_link(token: str):
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    new_link = ("Ask for a new one: on the machine running Sticky, run `./dev flask accounts "
+                "sign-in-link EMAIL` (`./dev demo` prints a fresh one each time it starts). "
+                "If your account has a password, sign in with it instead.")
+    if not is_token_shaped(token):
+        # Most often a link cut in two when copied from a terminal that wrapped it.
+        page = render_template(
+            "accounts/error.html", title="This sign-in link is incomplete",
+            reason="The link does not end with a whole sign-in code; part of it may have been "
+                   "lost when it was copied.",
+            advice=f"Copy the whole link and open it again. {new_link}")
+        return current_app.make_response((page, 400))
+    page = render_template(
+        "accounts/error.html", title="This sign-in link has expired or was already used",
+        reason=f"A sign-in link works once, within {minutes} minutes of being made.",
+        advice=new_link)
+    return current_app.make_response((page, 410))
+
+
+@bp.get("/sign-in/<token>")
+@limiter.limit(lambda: current_app.config["SIGN_IN_LINK_RATE_LIMIT"],
+               key_func=_sign_in_link_limit_key)
+def sign_in_with_link(token: str):
+    """Open a single-use sign-in link: sign its account in, select its store, go to the
+    dashboard. A link that is malformed (400), or unknown, used or expired (410, one page for
+    the three), says what to do instead."""
+    link = consume_sign_in_link(db.session, token)
+    account = db.session.get(Account, link.account_id) if link else None
+    if link is None or account is None:
+        db.session.rollback()
+        return _private(_dead_link(token))
+    shop = linked_shop(db.session, account.id, link.shop_id) if link.shop_id else None
+    account.last_login_at = utcnow()
+    db.session.commit()  # the link is spent before any session uses it
+    sign_in(account)
+    log.info("accounts.login", extra={"account_id": account.id, "via": "sign_in_link"})
+    if shop is None:
+        flash("Choose the store to work on.", "info")
+        return _private(redirect(url_for("accounts.stores")))
+    session[SESSION_SHOP] = shop.id
+    return _private(redirect(url_for("panel.dashboard")))

@@ -4,6 +4,8 @@
    minute of seeding rather than after.
 2. Start gunicorn and an RQ worker (app/demo/processes.py), and wait until this demo's web
    server answers.
+   Print a single-use link that opens the panel signed in on the demo store
+   (app/demo/account.py), then the other addresses.
 3. In this process, post the simulator's signed webhooks (app/demo/simulator.py) to
    `/webhooks/shopify`, with a status line every ~10 s, until Ctrl-C or SIGTERM stops
    everything.
@@ -21,7 +23,9 @@ import click
 from flask import Flask
 from sqlalchemy import func, select
 
+from app.accounts.links import LINK_LIFETIME
 from app.db import db
+from app.demo.account import DEMO_EMAIL, demo_sign_in_url, ensure_demo_account
 from app.demo.processes import (
     HOST,
     Child,
@@ -60,6 +64,10 @@ def run_demo(app: Flask, *, customers: int = 3000, rate: float = 2.0, port: int 
     with app.app_context():
         seed_demo(app, customers)
         if seed_only:
+            with db.new_session() as s, s.begin():
+                ensure_demo_account(s, demo_shop_id(app))
+            click.echo(f"To open the panel, serve the app and run `./dev flask accounts "
+                       f"sign-in-link {DEMO_EMAIL}` for a sign-in link.")
             return
         _run_live(app, rate=rate, port=port, duration=duration)
 
@@ -92,9 +100,16 @@ def _executables() -> tuple[Path, Path]:
     return gunicorn, flask_bin
 
 
-def _print_banner(base: str, rate: float, api_key: str) -> None:
+def _print_banner(base: str, rate: float, api_key: str, panel_link: str) -> None:
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
     click.echo("")
     click.echo(f"Sticky demo is running at {base}")
+    click.echo("")
+    click.echo(f"  Open the panel, signed in on {DEMO_DOMAIN} (the link works once, "
+               f"within {minutes} minutes):")
+    click.echo(f"  {panel_link}")
+    click.echo(f"  Another link: APP_URL={base} ./dev flask accounts sign-in-link {DEMO_EMAIL}")
+    click.echo("")
     click.echo(f"  health:    curl {base}/healthz")
     click.echo(f"  webhooks:  {base}/webhooks/shopify  (simulated {DEMO_DOMAIN}, ~{rate:g}/s)")
     click.echo(f"  API docs:  curl {base}/api/openapi.json")
@@ -153,7 +168,7 @@ def _run_live(app: Flask, *, rate: float, port: int, duration: float | None) -> 
 
         secret = app.config["SHOPIFY_API_SECRET"]
         api_version = app.config.get("SHOPIFY_API_VERSION") or "2026-10"
-        _print_banner(base, rate, api_key)
+        _print_banner(base, rate, api_key, demo_sign_in_url(shop_id, base))
 
         http = requests.Session()
         url = f"{base}/webhooks/shopify"
