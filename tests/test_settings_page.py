@@ -295,7 +295,7 @@ def test_another_stores_delivery_is_a_404_page(app, panel, other_shop):
 
 def test_privacy_cards_explain_themselves_when_empty(panel):
     text = section(page(panel), "privacy")
-    assert "No privacy requests yet" in text and "No redactions yet" in text
+    assert "No privacy requests yet" in text and "No requests handled yet" in text
 
 
 def test_a_data_request_is_listed_and_downloads_from_the_panel(app, panel, shop, other_shop):

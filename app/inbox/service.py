@@ -337,6 +337,12 @@ def counts(session: Session, shop_id: int | None = None, *,
     return dict(session.execute(query).all())
 
 
+def failed_count(session: Session, shop_id: int) -> int:
+    """How many of the store's deliveries are failed now (read from `ix_inbox_failed`)."""
+    return session.execute(select(func.count()).select_from(InboxEntry).where(
+        InboxEntry.shop_id == shop_id, InboxEntry.status == FAILED)).scalar_one()
+
+
 def latest_failed(session: Session, shop_id: int | None = None, *,
                   limit: int = 50) -> list[InboxEntry]:
     """Failed deliveries, newest first, with their reasons (`inbox status --failed`, the

@@ -27,7 +27,7 @@ from app.compliance.listing import (
 from app.compliance.retry import requeue_failed
 from app.db import db, utcnow
 from app.inbox.models import FAILED, InboxEntry
-from app.inbox.service import counts, latest_failed
+from app.inbox.service import counts, failed_count, latest_failed
 from app.panel import bp
 from app.panel.door import panel_page, panel_url
 from app.settings.forms import SettingsForm
@@ -108,6 +108,7 @@ def _page_facts(session: Session, shop: Shop, current: StoreSettings) -> dict[st
             "waiting": recent.get("pending", 0) + recent.get("dispatched", 0),
         },
         "failures": latest_failed(session, shop.id, limit=FAILURES_SHOWN),
+        "failures_total": failed_count(session, shop.id),
         "exports": [(export, requested_customer(export))
                     for export in shop_exports(session, shop.id, limit=20)],
         "privacy_log": privacy_log(session, shop),

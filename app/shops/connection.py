@@ -52,7 +52,9 @@ def describe_connection(shop: Shop, now: datetime | None = None) -> Connection:
         domain=shop.domain,
         status=shop.status,
         status_tone=STATUS_TONES.get(shop.status, "info"),
-        status_meaning=STATUS_MEANINGS.get(shop.status, ""),
+        status_meaning=("Sticky receives this store's webhooks, from the demo's store "
+                        "simulator." if shop.status == "active" and not outbound_allowed(shop)
+                        else STATUS_MEANINGS.get(shop.status, "")),
         installed_at=shop.installed_at,
         uninstalled_at=shop.uninstalled_at,
         credential=credential_state(shop, now),
