@@ -18,6 +18,7 @@ from app.db import db, utcnow
 from app.inbox.models import InboxEntry
 from app.queue import get_queue
 from app.settings.service import read_settings
+from app.shops.models import Shop
 from app.sync.models import BackfillRun
 from tests.conftest import post_webhook, run_worker
 from tests.factories import order_payload
@@ -235,7 +236,7 @@ def a_failed_delivery(app, client) -> InboxEntry:
     assert post_webhook(client, "orders/create", order_payload()).status_code == 200
     run_worker(app)
     return db.session.execute(select(InboxEntry).where(InboxEntry.status == "failed")
-                              ).scalar_one()
+                              .order_by(InboxEntry.id.desc()).limit(1)).scalar_one()
 
 
 def test_webhook_health_counts_the_last_day_and_lists_a_failure_with_its_reason(
@@ -322,3 +323,58 @@ def test_the_page_needs_a_signed_in_account(client, shop):
     assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
     assert client.post("/admin/settings/inbox/retry").status_code == 302
 
+
+
+# -- the embedded door and WooCommerce -----------------------------------------------------
+
+def test_the_embedded_page_renders_and_its_retry_posts_with_the_session_token(app, client,
+                                                                             shop, session):
+    from tests.test_api import session_token
+
+    # given a store with a current expiring token (so opening the app exchanges nothing)
+    shop.access_token_expires_at = utcnow() + timedelta(hours=1)
+    shop.refresh_token_encrypted = shop.access_token_encrypted
+    shop.refresh_token_expires_at = utcnow() + timedelta(days=90)
+    session.commit()
+    failed = a_failed_delivery(app, client)
+    query = f"shop={shop.domain}&embedded=1&host=YWRtaW4"
+    response = client.get(f"/admin/settings?{query}&id_token={session_token(shop.domain)}")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert 'name="csrf_token"' not in text  # embedded posts carry a session token instead
+    action = f"/admin/settings/inbox/{failed.id}/retry?shop={shop.domain}"
+    assert html.escape(action) in text and "embedded=1" in text
+    # when the Retry form is posted as panel.js sends it
+    retried = client.post(f"/admin/settings/inbox/{failed.id}/retry?{query}",
+                          data={"id_token": session_token(shop.domain)})
+    assert retried.status_code == 302
+    assert delivery(failed.id)[0] == "pending"
+    # and without the session token it is refused, changing nothing
+    other = a_failed_delivery(app, client)
+    refused = client.post(f"/admin/settings/inbox/{other.id}/retry?{query}")
+    assert refused.status_code == 401
+    assert delivery(other.id)[0] == "failed"
+
+
+def test_a_woocommerce_store_shows_its_rest_keys_and_offers_an_import(client, session):
+    from app.crypto import encrypt
+
+    store = Shop(platform="woocommerce", domain="hats.example", currency="EUR",
+                 api_base_url="https://hats.example",
+                 consumer_key_encrypted=encrypt("ck_secret_key"),
+                 consumer_secret_encrypted=encrypt("cs_secret_value"))
+    session.add(store)
+    session.flush()
+    account = create_account(session, EMAIL, PASSWORD)
+    link_account_to_shop(session, account.id, store.id)
+    session.commit()
+    log_in(client, EMAIL, PASSWORD)
+    client.post("/admin/stores/select", data={"shop_id": store.id,
+                                              "csrf_token": csrf_from(client, "/admin/stores")})
+    text = page(client)
+    connection = section(text, "connection")
+    assert "WooCommerce" in connection and "hats.example" in connection
+    assert "REST API keys stored" in connection
+    assert "ck_secret_key" not in text and "cs_secret_value" not in text
+    assert 'action="/admin/settings/backfill"' in text
+    assert "read once from WooCommerce" in section(text, "history")
