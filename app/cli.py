@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -181,17 +180,12 @@ def shops_api_key(store: str, label: str | None, revoke_id: int | None) -> None:
 @with_appcontext
 def inbox_status(show_failed: bool) -> None:
     """Count deliveries by status; list failures with their reason."""
-    from app.inbox.models import FAILED, InboxEntry
-    from app.inbox.service import counts
+    from app.inbox.service import counts, latest_failed
 
     for status, n in sorted(counts(db.session).items()):
         click.echo(f"{status:<10} {n}")
     if show_failed:
-        rows = db.session.execute(
-            select(InboxEntry).where(InboxEntry.status == FAILED).order_by(InboxEntry.id.desc())
-            .limit(50)
-        ).scalars()
-        for row in rows:
+        for row in latest_failed(db.session, limit=50):
             when = row.received_at.strftime("%Y-%m-%d %H:%M:%S")
             click.echo(f"#{row.id} shop {row.shop_id} {row.topic} at {when}: {row.error}")
 
@@ -200,13 +194,9 @@ def inbox_status(show_failed: bool) -> None:
 @with_appcontext
 def inbox_retry() -> None:
     """Mark failed deliveries pending again and enqueue them."""
-    from app.compliance.retry import retry_failed
-    from app.inbox.queueing import request_drain
-    from app.inbox.service import shops_with_stale_pending
+    from app.compliance.retry import requeue_failed
 
-    n = retry_failed(db.session)
-    for shop_id in shops_with_stale_pending(db.session, timedelta(0)):
-        request_drain(shop_id, force=True)
+    n = requeue_failed(db.session)
     click.echo(f"{n} deliveries queued again")
 
 

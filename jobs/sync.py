@@ -23,11 +23,11 @@ from app.shops.outbound import skip_outbound
 from app.sync import backfill as backfill_runner
 from app.sync import reconcile as reconcile_runner
 from app.sync.models import RUNNING, BackfillRun
+from app.sync.reconcile import RECONCILE_PERIOD_SECONDS
 from jobs.context import app_context
 
 log = logging.getLogger(__name__)
 
-RECONCILE_PERIOD_SECONDS = 15 * 60
 BACKFILL_TIMEOUT_SECONDS = 12 * 3600
 STALLED_AFTER = timedelta(minutes=20)
 

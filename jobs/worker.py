@@ -15,6 +15,7 @@ from rq import Worker
 from rq.serializers import JSONSerializer
 
 from app.queue import QUEUE_NAMES, get_queue, get_redis
+from app.sync.reconcile import RECONCILE_PERIOD_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.carts.mark_abandoned", 300),
     ("jobs.compliance.sweep_lifecycle_deliveries", 300),
     ("jobs.woocommerce.ensure_webhooks_all", 30 * 60),
-    ("jobs.sync.reconcile_all", 15 * 60),
+    ("jobs.sync.reconcile_all", RECONCILE_PERIOD_SECONDS),
 )
 
 

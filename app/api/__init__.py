@@ -10,6 +10,7 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
     compliance,
     customers,
     openapi,
+    settings,
     sync,  # noqa: E402,F401
 )
 from app.api.auth import require_shop  # noqa: E402

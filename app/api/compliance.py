@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from flask import abort, g, jsonify
-from sqlalchemy import select
 
 from app.api import bp
+from app.compliance.listing import (
+    download_name,
+    requested_customer,
+    shop_export,
+    shop_exports,
+)
 from app.compliance.models import ComplianceExport
 from app.db import db
 
 
 def _summary(export: ComplianceExport) -> dict:
-    requested = (export.content or {}).get("requested_customer") or {}
     return {
         "id": export.id,
         "data_request_id": export.data_request_id,
-        "customer": {"id": requested.get("id"), "email": requested.get("email")},
+        "customer": requested_customer(export),
         "counts": export.counts or {},
         "requested_at": export.requested_at.isoformat(),
         "created_at": export.created_at.isoformat(),
@@ -25,22 +29,15 @@ def _summary(export: ComplianceExport) -> dict:
 
 @bp.get("/compliance/exports")
 def list_exports():
-    exports = db.session.execute(
-        select(ComplianceExport).where(ComplianceExport.shop_id == g.shop.id)
-        .order_by(ComplianceExport.created_at.desc(), ComplianceExport.id.desc())
-    ).scalars().all()
+    exports = shop_exports(db.session, g.shop.id)
     return jsonify({"exports": [_summary(e) for e in exports]})
 
 
 @bp.get("/compliance/exports/<int:export_id>")
 def download_export(export_id: int):
-    export = db.session.execute(
-        select(ComplianceExport).where(ComplianceExport.id == export_id,
-                                       ComplianceExport.shop_id == g.shop.id)
-    ).scalar_one_or_none()
+    export = shop_export(db.session, g.shop.id, export_id)
     if export is None:
         abort(404, description=f"this store has no data export with id {export_id}")
     response = jsonify(export.content)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="customer-data-request-{export.id}.json"')
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_name(export)}"'
     return response

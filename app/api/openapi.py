@@ -75,6 +75,63 @@ COMPLIANCE_EXPORT = {
 ERROR = {"type": "object", "required": ["status", "message"],
          "properties": {"status": {"type": "integer"}, "message": {"type": "string"}}}
 
+_CLOCK = {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
+_SETTINGS_FIELDS = {
+    "sender_name": {"type": "string", "minLength": 1, "maxLength": 100,
+                    "description": "The From name of flow emails: one line of printable "
+                                   "characters. Default: the store's name. PUT null to go "
+                                   "back to following the store's name."},
+    "sender_email": {"type": ["string", "null"], "format": "email",
+                     "description": "The From address. Unset (null) by default: flows cannot "
+                                    "send until it is set. Checked for syntax only."},
+    "reply_to": {"type": ["string", "null"], "format": "email",
+                 "description": "Where replies go; null: to the sender address."},
+    "timezone": {"type": "string",
+                 "description": "IANA time zone the store's days and quiet hours follow. GET "
+                                "gives the zone in effect; PUT null to follow the platform's "
+                                "zone again."},
+    "smart_sending_hours": {"type": "integer", "minimum": 0, "maximum": 168,
+                            "description": "A customer gets at most one flow email in this "
+                                           "many hours (0: no limit). Default 16."},
+    "quiet_hours": {"type": ["object", "null"], "required": ["start", "end"],
+                    "additionalProperties": False,
+                    "properties": {"start": _CLOCK, "end": _CLOCK},
+                    "description": "No flow email is sent between start and end (store time; "
+                                   "may span midnight; start and end differ). Null: none."},
+    "attribution_click_days": {"type": "integer", "minimum": 0, "maximum": 90,
+                               "description": "An order within this many days of a click on "
+                                              "an email counts for that email. Default 5."},
+    "attribution_open_days": {"type": "integer", "minimum": 0, "maximum": 90,
+                              "description": "An order within this many days of an open "
+                                             "counts for that email. Default 1."},
+}
+SETTINGS = {
+    "type": "object",
+    "required": list(_SETTINGS_FIELDS),
+    "properties": {
+        **_SETTINGS_FIELDS,
+        "timezone_source": {"enum": ["sticky", "platform", "utc"],
+                            "description": "Where `timezone` comes from: set in Sticky, the "
+                                           "store platform's, or UTC (neither known)."},
+        "platform_timezone": {"type": ["string", "null"]},
+        "can_send": {"type": "boolean", "description": "Whether a sender email is set."},
+        "updated_at": _time,
+    },
+}
+SETTINGS_CHANGES = {
+    "type": "object", "additionalProperties": False,
+    "properties": {**_SETTINGS_FIELDS,
+                   "sender_name": {**_SETTINGS_FIELDS["sender_name"],
+                                   "type": ["string", "null"]},
+                   "timezone": {**_SETTINGS_FIELDS["timezone"], "type": ["string", "null"]}},
+}
+SETTINGS_ERROR = {"type": "object", "required": ["status", "message", "errors"],
+                  "properties": {"status": {"type": "integer"}, "message": {"type": "string"},
+                                 "errors": {"type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                            "description": "Why, per field (quiet_hours.start "
+                                                           "for a part of one)."}}}
+
 
 def spec() -> dict:
     error_response = {"content": {"application/json": {"schema": {"$ref":
@@ -130,6 +187,32 @@ def spec() -> dict:
                     "401": {"description": "Missing or invalid credential.", **error_response},
                 },
             }},
+            "/api/settings": {
+                "get": {
+                    "summary": "The store's sender identity, time zone and sending policy.",
+                    "responses": {
+                        "200": {"description": "The settings in effect (defaults filled in).",
+                                "content": {"application/json": {"schema": SETTINGS}}},
+                        "401": {"description": "Missing or invalid credential.",
+                                **error_response},
+                    },
+                },
+                "put": {
+                    "summary": "Change some settings (a partial object).",
+                    "description": "Fields left out keep their values. An unknown field or a "
+                                   "wrong value is a 400 naming it, and then nothing changes.",
+                    "requestBody": {"required": True, "content": {"application/json": {
+                        "schema": SETTINGS_CHANGES}}},
+                    "responses": {
+                        "200": {"description": "The settings now in effect.",
+                                "content": {"application/json": {"schema": SETTINGS}}},
+                        "400": {"description": "An unknown field or an invalid value.",
+                                "content": {"application/json": {"schema": SETTINGS_ERROR}}},
+                        "401": {"description": "Missing or invalid credential.",
+                                **error_response},
+                    },
+                },
+            },
             "/api/compliance/exports": {"get": {
                 "summary": "Customer data requests answered for this store (newest first).",
                 "description": "Each Shopify customers/data_request produces one export of "

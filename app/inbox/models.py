@@ -23,6 +23,10 @@ class InboxEntry(Base):
         UniqueConstraint("shop_id", "delivery_key"),
         Index("ix_inbox_pending", "shop_id", "id", postgresql_where=text("status = 'pending'"),
               sqlite_where=text("status = 'pending'")),
+        # Failed deliveries by store, newest first (Settings page, `inbox status --failed`);
+        # the ingest path never writes to it (migration 0012s).
+        Index("ix_inbox_failed", "shop_id", "id", postgresql_where=text("status = 'failed'"),
+              sqlite_where=text("status = 'failed'")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

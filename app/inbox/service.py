@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.db import insert_for, utcnow
 from app.events import DomainEvent
@@ -326,10 +326,30 @@ def purge_processed(session: Session, older_than: timedelta) -> int:
         ).rowcount
 
 
-
-
-def counts(session: Session, shop_id: int | None = None) -> dict[str, int]:
+def counts(session: Session, shop_id: int | None = None, *,
+           received_since: datetime | None = None) -> dict[str, int]:
+    """Deliveries by status (of one shop; received since a time)."""
     query = select(InboxEntry.status, func.count()).group_by(InboxEntry.status)
     if shop_id is not None:
         query = query.where(InboxEntry.shop_id == shop_id)
+    if received_since is not None:
+        query = query.where(InboxEntry.received_at >= received_since)
     return dict(session.execute(query).all())
+
+
+def failed_count(session: Session, shop_id: int) -> int:
+    """How many of the store's deliveries are failed now (read from `ix_inbox_failed`)."""
+    return session.execute(select(func.count()).select_from(InboxEntry).where(
+        InboxEntry.shop_id == shop_id, InboxEntry.status == FAILED)).scalar_one()
+
+
+def latest_failed(session: Session, shop_id: int | None = None, *,
+                  limit: int = 50) -> list[InboxEntry]:
+    """Failed deliveries, newest first, with their reasons (`inbox status --failed`, the
+    Settings page). The payload is not loaded: it can be large and is not shown."""
+    query = (select(InboxEntry).where(InboxEntry.status == FAILED)
+             .options(defer(InboxEntry.payload))
+             .order_by(InboxEntry.id.desc()).limit(limit))
+    if shop_id is not None:
+        query = query.where(InboxEntry.shop_id == shop_id)
+    return list(session.execute(query).scalars())

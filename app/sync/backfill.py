@@ -87,6 +87,7 @@ def _active_shop(session: Session, shop_id: int) -> Shop:
 
 def queue_backfill(session: Session, shop: Shop) -> BackfillRun:
     """Record that a backfill is wanted (status "queued") unless one is already pending.
+    A failed run is queued again: the job resumes it after its last committed page.
 
     Commits. Call before enqueueing `jobs.sync.run_backfill`, so the panel shows "queued".
     """
@@ -95,7 +96,25 @@ def queue_backfill(session: Session, shop: Shop) -> BackfillRun:
         run = BackfillRun(shop_id=shop.id, platform=shop.platform, status=QUEUED, processed=0)
         session.add(run)
         session.commit()
+    elif run.status == FAILED:
+        run.status = QUEUED
+        run.updated_at = utcnow()
+        session.commit()
     return run
+
+
+def why_no_import(shop: Shop, run: BackfillRun | None) -> str | None:
+    """Why a history import cannot be started for the store now, or None when it can."""
+    platform = PLATFORM_NAMES.get(shop.platform, shop.platform)
+    if not outbound_allowed(shop):
+        return (f"This is the local demo store: its history was seeded by the demo, and "
+                f"Sticky never calls {platform} for it, so there is nothing to import.")
+    if shop.status != "active":
+        return (f"The store is {shop.status}: reconnect it to {platform} before importing its "
+                "history.")
+    if run is not None and run.status in (QUEUED, RUNNING):
+        return f"An import is already {run.status}."
+    return None
 
 
 def _claim_run(session: Session, shop: Shop, restart: bool) -> BackfillRun:

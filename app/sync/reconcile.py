@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=10)
 LOCK_SECONDS = 900
+# How often every active store gets a pass: the worker's schedule (jobs/worker.py) reads it
+# from here, and so does the Settings page that says when the next pass is due.
+RECONCILE_PERIOD_SECONDS = 15 * 60
 
 
 @dataclass
@@ -41,6 +44,14 @@ class ReconcileResult:
     def as_dict(self) -> dict:
         return {"shop_id": self.shop_id, "since": self.since.isoformat() if self.since else None,
                 "records": self.records, "batches": self.batches, "skipped": self.skipped}
+
+
+def next_pass_due(shop: Shop) -> datetime | None:
+    """When the next pass should start: one period after the last successful one began
+    (None before the first). Passes run only while a worker runs, so it may be overdue."""
+    if shop.last_synced_at is None:
+        return None
+    return shop.last_synced_at + timedelta(seconds=RECONCILE_PERIOD_SECONDS)
 
 
 def window_start(shop: Shop, overlap: timedelta = OVERLAP) -> datetime | None:
