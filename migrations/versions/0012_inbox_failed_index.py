@@ -1,6 +1,6 @@
 """failed webhook deliveries of a store, by index
 
-Revision ID: 0012s
+Revision ID: 0012
 Revises: 0011
 
 The Settings page lists a store's newest failed deliveries and the CLI lists them all. With
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012s"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
