@@ -40,6 +40,13 @@ def panel_helpers():
             "panel": g.get("panel"), "shop": g.get("shop")}
 
 
+@bp.app_template_global()
+def panel_is_embedded() -> bool:
+    """For macros, which see globals but not the page's context unless imported with it."""
+    panel = g.get("panel")
+    return bool(panel and panel.embedded)
+
+
 def plotly_url() -> str:
     # The version in the URL lets browsers cache the 4 MB file for a year and still pick up
     # an upgrade at once.
