@@ -17,8 +17,10 @@ effects.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -233,11 +235,7 @@ def prepare_store(app, spec: StoreSpec) -> tuple[int, float | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sqlalchemy import text
-
     from app.db import db
-    from app.shops.models import Shop
-    from app.shops.service import create_api_key, revoke_api_key
 
     url = require_postgresql(args.database_url)
     spec = StoreSpec(args.customers, args.orders, args.seed)
@@ -247,7 +245,23 @@ def run(args: argparse.Namespace) -> int:
 
         reset_database(url)
     instance = tempfile.mkdtemp(prefix="sticky-panel-bench-")
+    # Removed at exit, after the embedded Redis (if used) has stopped: exit handlers run in
+    # reverse order, and this one is registered before Redis is first connected.
+    atexit.register(shutil.rmtree, instance, ignore_errors=True)
     app = bench_app(url, args.redis_url, instance)
+    try:
+        return _measure_store(app, spec, args)
+    finally:
+        db.engine.dispose()
+
+
+def _measure_store(app, spec: StoreSpec, args: argparse.Namespace) -> int:
+    from sqlalchemy import text
+
+    from app.db import db
+    from app.shops.models import Shop
+    from app.shops.service import create_api_key, revoke_api_key
+
     clock = ServerClock(app.wsgi_app)
     app.wsgi_app = clock
     shop_id, generated = prepare_store(app, spec)
@@ -292,7 +306,6 @@ def run(args: argparse.Namespace) -> int:
         with app.app_context():
             revoke_api_key(db.session, db.session.get(Shop, shop_id), key_row.id)
             db.session.commit()
-        db.engine.dispose()
     # A page that is not there yet (404) is expected while the panel is built; a server error
     # or figures that disagree with the orders are not.
     broken = [t for t in timings.values() if (t.status or 0) >= 500 or t.failures]
