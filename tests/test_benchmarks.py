@@ -26,7 +26,7 @@ def test_benchmarks_build_their_workloads_without_test_only_packages():
 import sys
 for name in {TEST_ONLY!r}:
     sys.modules[name] = None  # importing any of them now raises ImportError
-import benchmarks.ingest, benchmarks.backfill, benchmarks.profile_receiver
+import benchmarks.ingest, benchmarks.backfill, benchmarks.profile_receiver, benchmarks.panel
 from benchmarks.workload import shopify_deliveries, woo_deliveries
 shopify = shopify_deliveries(60, secret="s", domain="d.myshopify.com")
 woo = woo_deliveries(60, 1, {{t: ("1", "s") for t in
