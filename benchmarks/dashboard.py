@@ -210,7 +210,7 @@ def main() -> None:
         for name, url in (("page /admin", f"/admin?range={preset}"),
                           ("/api/metrics", f"/api/metrics?range={preset}&compare=previous")):
             times = timed(client, url, args.runs)
-            p95 = statistics.quantiles(times, n=20)[18]
+            p95 = statistics.quantiles(times, n=20, method="inclusive")[18]
             print(f"{label:>9}  {name:<13} p50 {statistics.median(times):6.0f} ms   "
                   f"p95 {p95:6.0f} ms   max {max(times):6.0f} ms")
 

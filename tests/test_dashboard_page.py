@@ -19,6 +19,7 @@ from app.shops.models import Shop
 from tests.conftest import post_webhook, run_worker
 from tests.factories import customer_payload, order_payload, refund_payload
 from tests.test_accounts import EMAIL, PASSWORD, csrf_from, log_in
+from tests.test_api import session_token
 from tests.test_metrics import apply, build_store, order, person
 
 MARCH_BY_WEEK = {"range": "custom", "from": "2026-03-01", "to": "2026-03-31",
@@ -105,9 +106,9 @@ def test_a_range_without_orders_explains_itself_instead_of_an_empty_chart(client
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "No orders in this range" in page
-    assert "No order was placed between Jun 1 – Jun 30, 2025 (America/New_York)" in page
+    assert "No order was placed from Jun 1 – Jun 30, 2025 (days in America/New_York)" in page
     assert 'id="chart-revenue"' not in page and 'id="chart-customers"' not in page
-    assert "No checkout was started between Jun 1 – Jun 30, 2025." in page
+    assert "No checkout was started from Jun 1 – Jun 30, 2025." in page
     assert "Show the last 12 months" in page
 
 
@@ -170,3 +171,27 @@ def test_orders_arriving_by_webhook_are_on_the_dashboard(app, client, ctx, shop)
     text = " ".join(page.split())
     assert "Only 1 order in this range: the average and the rates below say little yet." in text
     assert "days in UTC" in text
+
+
+def test_the_embedded_dashboard_keeps_the_admins_parameters_in_its_form_and_links(client,
+                                                                                  ctx, shop,
+                                                                                  other_shop):
+    # given the store opened from the Shopify admin (marked local, so no token exchange)
+    built = build_store(shop, other_shop)
+    db.session.get(Shop, built.shop.id).demo = True
+    db.session.commit()
+    embedded = {"shop": "sticky-test.myshopify.com", "host": "YWRtaW4uc2hvcGlmeS5jb20",
+                "embedded": "1"}
+
+    response = client.get("/admin", query_string={
+        **embedded, "id_token": session_token("sticky-test.myshopify.com"), **MARCH_BY_WEEK})
+
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert metric(page, "revenue") == "$300.00"
+    form = page[page.index('id="range-form"'):page.index("</form>")]
+    for name, value in embedded.items():
+        assert f'<input type="hidden" name="{name}" value="{value}">' in form
+    assert "id_token" not in form  # a fresh one comes with the next document request
+    assert re.search(r'href="/admin/customers/\d+\?shop=sticky-test.myshopify.com&amp;'
+                     r'embedded=1&amp;host=YWRtaW4uc2hvcGlmeS5jb20"', page)

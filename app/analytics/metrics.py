@@ -4,15 +4,16 @@ Read by `GET /api/metrics` and the Dashboard page alike (the panel never calls i
 Everything is aggregated by the database. Buckets (the store's days, weeks or months) are
 cut in Python, where `zoneinfo` knows every DST rule, and handed to the query as the UTC
 instants they start at: PostgreSQL finds a row's bucket with `width_bucket(placed_at,
-bounds)`, a binary search that costs a third of `date_trunc(..., placed_at AT TIME ZONE ..)`
-per row (measured); SQLite, which has neither, calls the same search registered on its
-connection.
+bounds)`, a binary search (grouping a year of 295,000 orders by month took 216 ms of CPU
+this way, 372 ms with `date_trunc('month', placed_at AT TIME ZONE zone)`); SQLite, which has
+neither, calls the same search registered on its connection.
 
 Counting rules, the mirror's (`app.profiles.figures.counted_order`): an order counts unless
-it is cancelled, voided or a test order; its revenue is its total net of
-what was refunded on it, on the day it was placed, whenever the refund happened. An order
-with no profile at all (no customer, no email) counts in revenue and orders but in no
-customer figure. `DEFINITIONS` says each figure in one line.
+it is cancelled, voided or a test order; its revenue is its total net of what was refunded
+on it, on the day it was placed, whenever the refund happened. An order with no profile at
+all (no customer, no email) counts in revenue and orders but in no customer figure. New
+customers come from the profiles' first order (`customers.first_order_at`, same rules).
+`DEFINITIONS` says each figure in one line.
 """
 
 from __future__ import annotations
@@ -146,12 +147,6 @@ def _money(value) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(round(value, 4)))
 
 
-def _counted(order) -> ColumnElement[bool]:
-    """Orders that count in the store's figures: the mirror's rule (not cancelled, voided or
-    a test order), so the profiles' first and last orders agree with these figures."""
-    return counted_order(order)
-
-
 def _in(column, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
@@ -162,8 +157,8 @@ class _Buckets:
 
     def __init__(self, session: Session, period: Period) -> None:
         self.session = session
-        self.days = [max(start, period.first_day) for start in period.buckets()]
-        self.bounds = [period.bound(day) for day in self.days]
+        # The first bucket may start before the period: its bound is the period's start.
+        self.bounds = [period.bound(max(start, period.first_day)) for start in period.buckets()]
         self.postgres = session.get_bind().dialect.name == "postgresql"
 
     def number(self, column) -> ColumnElement[int]:
@@ -192,7 +187,7 @@ def _orders(session: Session, shop_id: int, period: Period,
     statement = (
         select(bucket, func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded),
                func.count(_O.customer_id.distinct()))
-        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), _counted(_O)))
+        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
     if buckets.postgres:
         statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
     else:
@@ -206,7 +201,7 @@ def _orders(session: Session, shop_id: int, period: Period,
     if not buckets.postgres:
         customers = session.execute(
             select(func.count(_O.customer_id.distinct()))
-            .where(_O.shop_id == shop_id, _in(_O.placed_at, period), _counted(_O))
+            .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O))
         ).scalar_one()
     return by_bucket, customers
 
@@ -225,11 +220,11 @@ def _new_customers(session: Session, shop_id: int, period: Period,
     # A new customer's orders before the end all lie in the period: few, and counted
     # only for those the profile says have 2+ orders, one after the period included.
     second_before_end = select(func.count()).where(
-        _LATER.customer_id == c.id, _LATER.placed_at < period.end, _counted(_LATER)
+        _LATER.customer_id == c.id, _LATER.placed_at < period.end, counted_order(_LATER)
     ).correlate(c).scalar_subquery() >= 2
     repeat = case((c.orders_count < 2, 0), (c.last_order_at < period.end, 1),
                   (second_before_end, 1), else_=0) if repeats else literal(0)
-    bucket = buckets.number(c.first_order_at) if buckets else func.min(1)
+    bucket = buckets.number(c.first_order_at) if buckets else literal(1)
     statement = (select(bucket, func.count(), func.sum(repeat))
                  .where(c.shop_id == shop_id, _in(c.first_order_at, period)))
     if buckets:
@@ -276,7 +271,7 @@ def _checkouts(session: Session, shop_id: int, period: Period,
 def _comparison(session: Session, shop_id: int, period: Period) -> Comparison:
     orders, revenue = session.execute(
         select(func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded))
-        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), _counted(_O))
+        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O))
     ).one()
     new = sum(n for n, _ in _new_customers(session, shop_id, period, None,
                                            repeats=False).values())

@@ -43,8 +43,9 @@ def _axis(title: str | None = None, **more: Any) -> dict[str, Any]:
 
 
 def _layout(**more: Any) -> dict[str, Any]:
+    # Category labels ("Week of Dec 1"), at most a dozen shown, turned when they would overlap.
     return {"barmode": "stack", "xaxis": {"type": "category", "automargin": True,
-                                          "tickangle": 0, "nticks": 12},
+                                          "nticks": 12},
             "bargap": 0.25, **more}
 
 
