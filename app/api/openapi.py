@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from app.api import bp
+from app.api.metrics import openapi_paths as metrics_paths
 
 _money = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$",
           "description": "Decimal amount as a string, in the shop's currency."}
@@ -23,7 +24,8 @@ CUSTOMER = {
         "email": {"type": ["string", "null"]},
         "first_name": {"type": ["string", "null"]},
         "last_name": {"type": ["string", "null"]},
-        "orders_count": {"type": "integer", "description": "Orders not cancelled or voided."},
+        "orders_count": {"type": "integer",
+                         "description": "Orders not cancelled, voided or test orders."},
         "total_spent": {**_money, "description": "Sum of counted orders, net of refunds."},
         "average_order_value": _money,
         "currency": {"type": "string"},
@@ -257,6 +259,7 @@ def spec() -> dict:
                     "404": {"description": "No such customer in this store.", **error_response},
                 },
             }},
+            **metrics_paths(error_response),
         },
     }
 

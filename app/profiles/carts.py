@@ -105,7 +105,6 @@ class Carts:
             "platform_created_at": rec.created_at,
             "platform_updated_at": rec.updated_at,
             "completed_at": rec.completed_at,
-            "abandoned_at": None,
         }
         if converted_order_id is not None:
             values["converted_order_id"] = converted_order_id
@@ -114,7 +113,10 @@ class Carts:
             cart_id = writer.new_id(_K)
             writer.cart_inserts[cart_id] = {
                 "id": cart_id, "shop_id": self.shop_id, "kind": rec.kind, "token": rec.token,
-                "created_at": utcnow(), "converted_order_id": None, **values,
+                "created_at": utcnow(), "converted_order_id": None,
+                # Set by the abandonment job and kept by later snapshots, so a checkout
+                # completed after it was abandoned still says so (a recovered checkout).
+                "abandoned_at": None, **values,
             }
         else:
             cart_id = existing[0]

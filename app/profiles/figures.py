@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -22,10 +22,12 @@ _O = Order.__table__
 
 
 def counted_order(order=Order):
-    """Orders that count towards a customer's figures: not cancelled, not voided."""
+    """Orders that count towards a customer's figures (and the store's, app.analytics): not
+    cancelled, not voided, not a test order (a merchant trying their checkout buys nothing)."""
     return and_(
         order.cancelled_at.is_(None),
         or_(order.financial_status.is_(None), order.financial_status != "voided"),
+        order.test.is_(false()),
     )
 
 

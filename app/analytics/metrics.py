@@ -1,0 +1,320 @@
+"""A store's figures over a period: revenue, orders, customers, checkouts, and their series.
+
+Read by `GET /api/metrics` and the Dashboard page alike (the panel never calls its own API).
+Everything is aggregated by the database. Buckets (the store's days, weeks or months) are
+cut in Python, where `zoneinfo` knows every DST rule, and handed to the query as the UTC
+instants they start at: PostgreSQL finds a row's bucket with `width_bucket(placed_at,
+bounds)`, a binary search (grouping a year of 295,000 orders by month took 216 ms of CPU
+this way, 372 ms with `date_trunc('month', placed_at AT TIME ZONE zone)`); SQLite, which has
+neither, calls the same search registered on its connection.
+
+Counting rules, the mirror's (`app.profiles.figures.counted_order`): an order counts unless
+it is cancelled, voided or a test order; its revenue is its total net of what was refunded
+on it, on the day it was placed, whenever the refund happened. An order with no profile at
+all (no customer, no email) counts in revenue and orders but in no customer figure. New
+customers come from the profiles' first order (`customers.first_order_at`, same rules).
+`DEFINITIONS` says each figure in one line.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import (
+    DateTime,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import ColumnElement
+
+from app.analytics.periods import Period
+from app.profiles.figures import counted_order
+from app.profiles.models import CART_ABANDONED, CART_CONVERTED, CART_OPEN, Cart, Customer, Order
+from app.shops.models import Shop
+
+DEFINITIONS: dict[str, str] = {
+    "revenue": "Total of the orders placed in the range, net of their refunds; cancelled, "
+               "voided and test orders left out.",
+    "orders": "Orders placed in the range, not counting cancelled, voided or test orders.",
+    "average_order_value": "Revenue divided by orders.",
+    "customers": "Distinct customers who ordered in the range, guests included (by email); "
+                 "an order with no customer or email counts in revenue only.",
+    "new_customers": "Customers whose first order ever was placed in the range.",
+    "returning_customers": "Customers who ordered in the range and had ordered before it.",
+    "repeat_purchase_rate": "Share of the range's customers with 2 or more orders by its "
+                            "end: they ordered before it, or twice in it.",
+    "checkouts_started": "Checkouts started in the range.",
+    "checkouts_open": "Checkouts started in the range, not completed and not abandoned (yet).",
+    "checkouts_abandoned": "Checkouts started in the range that went idle with a known "
+                           "shopper's email and are not completed.",
+    "checkouts_completed": "Checkouts started in the range that became an order.",
+    "checkouts_recovered": "Checkouts started in the range that were abandoned, then "
+                           "completed.",
+    "recovery_rate": "Recovered checkouts as a share of all abandoned ones (recovered "
+                     "included).",
+}
+
+_O = aliased(Order, name="o")
+_LATER = aliased(Order, name="later")
+
+
+@dataclass
+class Figures:
+    """The figures of a period, or of one bucket of its series (see `Bucket`)."""
+
+    revenue: Decimal = Decimal("0")
+    orders: int = 0
+    customers: int = 0
+    new_customers: int = 0
+    returning_customers: int = 0
+    repeat_customers: int = 0  # period totals only
+    checkouts_started: int = 0
+    checkouts_open: int = 0
+    checkouts_abandoned: int = 0
+    checkouts_completed: int = 0
+    checkouts_recovered: int = 0
+
+    @property
+    def average_order_value(self) -> Decimal | None:
+        return self.revenue / self.orders if self.orders else None
+
+    @property
+    def repeat_purchase_rate(self) -> Decimal | None:
+        return _share(self.repeat_customers, self.customers)
+
+    @property
+    def recovery_rate(self) -> Decimal | None:
+        return _share(self.checkouts_recovered,
+                      self.checkouts_abandoned + self.checkouts_recovered)
+
+
+@dataclass
+class Bucket:
+    """One day, week or month of a series. `first_day`/`last_day`: the days of the period it
+    covers (the first and last bucket may be cut by the period's bounds). Its customers are
+    distinct within the bucket; `new_customers` placed their first order ever in it and
+    `returning_customers` are the others (they had ordered before the bucket)."""
+
+    start: date
+    first_day: date
+    last_day: date
+    figures: Figures
+
+
+@dataclass
+class Comparison:
+    """The period of the same length just before: the figures that are cheap to add."""
+
+    period: Period
+    revenue: Decimal
+    orders: int
+    new_customers: int
+
+    @property
+    def average_order_value(self) -> Decimal | None:
+        return self.revenue / self.orders if self.orders else None
+
+
+@dataclass
+class StoreMetrics:
+    period: Period
+    currency: str
+    totals: Figures
+    series: list[Bucket] = field(default_factory=list)
+    previous: Comparison | None = None
+
+
+def _share(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001")) if whole else None
+
+
+def _money(value) -> Decimal:
+    # SQLite sums NUMERIC as floats: round to the 4 places money is stored with.
+    if value is None:
+        return Decimal("0")
+    return value if isinstance(value, Decimal) else Decimal(str(round(value, 4)))
+
+
+def _in(column, period: Period) -> ColumnElement[bool]:
+    return and_(column >= period.start, column < period.end)
+
+
+class _Buckets:
+    """A period's buckets as SQL: `number(column)` is the 1-based bucket a UTC time falls in
+    (for times inside the period)."""
+
+    def __init__(self, session: Session, period: Period) -> None:
+        self.session = session
+        # The first bucket may start before the period: its bound is the period's start.
+        self.bounds = [period.bound(max(start, period.first_day)) for start in period.buckets()]
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def number(self, column) -> ColumnElement[int]:
+        if self.postgres:
+            bounds = bindparam(None, self.bounds, type_=ARRAY(DateTime(timezone=True)))
+            return func.width_bucket(column, bounds)
+        # SQLite stores a UTC time as "YYYY-MM-DD HH:MM:SS.ffffff": bounds written the same
+        # way sort the same, so a string search finds the bucket.
+        keys = [bound.strftime("%Y-%m-%d %H:%M:%S.%f") for bound in self.bounds]
+        raw = self.session.connection().connection.driver_connection
+        raw.create_function("sticky_bucket", 1, lambda value: value and bisect.bisect_right(
+            keys, value), deterministic=True)
+        return func.sticky_bucket(column)
+
+
+# -- the statements -----------------------------------------------------------------------
+
+
+def _orders(session: Session, shop_id: int, period: Period,
+            buckets: _Buckets) -> tuple[dict[int, tuple[int, Decimal, int]], int]:
+    """Per bucket: (orders, revenue, distinct customers); and the period's distinct
+    customers. One pass on PostgreSQL (GROUPING SETS: the buckets, and the whole period),
+    from the (shop_id, placed_at) index or a sequential scan when the period holds most of
+    the store's orders; SQLite counts the period's customers in a second statement."""
+    bucket = buckets.number(_O.placed_at)
+    statement = (
+        select(bucket, func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded),
+               func.count(_O.customer_id.distinct()))
+        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
+    if buckets.postgres:
+        statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
+    else:
+        statement = statement.group_by(bucket)
+    by_bucket, customers = {}, 0
+    for n, orders, revenue, distinct in session.execute(statement).all():
+        if n is None:
+            customers = int(distinct)  # the whole period's row
+        else:
+            by_bucket[int(n)] = (int(orders), _money(revenue), int(distinct))
+    if not buckets.postgres:
+        customers = session.execute(
+            select(func.count(_O.customer_id.distinct()))
+            .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O))
+        ).scalar_one()
+    return by_bucket, customers
+
+
+def _new_customers(session: Session, shop_id: int, period: Period,
+                   buckets: _Buckets | None, *, repeats: bool = True
+                   ) -> dict[int, tuple[int, int]]:
+    """Per bucket of their first order: (new customers, those of them with a second order
+    before the period's end).
+
+    From the profiles' own first and last order (`customers.first_order_at`, kept by the
+    mirror), so no customer's order history is read, except to count the orders of a new
+    customer whose last order is after the period (a period in the past) and who has more
+    than one: one short range of the (customer_id, placed_at) index each."""
+    c = Customer
+    # A new customer's orders before the end all lie in the period: few, and counted
+    # only for those the profile says have 2+ orders, one after the period included.
+    second_before_end = select(func.count()).where(
+        _LATER.customer_id == c.id, _LATER.placed_at < period.end, counted_order(_LATER)
+    ).correlate(c).scalar_subquery() >= 2
+    repeat = case((c.orders_count < 2, 0), (c.last_order_at < period.end, 1),
+                  (second_before_end, 1), else_=0) if repeats else literal(0)
+    bucket = buckets.number(c.first_order_at) if buckets else literal(1)
+    statement = (select(bucket, func.count(), func.sum(repeat))
+                 .where(c.shop_id == shop_id, _in(c.first_order_at, period)))
+    if buckets:
+        statement = statement.group_by(bucket)
+    return {int(n or 1): (int(new), int(repeats or 0))
+            for n, new, repeats in session.execute(statement).all() if new}
+
+
+def _checkouts(session: Session, shop_id: int, period: Period,
+               buckets: _Buckets) -> dict[int, tuple[int, int, int, int, int]]:
+    """Per bucket of their start: (started, open, abandoned, completed, recovered).
+
+    A checkout started when the platform created it (when Sticky first saw it, if the
+    platform did not say: the second, rarely used branch). Recovered: completed with an
+    `abandoned_at`, which the abandonment job writes and nothing clears."""
+    def started(column, *where):
+        return select(column.label("at"), Cart.status, Cart.abandoned_at).where(
+            Cart.shop_id == shop_id, Cart.kind == "checkout", *where, _in(column, period))
+
+    checkouts = union_all(
+        started(Cart.platform_created_at),
+        started(Cart.created_at, Cart.platform_created_at.is_(None)),
+    ).subquery("checkouts")
+    bucket = buckets.number(checkouts.c.at)
+    was_abandoned = checkouts.c.abandoned_at.is_not(None)
+    rows = session.execute(
+        select(bucket, checkouts.c.status, was_abandoned, func.count())
+        .group_by(bucket, checkouts.c.status, was_abandoned)
+    ).all()
+    out: dict[int, list[int]] = {}
+    for n, status, abandoned_before, count in rows:
+        counts = out.setdefault(int(n), [0] * 5)
+        counts[0] += count
+        if status == CART_OPEN:
+            counts[1] += count
+        elif status == CART_ABANDONED:
+            counts[2] += count
+        elif status == CART_CONVERTED:
+            counts[3] += count
+            counts[4] += count if abandoned_before else 0
+    return {n: (v[0], v[1], v[2], v[3], v[4]) for n, v in out.items()}
+
+
+def _comparison(session: Session, shop_id: int, period: Period) -> Comparison:
+    orders, revenue = session.execute(
+        select(func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded))
+        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O))
+    ).one()
+    new = sum(n for n, _ in _new_customers(session, shop_id, period, None,
+                                           repeats=False).values())
+    return Comparison(period, _money(revenue), int(orders), new)
+
+
+def store_metrics(session: Session, shop: Shop, period: Period, *,
+                  compare: bool = False) -> StoreMetrics:
+    """The store's figures over `period`, with their series by `period.interval`;
+    `compare` adds revenue, orders and new customers of the period just before."""
+    if session.get_bind().dialect.name == "postgresql":
+        # For the rest of this transaction: no JIT compilation (its cost estimate of these
+        # aggregates starts it, and it took 1-3 s to save nothing), and memory enough to
+        # count a year's distinct customers without spilling to disk.
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+    buckets = _Buckets(session, period)
+    orders, customers = _orders(session, shop.id, period, buckets)
+    new = _new_customers(session, shop.id, period, buckets)
+    checkouts = _checkouts(session, shop.id, period, buckets)
+    series = []
+    starts = period.buckets()
+    for n, start in enumerate(starts, start=1):
+        count, revenue, buyers = orders.get(n, (0, Decimal("0"), 0))
+        new_here = new.get(n, (0, 0))[0]
+        started, open_, abandoned, completed, recovered = checkouts.get(n, (0, 0, 0, 0, 0))
+        # A bucket ends the day before the next one starts, or with the period.
+        last_day = period.last_day if n == len(starts) else min(
+            period.last_day, starts[n] - timedelta(days=1))
+        series.append(Bucket(start, max(start, period.first_day), last_day, Figures(
+            revenue=revenue, orders=count, customers=buyers, new_customers=new_here,
+            returning_customers=max(buyers - new_here, 0), checkouts_started=started,
+            checkouts_open=open_, checkouts_abandoned=abandoned, checkouts_completed=completed,
+            checkouts_recovered=recovered)))
+    new_total = sum(k for k, _ in new.values())
+    totals = Figures(
+        revenue=sum((b.figures.revenue for b in series), Decimal("0")),
+        orders=sum(b.figures.orders for b in series), customers=customers,
+        new_customers=new_total, returning_customers=max(customers - new_total, 0),
+        # Returning customers ordered before and in the period: 2 orders by its end.
+        repeat_customers=max(customers - new_total, 0) + sum(r for _, r in new.values()),
+        **{name: sum(getattr(b.figures, name) for b in series) for name in (
+            "checkouts_started", "checkouts_open", "checkouts_abandoned",
+            "checkouts_completed", "checkouts_recovered")})
+    previous = _comparison(session, shop.id, period.previous()) if compare else None
+    return StoreMetrics(period, shop.currency, totals, series, previous)
