@@ -42,6 +42,16 @@ def _axis(title: str | None = None, **more: Any) -> dict[str, Any]:
     return axis
 
 
+# Above the plot, where rotated category labels cannot run into it.
+LEGEND = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"}
+
+
+def _count_axis(title: str, highest: int, **more: Any) -> dict[str, Any]:
+    """An axis of whole numbers: with small counts, Plotly would tick 0.5 steps."""
+    ticks = {"dtick": 1} if highest <= 5 else {}
+    return _axis(title, tickformat=",d", separatethousands=True, **ticks, **more)
+
+
 def _layout(**more: Any) -> dict[str, Any]:
     # Category labels ("Week of Dec 1"), at most a dozen shown, turned when they would overlap.
     return {"barmode": "stack", "xaxis": {"type": "category", "automargin": True,
@@ -67,9 +77,9 @@ def revenue_figure(series: list[Bucket], period: Period, currency: str) -> dict[
         "layout": _layout(
             yaxis=_axis(f"Revenue ({currency})", tickprefix=prefix, separatethousands=True),
             # Its own whole-number ticks, not ones lined up with the revenue axis.
-            yaxis2=_axis("Orders", overlaying="y", side="right", showgrid=False,
-                         tickmode="auto", tickformat=",d", separatethousands=True),
-            legend={"orientation": "h", "y": -0.25}, hovermode="x unified"),
+            yaxis2=_count_axis("Orders", max((b.figures.orders for b in series), default=0),
+                               overlaying="y", side="right", showgrid=False),
+            legend=LEGEND, hovermode="x unified"),
     }
 
 
@@ -83,8 +93,10 @@ def customers_figure(series: list[Bucket], period: Period) -> dict[str, Any]:
              "y": [b.figures.returning_customers for b in series],
              "marker": {"color": PURPLE}},
         ],
-        "layout": _layout(yaxis=_axis("Customers", separatethousands=True),
-                          legend={"orientation": "h", "y": -0.25}, hovermode="x unified"),
+        "layout": _layout(yaxis=_count_axis("Customers", max(
+                              (b.figures.new_customers + b.figures.returning_customers
+                               for b in series), default=0)),
+                          legend=LEGEND, hovermode="x unified"),
     }
 
 
@@ -103,6 +115,7 @@ def checkouts_figure(series: list[Bucket], period: Period) -> dict[str, Any]:
             trace("Abandoned", ORANGE, [x.checkouts_abandoned for x in f]),
             trace("Open", GREY, [x.checkouts_open for x in f]),
         ],
-        "layout": _layout(yaxis=_axis("Checkouts started", separatethousands=True),
-                          legend={"orientation": "h", "y": -0.25}, hovermode="x unified"),
+        "layout": _layout(yaxis=_count_axis("Checkouts started", max(
+                              (x.checkouts_started for x in f), default=0)),
+                          legend=LEGEND, hovermode="x unified"),
     }
