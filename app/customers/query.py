@@ -10,9 +10,11 @@ Speed on a store with 100,000 profiles (PostgreSQL; measured in the branch repor
   moves 16-byte (key, id) pairs instead of whole rows;
 - a page past the middle is read from the other end of the order, in reverse (a "last page"
   costs what a first page costs);
-- "total spent" is served by `ix_customers_shop_total_spent` (migration 0012c); the other
-  orders sort the store's (key, id) pairs, and search scans them: trigram indexes on
-  `customers` would cost every order webhook a GIN update (see the migration).
+- a search counts its matches in the same scan that finds the page (a window count);
+- "total spent" is served by `ix_customers_shop_total_spent` (migration 0012c), which also
+  makes every count an index-only scan; the other orders sort the store's (key, id) pairs,
+  and search scans the profiles: trigram indexes on `customers` would cost every order
+  webhook a GIN update (see the migration).
 """
 
 from __future__ import annotations
@@ -240,12 +242,16 @@ def _search(shop_id: int, q: str) -> ColumnElement:
 class _Term:
     expression: Any
     descending: bool
-    nulls_first: bool
+    # None for a value that is never NULL: no NULLS clause, so the ORDER BY matches a plain
+    # index (PostgreSQL does not infer that NULLS LAST is moot on a NOT NULL column).
+    nulls_first: bool | None = None
 
     def clause(self, reverse: bool = False):
-        descending, nulls_first = self.descending ^ reverse, self.nulls_first ^ reverse
+        descending = self.descending ^ reverse
         ordered = self.expression.desc() if descending else self.expression.asc()
-        return ordered.nulls_first() if nulls_first else ordered.nulls_last()
+        if self.nulls_first is None:
+            return ordered
+        return ordered.nulls_first() if self.nulls_first ^ reverse else ordered.nulls_last()
 
 
 def ordering(sort: str) -> list[_Term]:
@@ -262,11 +268,12 @@ def ordering(sort: str) -> list[_Term]:
     elif key == "email":
         terms = [_Term(Customer.email_normalized, descending, nulls_first=False)]
     elif key == "created_at":
-        terms = [_Term(customer_since, descending, nulls_first=False)]
-    else:
-        column = getattr(Customer, key)
-        terms = [_Term(column, descending, nulls_first=not descending)]
-    return [*terms, _Term(Customer.id, descending, nulls_first=False)]
+        terms = [_Term(customer_since, descending)]
+    elif key == "last_order_at":
+        terms = [_Term(Customer.last_order_at, descending, nulls_first=not descending)]
+    else:  # total_spent, orders_count: never NULL
+        terms = [_Term(getattr(Customer, key), descending)]
+    return [*terms, _Term(Customer.id, descending)]
 
 
 def order_clauses(sort: str) -> list:
@@ -318,12 +325,23 @@ def _page_ids(session: Session, where: list[ColumnElement], sort: str, offset: i
 def list_customers(session: Session, shop_id: int, filters: CustomerFilters, zone: ZoneInfo,
                    *, page: int = 1, per_page: int = PAGE_SIZE) -> CustomerPage:
     where = conditions(shop_id, filters, zone)
-    total = session.execute(select(func.count()).select_from(Customer).where(*where)
-                            ).scalar_one()
     offset = (page - 1) * per_page
-    if offset >= total:
+    if filters.q:
+        # A search reads every profile anyway: count the matches in the same pass (a
+        # window count) instead of scanning the store twice.
+        found = session.execute(
+            select(Customer.id, func.count().over()).where(*where)
+            .order_by(*order_clauses(filters.sort)).offset(offset).limit(per_page)).all()
+        total = found[0][1] if found else 0 if offset == 0 else session.execute(
+            select(func.count()).select_from(Customer).where(*where)).scalar_one()
+        ids = [row[0] for row in found]
+    else:
+        total = session.execute(select(func.count()).select_from(Customer).where(*where)
+                                ).scalar_one()
+        ids = (_page_ids(session, where, filters.sort, offset, per_page, total)
+               if offset < total else [])
+    if not ids:
         return CustomerPage([], total, page, per_page)
-    ids = _page_ids(session, where, filters.sort, offset, per_page, total)
     rows = {c.id: c for c in session.execute(
         select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids))).scalars()}
     customers = [rows[i] for i in ids if i in rows]
