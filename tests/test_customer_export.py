@@ -178,3 +178,22 @@ def test_a_20000_row_export_streams_in_chunks_without_holding_the_rows(
     # them all took about 20 MB here, the stream about 1.2 MB (4.7 MB with 1,000-row chunks)
     assert received > 2_000_000
     assert streaming_peak < all_rows_peak / 8, (streaming_peak, all_rows_peak)
+
+
+def test_a_finished_export_gives_its_database_connection_back(app, client):
+    # given a store with customers, set up outside of any request
+    from app.db import db
+    from app.shops.service import connect_shopify_by_token
+
+    with app.app_context():
+        shop = connect_shopify_by_token(db.session, SHOP, "shpat_test_token")
+        for i in range(3):
+            customer_row(db.session, shop, first_name=f"P{i}")
+        headers = api_key_headers(db.session, shop)
+    # when an export is downloaded by a request of its own, as in production
+    response = client.get("/api/customers/export.csv", headers=headers, buffered=False)
+    assert b"".join(response.iter_encoded()).count(b"\n") == 4
+    response.close()
+    # then no connection is left checked out (in a transaction, holding its locks)
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0

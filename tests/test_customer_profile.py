@@ -241,3 +241,28 @@ def test_names_notes_and_tags_from_the_internet_are_shown_as_text(client, sessio
     assert "&lt;b&gt;bold&lt;/b&gt;" in html and "&lt;i&gt;store tag&lt;/i&gt;" in html
     for raw in ("<script>alert(1)", "<img src=x", "<b>bold", "<i>store"):
         assert raw not in html
+
+
+def test_the_embedded_pages_keep_the_stores_parameters_and_export_through_the_api(
+        client, session, shop):
+    from tests.test_shopify_tokens import session_token as app_bridge_token
+
+    shop.demo = True  # opens without exchanging the session token with Shopify
+    customer = customer_row(session, shop, first_name="Bo", total_spent=5, orders_count=1)
+    session.commit()
+    embedded = f"shop={SHOP}&host=aG9zdA&embedded=1"
+    response = client.get(f"/admin/customers?{embedded}&id_token={app_bridge_token(SHOP)}")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    # the filter form (a GET) carries the store's parameters, links keep them
+    for name, value in (("shop", SHOP), ("host", "aG9zdA"), ("embedded", "1")):
+        assert f'<input type="hidden" name="{name}" value="{value}">' in html
+    assert f'href="/admin/customers/{customer.id}?shop={SHOP}&amp;embedded=1&amp;host=aG9zdA"' \
+        in html
+    # the export button fetches /api (App Bridge adds the session token to fetch calls)
+    assert 'data-api-url="/api/customers/export.csv"' in html
+    assert "<ui-nav-menu>" in html
+    profile = client.get(f"/admin/customers/{customer.id}?{embedded}"
+                         f"&id_token={app_bridge_token(SHOP)}").get_data(as_text=True)
+    assert 'name="csrf_token"' not in profile  # embedded posts carry a session token instead
+    assert f'action="/admin/customers/{customer.id}/notes?shop={SHOP}' in profile

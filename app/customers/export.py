@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from app.customers.models import CustomerNote, CustomerTag
 from app.customers.query import CustomerFilters, count_customers, export_select
-from app.db import utcnow
+from app.db import db, utcnow
 from app.money import format_money
 from app.shops.models import Shop
 
@@ -106,11 +106,22 @@ def file_name(shop: Shop) -> str:
     return f"customers-{store}-{utcnow():%Y-%m-%d}.csv"
 
 
+def _stream(shop: Shop, filters: CustomerFilters, zone: ZoneInfo) -> Iterator[str]:
+    # A session of its own, closed when the stream ends or the client goes away: the
+    # request's session is closed when the view returns, before the first row is read.
+    with db.new_session() as session:
+        yield from csv_text(export_rows(session, shop, filters, zone))
+
+
 def csv_response(session: Session, shop: Shop, filters: CustomerFilters,
                  zone: ZoneInfo) -> Response:
     """The streamed export as a download, with its row count in `X-Total-Rows`."""
     total = count_customers(session, shop.id, filters, zone)
-    body = stream_with_context(csv_text(export_rows(session, shop, filters, zone)))
+    # End the request's (read-only) transaction now: the stream reads in a session of its
+    # own, and on SQLite, where Sticky begins every transaction IMMEDIATE, an open one here
+    # would lock the stream out until the request's teardown.
+    session.commit()
+    body = stream_with_context(_stream(shop, filters, zone))
     response = Response(body, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name(shop)}"'
     response.headers["X-Total-Rows"] = str(total)
