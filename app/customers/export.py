@@ -21,10 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Response, stream_with_context
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.customers.models import CustomerNote, CustomerTag
 from app.customers.query import CustomerFilters, count_customers, export_select
 from app.db import db, utcnow
 from app.money import format_money
@@ -51,43 +49,26 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat().replace("+00:00", "Z") if moment else ""
 
 
-def _extras(session: Session, shop_id: int,
-            ids: list[int]) -> tuple[dict[int, list[str]], dict[int, int]]:
-    """Merchant tags and note counts of one chunk's customers: two indexed lookups."""
-    tags: dict[int, list[str]] = {}
-    for customer_id, tag in session.execute(
-        select(CustomerTag.customer_id, CustomerTag.tag)
-        .where(CustomerTag.shop_id == shop_id, CustomerTag.customer_id.in_(ids))
-        .order_by(CustomerTag.tag_normalized)
-    ):
-        tags.setdefault(customer_id, []).append(tag)
-    notes = dict(session.execute(
-        select(CustomerNote.customer_id, func.count())
-        .where(CustomerNote.shop_id == shop_id, CustomerNote.customer_id.in_(ids))
-        .group_by(CustomerNote.customer_id)
-    ).all())
-    return tags, notes
-
-
 def export_rows(session: Session, shop: Shop, filters: CustomerFilters, zone: ZoneInfo,
-                *, chunk_rows: int | None = None) -> Iterator[list[list[str]]]:
+                *, chunk_rows: int | None = None) -> Iterator[list[list[Any]]]:
     """The export's rows (header excluded), one chunk of at most `chunk_rows` (default
     CHUNK_ROWS) at a time."""
     result = session.execute(export_select(shop.id, filters, zone),
                              execution_options={"yield_per": chunk_rows or CHUNK_ROWS})
+    guard, currency = guard_cell, shop.currency
     for chunk in result.partitions():
-        tags, notes = _extras(session, shop.id, [row.id for row in chunk])
-        cells = [[guard_cell(value) for value in (
-            row.id, row.email, row.first_name, row.last_name, row.phone, row.orders_count,
-            format_money(row.total_spent, shop.currency), shop.currency,
-            _iso(row.first_order_at), _iso(row.last_order_at), row.email_marketing,
-            row.tags, ", ".join(tags.get(row.id, ())), notes.get(row.id, 0),
-            _iso(row.customer_since))] for row in chunk]
-        del chunk, tags, notes  # while the caller writes these, hold nothing else
+        # Only text from the internet is guarded: ids, counts, amounts (never negative) and
+        # ISO times are Sticky's own and cannot start like a formula.
+        cells = [[row.id, guard(row.email), guard(row.first_name), guard(row.last_name),
+                  guard(row.phone), row.orders_count, format_money(row.total_spent, currency),
+                  currency, _iso(row.first_order_at), _iso(row.last_order_at),
+                  row.email_marketing, guard(row.tags), guard(row.merchant_tags),
+                  row.notes_count, _iso(row.customer_since)] for row in chunk]
+        del chunk  # while the caller writes these, hold nothing else
         yield cells
 
 
-def csv_text(chunks: Iterable[list[list[str]]]) -> Iterator[str]:
+def csv_text(chunks: Iterable[list[list[Any]]]) -> Iterator[str]:
     """The CSV file as pieces of text: the header, then one piece per chunk of rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -372,10 +372,18 @@ def shop_tags(session: Session, shop_id: int, limit: int = 200) -> list[str]:
 
 
 def export_select(shop_id: int, filters: CustomerFilters, zone: ZoneInfo) -> Select:
-    """Every matching profile's exported columns, in the list's order."""
+    """Every matching profile's exported columns, in the list's order, with its merchant
+    tags ("VIP, Wholesale", alphabetical) and number of notes: per row, a lookup in each
+    table's per-customer index (cheaper than a second query per chunk of rows)."""
+    ordered_tags = (select(CustomerTag.tag).where(CustomerTag.customer_id == Customer.id)
+                    .order_by(CustomerTag.tag_normalized).correlate(Customer).subquery())
+    merchant_tags = select(func.aggregate_strings(ordered_tags.c.tag, ", ")).scalar_subquery()
+    notes_count = (select(func.count()).select_from(CustomerNote)
+                   .where(CustomerNote.customer_id == Customer.id).scalar_subquery())
     return (select(Customer.id, Customer.email, Customer.first_name, Customer.last_name,
                    Customer.phone, Customer.orders_count, Customer.total_spent,
                    Customer.first_order_at, Customer.last_order_at, Customer.email_marketing,
-                   Customer.tags, customer_since.label("customer_since"))
+                   Customer.tags, customer_since.label("customer_since"),
+                   merchant_tags.label("merchant_tags"), notes_count.label("notes_count"))
             .where(*conditions(shop_id, filters, zone))
             .order_by(*order_clauses(filters.sort)))
