@@ -6,6 +6,7 @@ from flask import current_app, jsonify
 
 from app.api import bp
 from app.api.metrics import openapi_paths as metrics_paths
+from app.customers.export import COLUMNS as EXPORT_COLUMNS
 
 _money = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$",
           "description": "Decimal amount as a string, in the shop's currency."}
@@ -40,8 +41,53 @@ CUSTOMER = {
         "is_guest": {"type": "boolean"},
         "deleted": {"type": "boolean"},
         "created_at": _time,
+        "merchant_tags": {"type": "array", "items": {"type": "string"},
+                          "description": "Tags the merchant added in Sticky (the store's own "
+                                         "tags are `tags` on the profile)."},
     },
 }
+
+NOTE = {"type": "object", "required": ["id", "body", "author", "created_at"], "properties": {
+    "id": {"type": "integer"},
+    "body": {"type": "string", "minLength": 1, "maxLength": 5000},
+    "author": {"type": ["string", "null"],
+               "description": "Who wrote it: an account's email, \"Shopify staff\" or \"API\"."},
+    "created_at": {"type": "string", "format": "date-time"}}}
+
+TAG = {"type": "object", "required": ["id", "tag", "created_at"], "properties": {
+    "id": {"type": "integer"},
+    "tag": {"type": "string", "minLength": 1, "maxLength": 64},
+    "created_at": {"type": "string", "format": "date-time"}}}
+
+_LIST_FILTERS = [
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 255},
+     "description": "Part of the name or email, of the store's or the merchant's tags, or of "
+                    "a note (case-insensitive; % and _ are ordinary characters)."},
+    {"name": "email", "in": "query", "schema": {"type": "string"},
+     "description": "Exact email (case-insensitive)."},
+    {"name": "segment", "in": "query", "schema": {"type": "string"},
+     "description": "RFM segment."},
+    {"name": "tag", "in": "query", "schema": {"type": "string"},
+     "description": "A merchant tag, whole (case-insensitive)."},
+    {"name": "has_orders", "in": "query", "schema": {"enum": ["yes", "no"]},
+     "description": "Whether the customer has a counted order (not cancelled or voided)."},
+    {"name": "email_marketing", "in": "query",
+     "schema": {"enum": ["subscribed", "unsubscribed", "not_subscribed"]}},
+    {"name": "last_order_from", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": "Last order on or after this day, in the store's time zone."},
+    {"name": "last_order_to", "in": "query", "schema": {"type": "string", "format": "date"},
+     "description": "Last order on or before this day, in the store's time zone."},
+    {"name": "min_spent", "in": "query", "schema": {"type": "string", "pattern": r"^\d+(\.\d+)?$"},
+     "description": "Total spent at least this (decimal, shop currency)."},
+    {"name": "max_spent", "in": "query", "schema": {"type": "string", "pattern": r"^\d+(\.\d+)?$"},
+     "description": "Total spent at most this (decimal, shop currency)."},
+    {"name": "sort", "in": "query", "schema": {"enum": [
+        f"{sign}{key}" for key in ("last_order_at", "total_spent", "orders_count", "name",
+                                   "email", "created_at") for sign in ("", "-")],
+        "default": "-last_order_at"},
+     "description": "Sort key; a leading - sorts descending. A customer without orders "
+                    "counts as the oldest last order; blank names and emails sort last."},
+]
 
 BACKFILL = {
     "type": "object",
@@ -135,6 +181,9 @@ SETTINGS_ERROR = {"type": "object", "required": ["status", "message", "errors"],
                                                            "for a part of one)."}}}
 
 
+_id_parameter = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
 def spec() -> dict:
     error_response = {"content": {"application/json": {"schema": {"$ref":
                                                                    "#/components/schemas/Error"}}}}
@@ -149,18 +198,15 @@ def spec() -> dict:
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Customer": CUSTOMER, "Error": ERROR},
+            "schemas": {"Customer": CUSTOMER, "Note": NOTE, "Tag": TAG, "Error": ERROR},
         },
         "paths": {
             "/api/customers": {"get": {
                 "summary": "List customer profiles, most recent buyers first.",
+                "description": "Profiles deleted in the store are left out. The admin "
+                               "panel's customer list is the same query.",
                 "parameters": [
-                    {"name": "email", "in": "query", "schema": {"type": "string"},
-                     "description": "Exact email (case-insensitive)."},
-                    {"name": "q", "in": "query", "schema": {"type": "string"},
-                     "description": "Substring of email or name."},
-                    {"name": "segment", "in": "query", "schema": {"type": "string"},
-                     "description": "RFM segment."},
+                    *_LIST_FILTERS,
                     {"name": "page", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "default": 1}},
                     {"name": "per_page", "in": "query",
@@ -179,6 +225,69 @@ def spec() -> dict:
                             }}}}},
                     "400": {"description": "A parameter is invalid.", **error_response},
                     "401": {"description": "Missing or invalid credential.", **error_response},
+                },
+            }},
+            "/api/customers/export.csv": {"get": {
+                "summary": "Every customer the list's filters match, as CSV, in its order.",
+                "description": "Streamed as it is read. UTF-8 with a byte-order mark; "
+                               "columns: " + ", ".join(EXPORT_COLUMNS) + ". A text cell "
+                               "starting with =, +, -, @, tab or carriage return gets a "
+                               "leading apostrophe, so spreadsheets never run it as a "
+                               "formula.",
+                "parameters": _LIST_FILTERS,
+                "responses": {
+                    "200": {"description": "The CSV file (attachment).",
+                            "headers": {"X-Total-Rows": {
+                                "description": "Customers in the file, counted before it "
+                                               "is sent (for progress).",
+                                "schema": {"type": "integer"}}},
+                            "content": {"text/csv": {"schema": {"type": "string"}}}},
+                    "400": {"description": "A filter is invalid.", **error_response},
+                    "401": {"description": "Missing or invalid credential.", **error_response},
+                },
+            }},
+            "/api/customers/{id}/notes": {"post": {
+                "summary": "Add a note to a customer (author \"API\"); it joins the timeline.",
+                "parameters": [_id_parameter],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["body"], "properties": {
+                        "body": {"type": "string", "description": "1 to 5,000 characters "
+                                                                  "after trimming."}}}}}},
+                "responses": {
+                    "201": {"description": "The note.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Note"}}}},
+                    "400": {"description": "The body is missing or invalid.", **error_response},
+                    "401": {"description": "Missing or invalid credential.", **error_response},
+                    "404": {"description": "No such customer in this store.", **error_response},
+                },
+            }},
+            "/api/customers/{id}/tags": {"post": {
+                "summary": "Tag a customer. A tag is unique per customer in any letter case.",
+                "parameters": [_id_parameter],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["tag"], "properties": {
+                        "tag": {"type": "string", "description": "1 to 64 characters after "
+                                                                 "trimming, no comma."}}}}}},
+                "responses": {
+                    "201": {"description": "The new tag.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Tag"}}}},
+                    "200": {"description": "The customer already had this tag: it, unchanged.",
+                            "content": {"application/json": {
+                                "schema": {"$ref": "#/components/schemas/Tag"}}}},
+                    "400": {"description": "The tag is missing or invalid.", **error_response},
+                    "401": {"description": "Missing or invalid credential.", **error_response},
+                    "404": {"description": "No such customer in this store.", **error_response},
+                },
+            }},
+            "/api/customers/{id}/tags/{tag}": {"delete": {
+                "summary": "Remove a merchant tag from a customer (matched in any case).",
+                "parameters": [_id_parameter, {"name": "tag", "in": "path", "required": True,
+                                               "schema": {"type": "string"}}],
+                "responses": {
+                    "204": {"description": "Removed (and noted on the timeline)."},
+                    "401": {"description": "Missing or invalid credential.", **error_response},
+                    "404": {"description": "No such customer, or no such tag on them.",
+                            **error_response},
                 },
             }},
             "/api/backfill": {"get": {
@@ -240,7 +349,8 @@ def spec() -> dict:
                 },
             }},
             "/api/customers/{id}": {"get": {
-                "summary": "One customer with orders, carts, timeline, points ledger, messages.",
+                "summary": "One customer with orders, carts, timeline, notes, merchant tags, "
+                           "points ledger, messages.",
                 "parameters": [{"name": "id", "in": "path", "required": True,
                                 "schema": {"type": "integer"}}],
                 "responses": {
@@ -252,6 +362,10 @@ def spec() -> dict:
                                 "orders": {"type": "array", "items": {"type": "object"}},
                                 "carts": {"type": "array", "items": {"type": "object"}},
                                 "timeline": {"type": "array", "items": {"type": "object"}},
+                                "notes": {"type": "array", "description": "Newest first.",
+                                          "items": {"$ref": "#/components/schemas/Note"}},
+                                "merchant_tags": {"type": "array",
+                                                  "items": {"type": "string"}},
                                 "points_ledger": {"type": "array", "items": {"type": "object"}},
                                 "messages": {"type": "array", "items": {"type": "object"}},
                             }}]}}}},

@@ -11,7 +11,8 @@ the second time. A periodic sweep re-enqueues rows whose job was lost.
   (Shopify sends shop/redact 48 hours later if the merchant does not come back).
 - customers/data_request: a JSON export of every row Sticky holds on the customer is stored
   for the merchant (`/api/compliance/exports`).
-- customers/redact: the customer's profiles, carts, timeline and domain events are deleted;
+- customers/redact: the customer's profiles, carts, timeline, domain events and the
+  merchant's notes and tags about them are deleted;
   their orders are kept for the store's figures but stripped of personal data; exports, and
   inbox deliveries that mention the customer, are deleted (the request's own payload is
   scrubbed).
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session
 from app.compliance.models import ComplianceAudit, ComplianceExport
 from app.compliance.requests import customer_ref, failure_reason, id_list, read_body
 from app.compliance.shop_redact import redact_shop
+from app.customers.models import CustomerNote, CustomerTag
 from app.db import utcnow
 from app.events import erase_customers, history
 from app.inbox import failures
@@ -217,6 +219,17 @@ class _Subject:
                                         TimelineEvent.customer_id.in_(self.customer_ids))
             .order_by(TimelineEvent.occurred_at, TimelineEvent.id)).scalars()
         ) if self.customer_ids else []
+        # What the merchant wrote about them: free text about a person is personal data.
+        self.notes = list(session.execute(
+            select(CustomerNote).where(CustomerNote.shop_id == shop.id,
+                                       CustomerNote.customer_id.in_(self.customer_ids))
+            .order_by(CustomerNote.created_at, CustomerNote.id)).scalars()
+        ) if self.customer_ids else []
+        self.tags = list(session.execute(
+            select(CustomerTag).where(CustomerTag.shop_id == shop.id,
+                                      CustomerTag.customer_id.in_(self.customer_ids))
+            .order_by(CustomerTag.created_at, CustomerTag.id)).scalars()
+        ) if self.customer_ids else []
 
     def needles(self) -> list[str]:
         """Strings whose presence in a stored payload ties it to this customer."""
@@ -274,11 +287,14 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
         "refunds": [_row(r) for r in subject.refunds],
         "carts": [_row(c) for c in subject.carts],
         "timeline": [_row(t) for t in subject.timeline],
+        "notes": [_row(n) for n in subject.notes],
+        "merchant_tags": [_row(t) for t in subject.tags],
         "events": [{**asdict(e), "occurred_at": e.occurred_at.isoformat()} for e in events],
     }
     counts = {"profiles": len(subject.customers), "orders": len(subject.orders),
               "order_lines": len(lines), "refunds": len(subject.refunds),
               "carts": len(subject.carts), "timeline": len(subject.timeline),
+              "notes": len(subject.notes), "merchant_tags": len(subject.tags),
               "events": len(events)}
     session.add(ComplianceExport(shop_id=shop.id, data_request_id=content["data_request_id"]
                                  and str(content["data_request_id"]),
@@ -338,6 +354,15 @@ def redact_customer(session: Session, shop: Shop, payload: dict[str, Any], *,
                                     TimelineEvent.customer_id.in_(subject.customer_ids))
     ).rowcount if subject.customer_ids else 0
     counts["events_deleted"] = erase_customers(session, shop.id, subject.customer_ids)
+    # Explicit, not left to ON DELETE CASCADE: the audit counts them.
+    counts["notes_deleted"] = session.execute(
+        delete(CustomerNote).where(CustomerNote.shop_id == shop.id,
+                                   CustomerNote.customer_id.in_(subject.customer_ids))
+    ).rowcount if subject.customer_ids else 0
+    counts["tags_deleted"] = session.execute(
+        delete(CustomerTag).where(CustomerTag.shop_id == shop.id,
+                                  CustomerTag.customer_id.in_(subject.customer_ids))
+    ).rowcount if subject.customer_ids else 0
     counts["profiles_deleted"] = session.execute(
         delete(Customer).where(Customer.shop_id == shop.id,
                                Customer.id.in_(subject.customer_ids))

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 
 from app import events
@@ -336,6 +336,13 @@ class Identity:
                   .values(customer_id=into))
         self.timeline.published = events.reassign_customer(
             s, self.shop_id, guest_id, into, self.timeline.published)
+        # The merchant's notes and tags (app.customers) go along; a tag the profile already
+        # has stays once. Plain SQL: the profile store imports no module above it.
+        s.execute(text("UPDATE customer_notes SET customer_id = :into "
+                       "WHERE customer_id = :guest"), {"into": into, "guest": guest_id})
+        s.execute(text("UPDATE customer_tags SET customer_id = :into WHERE customer_id = :guest"
+                       " AND tag_normalized NOT IN (SELECT tag_normalized FROM customer_tags"
+                       " WHERE customer_id = :into)"), {"into": into, "guest": guest_id})
         s.execute(delete(Customer).where(Customer.id == guest_id))
         self.forget()
         self._forget_rows()
