@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from flask import g, render_template, request
@@ -30,7 +29,7 @@ from app.db import db
 from app.money import money_text
 from app.panel import bp
 from app.panel.dashboard_charts import checkouts_figure, customers_figure, revenue_figure
-from app.panel.door import panel_page
+from app.panel.door import panel_page, panel_url
 from app.settings.timezone import shop_zone
 from app.sync.backfill import latest_run, run_json
 
@@ -129,9 +128,8 @@ def _cards(m: StoreMetrics) -> dict[str, list[Card]]:
 
 
 def customer_url(customer_id: int) -> str:
-    """A profile's page (`/admin/customers/<id>`), keeping the embedded parameters."""
-    params = g.panel.link_params if g.get("panel") else {}
-    return f"/admin/customers/{int(customer_id)}" + (f"?{urlencode(params)}" if params else "")
+    """A profile's page, keeping the embedded parameters."""
+    return panel_url("panel.customer", customer_id=customer_id)
 
 
 def _when(moment: datetime, zone: ZoneInfo, today: date) -> str:
