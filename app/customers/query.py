@@ -103,14 +103,18 @@ def _amount(raw: str) -> Decimal:
     try:
         amount = Decimal(raw.replace(" ", ""))
     except InvalidOperation:
-        raise ValueError("Enter an amount like 25 or 99.50.") from None
-    if not amount.is_finite() or not Decimal(0) <= amount <= MAX_AMOUNT:
-        raise ValueError("Enter an amount of 0 or more, like 25 or 99.50.")
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        raise ValueError("Enter an amount like 25 or 99.50.")
+    if amount < 0:
+        raise ValueError("Enter an amount of 0 or more.")
+    if amount > MAX_AMOUNT:
+        raise ValueError("Enter an amount below 100,000,000,000,000.")
     return amount
 
 
 def _day(raw: str) -> date:
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw, re.ASCII):
         raise ValueError("Enter a date as YYYY-MM-DD.")
     try:
         day = date.fromisoformat(raw)
