@@ -153,7 +153,7 @@ def pages_for(spec: StoreSpec, facts: dict) -> tuple[list[Page], list[Page]]:
     ]
     pages = [
         Page("dashboard", "/admin", "panel"),
-        Page("dashboard, last 12 months", "/admin?preset=last_12_months", "panel"),
+        Page("dashboard, last 12 months", "/admin?range=last_12_months", "panel"),
         Page("customers, first page", "/admin/customers", "panel"),
         Page(f"customers, search {term!r}", f"/admin/customers?q={term}", "panel"),
         Page(f"customers by total spent, page {deep:,}",

@@ -42,11 +42,15 @@ class Customer(Base):
         UniqueConstraint("shop_id", "platform_customer_id"),
         Index("ix_customers_shop_email", "shop_id", "email_normalized"),
         Index("ix_customers_shop_last_order", "shop_id", "last_order_at"),
-        # The customer list sorted by total spent, any page (migration 0012c: its cost to
+        # The customer list sorted by total spent, any page (migration 0014: its cost to
         # ingest is stated there). Partial: the list never shows deleted profiles.
         Index("ix_customers_shop_total_spent", "shop_id", "total_spent", "id",
               postgresql_where=text("deleted_at IS NULL"),
               sqlite_where=text("deleted_at IS NULL")),
+        # New customers of a date range (the dashboard, /api/metrics): migration 0015.
+        Index("ix_customers_shop_first_order", "shop_id", "first_order_at",
+              postgresql_where=text("first_order_at IS NOT NULL"),
+              sqlite_where=text("first_order_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
