@@ -78,7 +78,8 @@ def revenue_figure(series: list[Bucket], period: Period, currency: str) -> dict[
             yaxis=_axis(f"Revenue ({currency})", tickprefix=prefix, separatethousands=True),
             # Its own whole-number ticks, not ones lined up with the revenue axis.
             yaxis2=_count_axis("Orders", max((b.figures.orders for b in series), default=0),
-                               overlaying="y", side="right", showgrid=False),
+                               overlaying="y", side="right", showgrid=False,
+                               tickmode="auto"),
             legend=LEGEND, hovermode="x unified"),
     }
 
