@@ -16,7 +16,8 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from benchmarks.report import cpu_model
 
 
 @dataclass(frozen=True)
@@ -177,13 +178,6 @@ def explain(app, clients: dict, clock: ServerClock, pages: list[Page],
 
 
 def machine() -> str:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model("?")
     return (f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, "
             f"load average {os.getloadavg()[0]:.2f}")

@@ -68,20 +68,24 @@ def drain_with_one_worker(app, shop_id: int) -> tuple[float, Counter, set[str], 
     return seconds, statuses, keys, failures, mirror
 
 
+def cpu_model(unknown: str = "unknown") -> str:
+    """The processor's model name, as /proc/cpuinfo gives it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return unknown
+
+
 def machine_info(app) -> dict[str, str]:
     from sqlalchemy import text
 
     from app.db import db
     from app.queue import get_redis
 
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     with app.app_context(), db.engine.connect() as conn:
         pg = conn.execute(text("SHOW server_version")).scalar()
         sync = conn.execute(text("SHOW synchronous_commit")).scalar()

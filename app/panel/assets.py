@@ -4,6 +4,7 @@ script, and the page for an expired form. (Other errors on `/admin` addresses ar
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -47,10 +48,15 @@ def panel_is_embedded() -> bool:
     return bool(panel and panel.embedded)
 
 
+@functools.cache
+def _plotly_version() -> str:
+    return version("plotly")  # reads the installed package's metadata: once per process
+
+
 def plotly_url() -> str:
     # The version in the URL lets browsers cache the 4 MB file for a year and still pick up
     # an upgrade at once.
-    return panel_url("panel.plotly_js", v=version("plotly"))
+    return panel_url("panel.plotly_js", v=_plotly_version())
 
 
 @bp.get("/")
