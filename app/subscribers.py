@@ -12,5 +12,6 @@ each subscriber has its own cursor and transactions, so none waits on another's 
 from __future__ import annotations
 
 from app.events.registry import Subscriber
+from app.loyalty.subscriber import SUBSCRIBER as LOYALTY
 
-SUBSCRIBERS: tuple[Subscriber, ...] = ()
+SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY,)

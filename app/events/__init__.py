@@ -31,11 +31,18 @@ from app.events.domain import (
     CUSTOMER_CREATED,
     EMAIL_MARKETING_CHANGED,
     KINDS,
+    LOYALTY_KINDS,
     ORDER_CANCELLED,
     ORDER_FULFILLED,
     ORDER_PAID,
     ORDER_PLACED,
+    POINTS_EARNED,
+    POINTS_EXPIRED,
+    POINTS_EXPIRING,
+    REFERRAL_COMPLETED,
     REFUND_CREATED,
+    REWARD_REDEEMED,
+    TIER_CHANGED,
     DomainEvent,
 )
 from app.events.outbox import erase_customers, history, publish, reassign_customer
@@ -43,7 +50,8 @@ from app.events.registry import Subscriber
 
 __all__ = [
     "CART_ABANDONED", "CHECKOUT_STARTED", "CUSTOMER_CREATED", "EMAIL_MARKETING_CHANGED",
-    "KINDS", "ORDER_CANCELLED", "ORDER_FULFILLED", "ORDER_PAID", "ORDER_PLACED",
-    "REFUND_CREATED", "DomainEvent", "Subscriber", "erase_customers", "history", "publish",
-    "reassign_customer",
+    "KINDS", "LOYALTY_KINDS", "ORDER_CANCELLED", "ORDER_FULFILLED", "ORDER_PAID",
+    "ORDER_PLACED", "POINTS_EARNED", "POINTS_EXPIRED", "POINTS_EXPIRING", "REFERRAL_COMPLETED",
+    "REFUND_CREATED", "REWARD_REDEEMED", "TIER_CHANGED", "DomainEvent", "Subscriber",
+    "erase_customers", "history", "publish", "reassign_customer",
 ]

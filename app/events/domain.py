@@ -16,8 +16,19 @@ CHECKOUT_STARTED = "checkout_started"
 CART_ABANDONED = "cart_abandoned"
 EMAIL_MARKETING_CHANGED = "email_marketing_changed"
 
+# Published by the loyalty program (app/loyalty/notices.py), for flows (loyalty notices).
+POINTS_EARNED = "points_earned"
+POINTS_EXPIRING = "points_expiring"
+POINTS_EXPIRED = "points_expired"
+TIER_CHANGED = "tier_changed"
+REWARD_REDEEMED = "reward_redeemed"
+REFERRAL_COMPLETED = "referral_completed"
+LOYALTY_KINDS = frozenset({POINTS_EARNED, POINTS_EXPIRING, POINTS_EXPIRED, TIER_CHANGED,
+                           REWARD_REDEEMED, REFERRAL_COMPLETED})
+
 KINDS = frozenset({CUSTOMER_CREATED, ORDER_PLACED, ORDER_PAID, ORDER_CANCELLED, ORDER_FULFILLED,
-                   REFUND_CREATED, CHECKOUT_STARTED, CART_ABANDONED, EMAIL_MARKETING_CHANGED})
+                   REFUND_CREATED, CHECKOUT_STARTED, CART_ABANDONED, EMAIL_MARKETING_CHANGED,
+                   *LOYALTY_KINDS})
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,11 +102,16 @@ def _forget(session: Session, transaction) -> None:
 def reassign_customer(session: Session, shop_id: int, old_id: int, new_id: int,
                       unpublished: Iterable[DomainEvent] = ()) -> list[DomainEvent]:
     """A guest profile merged into a registered one: its events now name the profile that
-    remains (the guest's id is deleted), so a later subscriber and redaction find them.
+    remains (the guest's id is deleted), so a later subscriber and redaction find them, and
+    each subscriber's `merge` hook moves what it keeps about the guest.
 
     `unpublished`: the batch's events not yet appended; returned with the same change."""
     session.execute(update(_E).where(_E.c.shop_id == shop_id, _E.c.customer_id == old_id)
                     .values(customer_id=new_id))
+    if has_app_context():
+        for subscriber in registry(current_app):
+            if subscriber.merge is not None:
+                subscriber.merge(session, shop_id, old_id, new_id)
     return [replace(e, customer_id=new_id) if e.customer_id == old_id else e
             for e in unpublished]
 

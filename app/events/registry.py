@@ -21,6 +21,9 @@ EXTENSION = "sticky.events"
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 Handler = Callable[[Session, DomainEvent], None]
+# merge(session, shop_id, guest_id, into_id): a guest profile is merged into a registered one
+# (inside the profile store's transaction, before the guest's row is deleted).
+MergeHook = Callable[[Session, int, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +40,16 @@ class Subscriber:
     `start`: where a subscriber new to the database starts in each shop's log: "end" (the
     default: only what is recorded from then on; the past is reached by replay) or
     "beginning" (every stored event).
+    `merge`: moves what the subscriber keeps about a guest profile onto the registered
+    profile it is merged into, in the profile store's transaction (the guest's row is then
+    deleted, and rows that reference it with ON DELETE CASCADE with it).
     """
 
     name: str
     handler: Handler
     kinds: frozenset[str] | None = None
     start: str = START_AT_END
+    merge: MergeHook | None = None
 
     def __post_init__(self) -> None:
         if not NAME.match(self.name):
