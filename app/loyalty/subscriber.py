@@ -1,31 +1,23 @@
 """The loyalty program as a domain-event subscriber ("loyalty" in app/subscribers.py).
 
 `handle_event` runs in the dispatcher's transaction, which also moves the loyalty cursor:
-everything it does commits with the cursor or not at all. Each handler below makes its
-effects under natural keys, so a replayed event changes nothing.
+everything it does commits with the cursor or not at all. Each handler makes its effects
+under natural keys, so a replayed event changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 
 from sqlalchemy.orm import Session
 
 from app import events
 from app.events import DomainEvent, Subscriber
+from app.loyalty.handlers import HANDLER_MODULES
+from app.loyalty.handling import HANDLERS
 
-Handler = Callable[[Session, DomainEvent], None]
-
-# kind -> handlers, in order. Each module of the program adds its own (see `on`).
-HANDLERS: dict[str, list[Handler]] = {}
-
-
-def on(*kinds: str) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        for kind in kinds:
-            HANDLERS.setdefault(kind, []).append(handler)
-        return handler
-    return register
+for _module in HANDLER_MODULES:
+    importlib.import_module(_module)
 
 
 def handle_event(session: Session, event: DomainEvent) -> None:

@@ -1,0 +1,6 @@
+"""Every module of the program that handles domain events (their `@on` decorators register
+them on import). The subscriber imports this module; add a line per module."""
+
+from __future__ import annotations
+
+HANDLER_MODULES: tuple[str, ...] = ()
