@@ -174,7 +174,10 @@ class Redemption(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    # NULL for a referred friend who has no profile yet (the code is made out to `email`).
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"))
+    email: Mapped[str | None] = mapped_column(String(320))
     reward_id: Mapped[int | None] = mapped_column(
         ForeignKey("loyalty_rewards.id", ondelete="SET NULL"))
     # What was redeemed, as it was then (the reward may change or go).
