@@ -131,7 +131,7 @@ class WriteResult:
 
 def _due_rows(session: Session, shop_id: int, now: datetime, after: int) -> list:
     return list(session.execute(
-        select(_W.c.customer_id, _W.c.written_tier, _C.c.platform_customer_id,
+        select(_W.c.customer_id, _W.c.written_tier, _W.c.written_at, _C.c.platform_customer_id,
                _C.c.deleted_at, _C.c.points_balance, _M.c.tier)
         .join(_C, _C.c.id == _W.c.customer_id)
         .outerjoin(_M, _M.c.customer_id == _W.c.customer_id)
@@ -185,7 +185,8 @@ def _write(session: Session, shop: Shop, rows: list, tier_names: tuple[str, ...]
         platform_customer_id=str(r.platform_customer_id), points_balance=r.points_balance,
         tier=r.tier,
         stale_tiers=tuple(sorted({*tier_names, *([r.written_tier] if r.written_tier else [])}
-                                 - {r.tier})))
+                                 - {r.tier})),
+        update_tags=r.written_at is None or r.written_tier != r.tier)
         for r in rows]
     outcome = platform.write_members(session, shop, members)
     session.commit()  # write_members may have refreshed the token

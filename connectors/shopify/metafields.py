@@ -39,6 +39,8 @@ class MemberFigures:
     tier: str | None
     # Tier names whose tags the customer may still carry (former tiers): removed.
     stale_tiers: tuple[str, ...] = field(default=())
+    # False when the platform already has this tier's tag (only the balance changed).
+    update_tags: bool = True
 
 
 def _metafields(member: MemberFigures) -> list[dict[str, Any]]:
@@ -68,6 +70,8 @@ def build_mutation(members: Sequence[MemberFigures]) -> tuple[str, dict[str, Any
         fields.append("metafieldsDelete(metafields: $tierless) { deletedMetafields { key } "
                       "userErrors { field message } }")
     for i, member in enumerate(members):
+        if not member.update_tags:
+            continue
         remove = sorted({tier_tag(t) for t in member.stale_tiers if t and t != member.tier})
         if member.tier or remove:
             variables[f"c{i}"] = customer_gid(member.platform_customer_id)

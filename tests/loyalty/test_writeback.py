@@ -175,6 +175,14 @@ def test_the_tier_is_a_metafield_and_one_tag_replacing_the_old_ones(shop, shopif
     assert sent["rm0"] == ["Sticky tier: Bronze (retired)", "Sticky tier: Silver"]
     assert row(bob.id).written_tier == "Gold"
 
+    # when only the balance changes, the tags are left as they are
+    earn(shop.id, bob.id, 10, "order:2:purchase")
+    write(shop.id)
+    _first, second = shopify.named("StickyWriteBack")
+    assert metafield_values(second)[("gid://shopify/Customer/207119551", "points_balance")] \
+        == "610"
+    assert not any(name.startswith(("add", "rm")) for name in second)
+
 
 def test_many_members_go_in_calls_of_at_most_25_metafields(shop, shopify):
     enable_program(shop)
