@@ -40,10 +40,10 @@ from sqlalchemy.orm import Session
 from app.crypto import CredentialError, decrypt
 from app.shops.models import Shop
 from app.woocommerce.models import WooWebhook
+from connectors.woocommerce.carts import TOPIC as CART_TOPIC  # its webhook holds the secret
 
 VERSION = "v1"
 KEY_CONTEXT = b"sticky-embed-token-v1"
-SHARED_SECRET_TOPIC = "sticky_cart.updated"
 MAX_TOKEN_SECONDS = 15 * 60  # the plugin mints 10 minutes; a little slack for clocks
 CLOCK_SKEW_SECONDS = 60
 _USER_ID = re.compile(r"^[1-9][0-9]{0,19}$")
@@ -88,7 +88,7 @@ def mint_token(webhook_secret: str, store_id: int, user_id: str, *, ttl: int = 6
 
 def _shared_secrets(session: Session, shop_id: int) -> list[str]:
     ciphertexts = session.scalars(select(WooWebhook.secret_encrypted).where(
-        WooWebhook.shop_id == shop_id, WooWebhook.topic == SHARED_SECRET_TOPIC,
+        WooWebhook.shop_id == shop_id, WooWebhook.topic == CART_TOPIC,
         WooWebhook.secret_encrypted.is_not(None)))
     found = []
     for ciphertext in ciphertexts:
