@@ -12,29 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from app.crypto import encrypt
 from app.loyalty.embed import EmbedRefused, mint_token, verify_token
-from app.shops.models import Shop
-from app.woocommerce.models import WooWebhook
-from tests.loyalty.widget_helpers import add_reward, make_member, open_program
+from tests.loyalty.widget_helpers import (
+    OTHER_SECRET,
+    SECRET,
+    add_reward,
+    make_member,
+    open_program,
+    woo_store,
+)
 
 PLUGIN = (Path(__file__).resolve().parents[2] / "connectors" / "woocommerce" / "plugin"
           / "sticky-for-woocommerce")
-SECRET = "wcWebhookSecret0123456789abcdefABCDEF0123"
-OTHER_SECRET = "anotherStoresWebhookSecret0123456789abcd"
-
-
-def woo_store(session, domain: str, secret: str) -> Shop:
-    shop = Shop(platform="woocommerce", domain=domain, currency="EUR",
-                api_base_url=f"https://{domain}", name="Hat Shop")
-    session.add(shop)
-    session.flush()
-    session.add(WooWebhook(shop_id=shop.id, topic="sticky_cart.updated", remote_id="31",
-                           secret_encrypted=encrypt(secret), status="active"))
-    session.commit()
-    return shop
-
-
 @pytest.fixture
 def store(ctx, session):
     return woo_store(session, "hats.example", SECRET)

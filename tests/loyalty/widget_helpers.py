@@ -9,11 +9,13 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from app.crypto import encrypt
 from app.loyalty import ledger
 from app.loyalty.models import LoyaltyReward
 from app.loyalty.program import save_program
 from app.profiles.models import Customer
 from app.shops.models import Shop
+from app.woocommerce.models import WooWebhook
 from tests.conftest import SHOPIFY_SECRET
 
 
@@ -61,3 +63,19 @@ def add_reward(session: Session, shop: Shop, name: str, cost: int, **fields) -> 
     session.add(reward)
     session.commit()
     return reward
+
+
+# WooCommerce: the secret of the sticky_cart.updated webhook, which embed tokens derive from.
+SECRET = "wcWebhookSecret0123456789abcdefABCDEF0123"
+OTHER_SECRET = "anotherStoresWebhookSecret0123456789abcd"
+
+
+def woo_store(session, domain: str, secret: str) -> Shop:
+    shop = Shop(platform="woocommerce", domain=domain, currency="EUR",
+                api_base_url=f"https://{domain}", name="Hat Shop")
+    session.add(shop)
+    session.flush()
+    session.add(WooWebhook(shop_id=shop.id, topic="sticky_cart.updated", remote_id="31",
+                           secret_encrypted=encrypt(secret), status="active"))
+    session.commit()
+    return shop
