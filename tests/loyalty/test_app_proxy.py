@@ -249,3 +249,17 @@ def test_the_signature_covers_every_parameter_shopify_sends(client, shop, sessio
 
     assert client.get(f"/proxy/rewards?{signed}").status_code == 200
     assert client.get(f"/proxy/rewards?{unsigned_extra}").status_code == 403
+
+
+def test_a_signed_in_shopper_not_yet_mirrored_is_told_to_wait_not_to_join(client, shop,
+                                                                           session):
+    open_program(session, shop)
+    html = client.get(f"/proxy/rewards?{signed_query(shop.domain, '999')}").get_data(
+        as_text=True)
+    assert "being set up" in html and "Join and start earning" not in html
+
+
+def test_a_program_not_open_yet_invites_no_one_to_join(client, shop, session):
+    open_program(session, shop, enabled=False)
+    html = client.get(f"/proxy/rewards?{signed_query(shop.domain, None)}").get_data(as_text=True)
+    assert "not open yet" in html and "Join and start earning" not in html
