@@ -27,6 +27,8 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.compliance.sweep_lifecycle_deliveries", 300),
     ("jobs.woocommerce.ensure_webhooks_all", 30 * 60),
     ("jobs.sync.reconcile_all", RECONCILE_PERIOD_SECONDS),
+    # Each store once per local day, at the first run after its midnight.
+    ("jobs.loyalty_daily.run_daily", 15 * 60),
 )
 
 
