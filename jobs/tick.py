@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.worker import PERIODIC_JOBS
+from jobs import worker
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,10 @@ def describe(result: Any) -> str:
     return "done" if result is None else str(result)
 
 
-def run_periodic_jobs_once(jobs: tuple[tuple[str, int], ...] = PERIODIC_JOBS) -> list[Outcome]:
+def run_periodic_jobs_once() -> list[Outcome]:
+    """Run each job of `jobs.worker.PERIODIC_JOBS` once, in order; an outcome per job."""
     outcomes = []
-    for name, _period in jobs:
+    for name, _period in worker.PERIODIC_JOBS:
         started = time.monotonic()
         try:
             summary, ok = describe(resolve(name)()), True

@@ -145,17 +145,20 @@ def higher(program: Program, a: Tier | None, b: Tier | None) -> Tier | None:
                                                            b.name if b else None) else b
 
 
+def amount_text(basis: str, value: Decimal, currency: str) -> str:
+    """"$512.00" or "1,200 points"."""
+    if basis == "spend":
+        return money_text(value, currency)
+    return f"{int(value):,} points"
+
+
 def figure_text(basis: str, value: Decimal, currency: str) -> str:
     """"$512.00 spent" or "1,200 points earned"."""
-    if basis == "spend":
-        return f"{money_text(value, currency)} spent"
-    return f"{int(value):,} points earned"
+    return amount_text(basis, value, currency) + (" spent" if basis == "spend" else " earned")
 
 
 def threshold_text(basis: str, tier: Tier, currency: str) -> str:
-    if basis == "spend":
-        return money_text(tier.threshold, currency)
-    return f"{int(tier.threshold):,} points"
+    return amount_text(basis, tier.threshold, currency)
 
 
 def value_string(basis: str, value: Decimal) -> str:

@@ -55,6 +55,7 @@ from app.loyalty.ledger import lock_member
 from app.loyalty.models import LoyaltyMember, TierChange
 from app.loyalty.program import Program, Tier, read_program
 from app.loyalty.tier_basis import (
+    amount_text,
     current_window,
     figure_text,
     higher,
@@ -154,7 +155,7 @@ def _reason(ctx: Context, current: str | None, to: Tier | None, standing: Standi
     left = program.tier_named(current)
     assert left is not None
     if program.tier_period == "calendar_year":
-        figure += (f" and {figure_text(basis, standing.last_year_value or ZERO, cur)} "
+        figure += (f" and {amount_text(basis, standing.last_year_value or ZERO, cur)} "
                    f"{standing.last_year_words}")
     moved = f"Moved from {left.name} to {to.name}" if to else f"Left {left.name}"
     return f"{moved}: {figure}, below {left.name}'s {threshold_text(basis, left, cur)}"
