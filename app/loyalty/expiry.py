@@ -36,6 +36,8 @@ from app.shops.models import Shop
 
 _M = LoyaltyMember.__table__
 _C = Customer.__table__
+# The daily run warns this much early rather than a day late.
+WARNING_SLACK = timedelta(days=1)
 
 
 def expiry_key(customer_id: int, last_activity: datetime) -> str:
@@ -50,7 +52,8 @@ def run(session: Session, shop: Shop, program: Program, now: datetime) -> dict[s
         return counts
     activity = func.coalesce(_M.c.last_activity_at, _M.c.enrolled_at)
     # The earliest inactivity that is due a warning or an expiry today.
-    horizon = now - timedelta(days=program.expiry_days - program.expiry_warning_days)
+    horizon = now - timedelta(days=program.expiry_days - program.expiry_warning_days) \
+        + WARNING_SLACK
     candidates = session.execute(
         select(_M.c.customer_id).join(_C, _C.c.id == _M.c.customer_id)
         .where(_M.c.shop_id == shop.id, _C.c.points_balance > 0, activity <= horizon)
@@ -82,7 +85,7 @@ def _expire_or_warn(session: Session, shop_id: int, program: Program, customer_i
     if program.expiry_warning_days:
         warned = member.expiry_warned_at
         if warned is None or warned < last_activity:
-            if now < expires_at - warn_days:
+            if now < expires_at - warn_days - WARNING_SLACK:
                 return None
             expires_at = max(expires_at, now + warn_days)
             _warn(session, shop_id, customer_id, last_activity, points, balance, expires_at,
