@@ -19,12 +19,13 @@ class DailyRunFailed(RuntimeError):
 
 
 def run_daily(now: str | None = None) -> dict:
-    """Run every due store's day. `now` (ISO 8601, for tests and replays) defaults to the
-    clock. Raises DailyRunFailed after the others if a store's run failed."""
+    """Run every due store's day; returns what the runs did, in total. `now` (ISO 8601, for
+    tests and replays) defaults to the clock. Raises DailyRunFailed after the others if a
+    store's run failed."""
     at = datetime.fromisoformat(now) if now else utcnow()
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    ran: dict[int, dict] = {}
+    ran: list[dict] = []
     failed: list[int] = []
     with app_context():
         with db.new_session() as session:
@@ -38,8 +39,16 @@ def run_daily(now: str | None = None) -> dict:
                     failed.append(shop_id)
                     continue
             if run is not None:
-                ran[shop_id] = run.as_dict()
+                ran.append(run.as_dict())
     if failed:
-        raise DailyRunFailed(f"the loyalty daily run failed for stores {failed}; "
-                             f"ran {sorted(ran)}")
-    return {"ran": ran, "stores_checked": len(shop_ids)}
+        raise DailyRunFailed(f"the loyalty daily run failed for stores {failed}; ran "
+                             f"{[r['shop_id'] for r in ran]}")
+    return {
+        "stores_run": [r["shop_id"] for r in ran],
+        "birthday_bonuses": sum(r["birthdays"].get("awarded", 0) for r in ran),
+        "expiry_warnings": sum(r["expiry"].get("warned", 0) for r in ran),
+        "points_expired": sum(r["expiry"].get("points", 0) for r in ran),
+        "tiers_up": sum(r["tiers"].get("up", 0) for r in ran),
+        "tiers_down": sum(r["tiers"].get("down", 0) for r in ran),
+        "stores_checked": len(shop_ids),
+    }

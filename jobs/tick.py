@@ -30,7 +30,7 @@ def resolve(name: str) -> Callable[[], Any]:
 
 
 def describe(result: Any) -> str:
-    """A job's return value in a line: `requeued: none; purged: 0`."""
+    """A job's return value in a line: `requeued: [3, 7]; purged: 0` (none for empty)."""
     if isinstance(result, dict):
         if not result:
             return "nothing to do"
@@ -39,7 +39,7 @@ def describe(result: Any) -> str:
             if isinstance(value, list | tuple | set | dict) and not value:
                 value = "none"
             elif isinstance(value, list | tuple):
-                value = ", ".join(str(v) for v in value)
+                value = "[" + ", ".join(str(v) for v in value) + "]"
             parts.append(f"{key}: {value}")
         return "; ".join(parts)
     return "done" if result is None else str(result)

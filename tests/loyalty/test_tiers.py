@@ -50,7 +50,7 @@ def test_a_tier_reached_mid_year_is_lost_at_the_rolling_boundary(shop):
     # 00:30 on 15 June in New York: the June order has left the last 12 months.
     result = daily(utc(2026, 6, 15, 4, 30))
 
-    assert result["ran"][shop.id]["tiers"] == {"up": 0, "down": 1}
+    assert (result["stores_run"], result["tiers_up"], result["tiers_down"]) == ([shop.id], 0, 1)
     assert tier_of(ada_id) == ("Bronze", "Bronze")
     down = changes(ada_id)[-1]
     assert (down.from_tier, down.to_tier, down.basis_value) == ("Silver", "Bronze",
@@ -68,7 +68,7 @@ def test_a_tier_reached_mid_year_is_lost_at_the_rolling_boundary(shop):
     assert db.session.get(Writeback, ada_id).due_at is not None
 
     # Later the same local day, the store has had its run: nothing happens twice.
-    assert shop.id not in daily(utc(2026, 6, 15, 20))["ran"]
+    assert daily(utc(2026, 6, 15, 20))["stores_run"] == []
     assert len(changes(ada_id)) == 3
 
 
