@@ -83,8 +83,7 @@ def test_a_failing_job_fails_the_command_and_the_others_still_run(app, ctx, shop
     assert result.exit_code == 1
     assert "FAILED jobs.carts.mark_abandoned" in result.output
     assert "RuntimeError: the abandonment cutoff is unreadable" in result.output
-    assert "1 of %d jobs failed: jobs.carts.mark_abandoned" % len(PERIODIC_JOBS) \
-        in result.output
+    assert f"1 of {len(PERIODIC_JOBS)} jobs failed: jobs.carts.mark_abandoned" in result.output
     assert sum(line.startswith("ok ") for line in result.output.splitlines()) == \
         len(PERIODIC_JOBS) - 1
     assert db.session.get(LoyaltyProgram, shop.id).daily_run_on is not None

@@ -83,6 +83,7 @@ def run_shop(session: Session, shop_id: int, now: datetime) -> DayRun | None:
         session.execute(update(LoyaltyProgram).where(
             LoyaltyProgram.shop_id == shop_id,
             or_(LoyaltyProgram.daily_run_on.is_(None), LoyaltyProgram.daily_run_on < today))
-            .values(daily_run_on=today))
+            # updated_at says when the settings were saved: a run is not a save.
+            .values(daily_run_on=today, updated_at=LoyaltyProgram.updated_at))
     log.info("loyalty.daily_run", extra=run.as_dict())
     return run

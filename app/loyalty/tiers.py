@@ -4,10 +4,10 @@ A member's tier is measured on the program's basis over its period (`app.loyalty
 money spent on paid orders net of refunds, or points earned — never the spendable balance).
 
 **Entry** happens on the event that crosses a threshold (an order paid or fulfilled, a
-sign-up), once earning has run for it (`app/loyalty/handlers.py` lists this module after the
-earning module): the member moves up at once. The order that crosses the threshold earns at
-the tier it was placed in; the new multiplier applies from the next award. An event never
-moves a member down.
+sign-up), once earning has run for it (`app.loyalty.tier_entry`, listed in
+`app/loyalty/handlers.py` after the earning module): the member moves up at once. The order
+that crosses the threshold earns at the tier it was placed in; the new multiplier applies
+from the next award. An event never moves a member down.
 
 **Retention and downgrade** are decided by the daily run (`review`, from
 `app.loyalty.daily`), in the store's time zone:
@@ -48,12 +48,10 @@ from sqlalchemy.orm import Session
 
 from app import events
 from app.db import utcnow
-from app.events import DomainEvent
 from app.loyalty import notices, writeback
-from app.loyalty.handling import on
 from app.loyalty.ledger import lock_member
 from app.loyalty.models import LoyaltyMember, TierChange
-from app.loyalty.program import Program, Tier, read_program
+from app.loyalty.program import Program, Tier
 from app.loyalty.tier_basis import (
     amount_text,
     current_window,
@@ -177,10 +175,14 @@ def change_tier(session: Session, ctx: Context, customer_id: int, current: str |
                     .values(tier=to_name, tier_since=at))
     session.execute(update(_C).where(_C.c.id == customer_id, _C.c.shop_id == shop_id)
                     .values(tier=to_name))
-    up = rank(ctx.program, to_name) > rank(ctx.program, current)
+    if current is not None and ctx.program.tier_named(current) is None:
+        direction = "changed"  # from a tier the program no longer has
+    else:
+        up = rank(ctx.program, to_name) > rank(ctx.program, current)
+        direction = "up" if up else "down"
     notices.record(session, shop_id, customer_id, events.TIER_CHANGED,
                    f"tier-change:{change.id}", at, {
-                       "from": current, "to": to_name, "direction": "up" if up else "down",
+                       "from": current, "to": to_name, "direction": direction,
                        "reason": reason, "basis": ctx.program.tier_basis,
                        "value": value_string(ctx.program.tier_basis, standing.value)})
     writeback.mark_due(session, shop_id, [customer_id])
@@ -192,39 +194,32 @@ def _current_tier(session: Session, shop_id: int, customer_id: int) -> str | Non
         _M.c.customer_id == customer_id, _M.c.shop_id == shop_id)).scalar()
 
 
-# --- entry, on the event -------------------------------------------------------------------
+# --- entry ---------------------------------------------------------------------------------
 
 
-@on(events.CUSTOMER_CREATED, events.ORDER_PAID, events.ORDER_FULFILLED)
-def raise_on_event(session: Session, event: DomainEvent) -> None:
-    """Move the member up if the event's moment finds them past a higher threshold. Refunds
-    and cancellations only lower a figure: the daily run handles them."""
-    program = read_program(session, event.shop_id)
-    if not program.enabled or not program.tiers:
-        return
-    shop = session.get(Shop, event.shop_id)
-    known = session.execute(select(_C.c.id).where(
-        _C.c.id == event.customer_id, _C.c.shop_id == event.shop_id)).first()
-    if shop is None or known is None:
-        return
-    ctx = Context(session, shop, program)
-    as_of = event.occurred_at
-    if _raised(session, ctx, event.customer_id, as_of) is None:
-        return
-    lock_member(session, shop.id, event.customer_id)
-    to = _raised(session, ctx, event.customer_id, as_of)  # again, under the lock
-    if to is not None:
-        current = _current_tier(session, shop.id, event.customer_id)
-        change_tier(session, ctx, event.customer_id, current, to,
-                    ctx.standing(session, event.customer_id, as_of), as_of)
-
-
-def _raised(session: Session, ctx: Context, customer_id: int, as_of: datetime) -> Tier | None:
+def raised(session: Session, ctx: Context, customer_id: int, as_of: datetime) -> Tier | None:
+    """The higher tier the member's figure at `as_of` meets, if any (entry only moves up)."""
     current = _current_tier(session, ctx.shop.id, customer_id)
     met = ctx.standing(session, customer_id, as_of).met
     if met is not None and rank(ctx.program, met.name) > rank(ctx.program, current):
         return met
     return None
+
+
+def enter(session: Session, shop: Shop, program: Program, customer_id: int,
+          as_of: datetime) -> int | None:
+    """Move the member up if their figure at `as_of` meets a higher tier (an event's
+    moment); returns the TierChange's id, or None. Never moves down. Does not commit."""
+    ctx = Context(session, shop, program)
+    if raised(session, ctx, customer_id, as_of) is None:
+        return None
+    lock_member(session, shop.id, customer_id)
+    to = raised(session, ctx, customer_id, as_of)  # again, under the lock
+    if to is None:
+        return None
+    current = _current_tier(session, shop.id, customer_id)
+    return change_tier(session, ctx, customer_id, current, to,
+                       ctx.standing(session, customer_id, as_of), as_of)
 
 
 # --- retention and downgrade, daily --------------------------------------------------------

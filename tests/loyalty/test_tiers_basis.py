@@ -17,6 +17,7 @@ from tests.loyalty.daily_helpers import (
     person,
     set_up,
     tier_of,
+    timeline,
     utc,
 )
 
@@ -90,6 +91,7 @@ def test_a_renamed_or_removed_tier_is_re_evaluated_at_the_next_daily_run(shop):
     assert changes(cy_id)[-1].reason == ("Silver is no longer a tier of the program; $600.00 "
                                          "spent in total meets Argent ($500.00)")
     assert tier_of(dee_id) == ("Argent", "Argent")  # lifetime, but Gold is gone
+    assert [t.data["direction"] for t in timeline(dee_id, "tier_changed")][-1] == "changed"
 
     # All tiers removed: nobody holds one.
     save_program(db.session, shop.id, {"tiers": []})
