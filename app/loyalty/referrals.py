@@ -39,7 +39,7 @@ from app.loyalty.referral_orders import (
     REWARDED,
     credit_for_order,
 )
-from app.money import format_money
+from app.money import money_text
 from app.profiles.models import Customer
 from app.shops.models import Shop
 
@@ -95,9 +95,9 @@ def describe_offer(program: Program, currency: str) -> str:
     elif program.referral_friend_kind == "free_shipping":
         offer = "free shipping on your first order"
     else:
-        offer = f"{format_money(program.referral_friend_value, currency)} off your first order"
+        offer = f"{money_text(program.referral_friend_value, currency)} off your first order"
     if program.referral_friend_minimum_order:
-        offer += f" of {format_money(program.referral_friend_minimum_order, currency)} or more"
+        offer += f" of {money_text(program.referral_friend_minimum_order, currency)} or more"
     return offer
 
 
