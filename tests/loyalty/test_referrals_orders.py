@@ -176,7 +176,8 @@ def test_an_order_that_is_not_the_friends_first_is_blocked(app, client, shop, se
     deliver(app, client, ("orders/create", unpaid), ("orders/create", paid))
 
     referral = referral_for(session, FRIEND)
-    assert referral.status == "blocked" and "is not the friend's first order" in referral.block_reason
+    assert referral.status == "blocked"
+    assert "is not the friend's first order" in referral.block_reason
     assert referral_entries(session, shop.id) == []
 
 
