@@ -7,10 +7,10 @@ import copy
 import json
 from pathlib import Path
 
+from benchmarks.payloads.shopify import shopify_fixture
 from connectors.shopify import graphql_records
 from connectors.shopify.normalize import order as shopify_order
 from connectors.woocommerce.normalize import order_records
-from tests.conftest import shopify_fixture
 
 WOO = Path(__file__).parent.parent / "fixtures" / "woocommerce" / "order.json"
 
