@@ -12,6 +12,9 @@ The messages name types, never values: a value may be personal data, or megabyte
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -162,3 +165,28 @@ def without_nul(data: Any) -> Any:
             elif isinstance(value, list | dict):
                 stack.append(value)
     return data
+
+
+def address_fingerprint(address: Any, *, street: tuple[str, str], postcode: str,
+                        country: str) -> str | None:
+    """A postal address as a SHA-256 of its normalized street lines, city,
+    postcode and country (the platform's own field names are passed in), or None when the
+    address has no street line. Two spellings of one address ("12 Main St." and "12 main
+    st") give one fingerprint, so the loyalty program can see that two shoppers share an
+    address without Sticky keeping the address itself. Values of the wrong type count as
+    absent: an address is never worth refusing an order for."""
+    if not isinstance(address, dict):
+        return None
+    parts = [address.get(street[0]), address.get(street[1]), address.get("city"),
+             address.get(postcode), address.get(country)]
+    words = []
+    for part in parts:
+        if isinstance(part, str | int) and not isinstance(part, bool):
+            folded = unicodedata.normalize("NFKD", str(part)).casefold()
+            folded = "".join(ch for ch in folded if not unicodedata.combining(ch))
+            words.append(" ".join(re.findall(r"[^\W_]+", folded)))
+        else:
+            words.append("")
+    if not words[0] and not words[1]:
+        return None
+    return hashlib.sha256("|".join(words).encode()).hexdigest()

@@ -80,6 +80,10 @@ class OrderRecord:
     test: bool = False
     lines: list[LineRecord] = field(default_factory=list)
     refunds: list[RefundRecord] = field(default_factory=list)
+    # Fingerprints of the addresses (connectors.fields.address_fingerprint), never the
+    # addresses: the loyalty program compares them to catch self-referrals.
+    shipping_address_hash: str | None = None
+    billing_address_hash: str | None = None
 
 
 @dataclass(slots=True)

@@ -164,7 +164,7 @@ def test_data_request_exports_everything_held_on_the_customer(app, client, shop)
     assert BYSTANDER not in json.dumps(export)
     assert listing[0]["counts"] == {"profiles": 1, "orders": 2, "order_lines": 2, "refunds": 1,
                                     "carts": 1, "timeline": timeline_count,
-                                    "notes": 0, "merchant_tags": 0,
+                                    "notes": 0, "merchant_tags": 0, "referrals": 0,
                                     "events": len(event_kinds)}
 
 

@@ -12,6 +12,7 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
     metrics,
     openapi,
     redemptions,
+    referrals,
     settings,
     sync,  # noqa: E402,F401
 )

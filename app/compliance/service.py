@@ -11,8 +11,8 @@ the second time. A periodic sweep re-enqueues rows whose job was lost.
   (Shopify sends shop/redact 48 hours later if the merchant does not come back).
 - customers/data_request: a JSON export of every row Sticky holds on the customer is stored
   for the merchant (`/api/compliance/exports`).
-- customers/redact: the customer's profiles, carts, timeline, domain events and the
-  merchant's notes and tags about them are deleted;
+- customers/redact: the customer's profiles, carts, timeline, domain events, the
+  merchant's notes and tags about them and the referrals naming them are deleted;
   their orders are kept for the store's figures but stripped of personal data; exports, and
   inbox deliveries that mention the customer, are deleted (the request's own payload is
   scrubbed).
@@ -43,6 +43,7 @@ from app.db import utcnow
 from app.events import erase_customers, history
 from app.inbox import failures
 from app.inbox.models import FAILED, PROCESSED, InboxEntry
+from app.loyalty.referral_privacy import erase_referrals, referrals_naming
 from app.profiles.identity import normalize_email
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
 from app.shops.models import Shop
@@ -230,6 +231,7 @@ class _Subject:
                                       CustomerTag.customer_id.in_(self.customer_ids))
             .order_by(CustomerTag.created_at, CustomerTag.id)).scalars()
         ) if self.customer_ids else []
+        self.referrals = referrals_naming(session, shop.id, self.customer_ids, self.emails)
 
     def needles(self) -> list[str]:
         """Strings whose presence in a stored payload ties it to this customer."""
@@ -289,12 +291,14 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
         "timeline": [_row(t) for t in subject.timeline],
         "notes": [_row(n) for n in subject.notes],
         "merchant_tags": [_row(t) for t in subject.tags],
+        "referrals": [_row(r) for r in subject.referrals],
         "events": [{**asdict(e), "occurred_at": e.occurred_at.isoformat()} for e in events],
     }
     counts = {"profiles": len(subject.customers), "orders": len(subject.orders),
               "order_lines": len(lines), "refunds": len(subject.refunds),
               "carts": len(subject.carts), "timeline": len(subject.timeline),
               "notes": len(subject.notes), "merchant_tags": len(subject.tags),
+              "referrals": len(subject.referrals),
               "events": len(events)}
     session.add(ComplianceExport(shop_id=shop.id, data_request_id=content["data_request_id"]
                                  and str(content["data_request_id"]),
@@ -338,7 +342,8 @@ def redact_customer(session: Session, shop: Shop, payload: dict[str, Any], *,
     counts: dict[str, int] = {}
     counts["orders_scrubbed"] = session.execute(
         update(Order).where(Order.shop_id == shop.id, Order.id.in_(order_ids))
-        .values(email=None, landing_site=None, customer_id=None)
+        .values(email=None, landing_site=None, customer_id=None, shipping_address_hash=None,
+                billing_address_hash=None)
     ).rowcount if order_ids else 0
     counts["refund_notes_scrubbed"] = session.execute(
         update(Refund).where(Refund.shop_id == shop.id,
@@ -363,6 +368,8 @@ def redact_customer(session: Session, shop: Shop, payload: dict[str, Any], *,
         delete(CustomerTag).where(CustomerTag.shop_id == shop.id,
                                   CustomerTag.customer_id.in_(subject.customer_ids))
     ).rowcount if subject.customer_ids else 0
+    counts["referrals_deleted"] = erase_referrals(session, shop.id, subject.customer_ids,
+                                                  subject.emails)
     counts["profiles_deleted"] = session.execute(
         delete(Customer).where(Customer.shop_id == shop.id,
                                Customer.id.in_(subject.customer_ids))

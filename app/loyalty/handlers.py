@@ -5,4 +5,5 @@ from __future__ import annotations
 
 HANDLER_MODULES: tuple[str, ...] = (
     "app.loyalty.tier_entry",  # after earning: a tier is entered once the points count
+    "app.loyalty.referral_orders",
 )

@@ -73,6 +73,9 @@ class Program:
     referral_friend_value: Decimal = Decimal("10")
     referral_friend_minimum_order: Decimal | None = None
     referral_weekly_ip_limit: int = 10
+    # The advocate's points stay pending this many days after the friend's order is paid (or
+    # `pending_days`, if longer): a return or cancellation in that time takes them back.
+    referral_return_days: int = 14
     version: int = 0  # 0: never saved
 
     def as_dict(self) -> dict[str, Any]:
@@ -238,6 +241,7 @@ _RULES = {
     "referral_friend_value": _money(),
     "referral_friend_minimum_order": _money(nullable=True),
     "referral_weekly_ip_limit": _whole(1, 1000, "referrals"),
+    "referral_return_days": _whole(0, 365, "days"),
 }
 assert set(_RULES) == set(FIELDS)
 

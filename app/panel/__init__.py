@@ -23,5 +23,6 @@ from app.panel import (  # noqa: E402,F401  (routes register on import)
     dashboard,
     embedded,
     loyalty_preview,
+    loyalty_referrals,
     settings,
 )

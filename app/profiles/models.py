@@ -123,6 +123,10 @@ class Order(Base):
     checkout_token: Mapped[str | None] = mapped_column(String(128))
     cart_token: Mapped[str | None] = mapped_column(String(128))
     test: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SHA-256 fingerprints of the normalized addresses (connectors.fields.address_fingerprint),
+    # not the addresses: referral fraud checks compare them (migration 0016d).
+    shipping_address_hash: Mapped[str | None] = mapped_column(String(64))
+    billing_address_hash: Mapped[str | None] = mapped_column(String(64))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

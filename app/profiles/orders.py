@@ -148,6 +148,8 @@ class Orders:
             "checkout_token": rec.checkout_token,
             "cart_token": rec.cart_token,
             "test": rec.test,
+            "shipping_address_hash": rec.shipping_address_hash,
+            "billing_address_hash": rec.billing_address_hash,
             "placed_at": rec.placed_at,
             "cancelled_at": rec.cancelled_at,
             "closed_at": rec.closed_at,

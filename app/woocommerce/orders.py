@@ -39,6 +39,8 @@ def tombstone(session: Session, shop_id: int, order_id: str) -> list[Record]:
         cancelled_at=order.cancelled_at or now, closed_at=order.closed_at,
         discount_codes=list(order.discount_codes or []), source_name=order.source_name,
         checkout_token=order.checkout_token, cart_token=order.cart_token,
+        shipping_address_hash=order.shipping_address_hash,
+        billing_address_hash=order.billing_address_hash,
         lines=[LineRecord(platform_id=line.platform_line_id, title=line.title,
                           quantity=line.quantity, price=line.price,
                           total_discount=line.total_discount, product_id=line.product_id,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from connectors.fields import address_fingerprint
 from connectors.records import CustomerRecord, LineRecord, OrderRecord, PayloadError, RefundRecord
 from connectors.shopify.admin import gid_tail
 from connectors.shopify.normalize import _CONSENT, decimal, parse_time
@@ -23,6 +24,7 @@ from connectors.shopify.normalize import _CONSENT, decimal, parse_time
 ZERO = Decimal("0")
 
 MONEY = "shopMoney { amount currencyCode }"
+ADDRESS = "address1 address2 city zip countryCodeV2"
 
 CUSTOMER_FIELDS = """
     id
@@ -60,6 +62,8 @@ ORDER_FIELDS = f"""
     totalDiscountsSet {{ {MONEY} }}
     totalShippingPriceSet {{ {MONEY} }}
     refunds {{ id createdAt note totalRefundedSet {{ {MONEY} }} }}
+    shippingAddress {{ {ADDRESS} }}
+    billingAddress {{ {ADDRESS} }}
 """
 
 LINE_ITEM_FIELDS = f"""
@@ -216,7 +220,14 @@ def order(node: dict[str, Any], lines: list[dict[str, Any]] | None = None) -> Or
         test=bool(node.get("test")),
         lines=[line_item(n) for n in lines],
         refunds=[_refund(r, order_id) for r in node.get("refunds") or []],
+        shipping_address_hash=_address_hash(node.get("shippingAddress")),
+        billing_address_hash=_address_hash(node.get("billingAddress")),
     )
+
+
+def _address_hash(address: Any) -> str | None:
+    return address_fingerprint(address, street=("address1", "address2"), postcode="zip",
+                               country="countryCodeV2")
 
 
 def connection_nodes(connection: Any) -> list[dict[str, Any]]:

@@ -12,7 +12,16 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.fields import count, describe, ident, iso_time, obj, objects, text
+from connectors.fields import (
+    address_fingerprint,
+    count,
+    describe,
+    ident,
+    iso_time,
+    obj,
+    objects,
+    text,
+)
 from connectors.records import (
     CartRecord,
     CustomerDeleted,
@@ -286,7 +295,14 @@ def order(payload: dict[str, Any]) -> OrderRecord:
         lines=[_line(item, f"line_items[{n}].")
                for n, item in enumerate(objects(payload.get("line_items"), "line_items"))],
         refunds=[refund(r, order_id) for r in objects(payload.get("refunds"), "refunds")],
+        shipping_address_hash=_address_hash(payload.get("shipping_address")),
+        billing_address_hash=_address_hash(payload.get("billing_address")),
     )
+
+
+def _address_hash(address: Any) -> str | None:
+    return address_fingerprint(address, street=("address1", "address2"), postcode="zip",
+                               country="country_code")
 
 
 def _cart_lines(items: Any) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from connectors.fields import count, describe, ident, obj, objects, text
+from connectors.fields import address_fingerprint, count, describe, ident, obj, objects, text
 from connectors.records import (
     CartRecord,
     CustomerDeleted,
@@ -278,7 +278,14 @@ def order_records(payload: Any) -> list[Record]:
         lines=line_records,
         refunds=[order_refund(r, order_id, refund_time)
                  for r in objects(payload.get("refunds"), "refunds")],
+        shipping_address_hash=_address_hash(payload.get("shipping")),
+        billing_address_hash=_address_hash(payload.get("billing")),
     )]
+
+
+def _address_hash(address: Any) -> str | None:
+    return address_fingerprint(address, street=("address_1", "address_2"), postcode="postcode",
+                               country="country")
 
 
 def normalize(topic: str, payload: Any) -> list[Record]:
