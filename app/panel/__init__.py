@@ -22,5 +22,8 @@ from app.panel import (  # noqa: E402,F401  (routes register on import)
     customers,
     dashboard,
     embedded,
+    loyalty,
+    loyalty_members,
+    loyalty_rewards,
     settings,
 )
