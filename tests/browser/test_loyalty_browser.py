@@ -51,6 +51,7 @@ def test_edit_the_program_add_a_tier_and_save_then_a_bad_field_is_refused_beside
             program.signup_points) == (True, "2", 14, 50)
     assert [(t.name, str(t.threshold), str(t.multiplier)) for t in program.tiers] == [
         ("Gold", "500", "1.5")]
+    db.session.rollback()  # end the read: on SQLite it would hold off the page's next save
 
     # when a field is wrong, the reason is next to it and nothing is saved
     page.fill("#pending_days", "400")
