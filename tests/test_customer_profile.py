@@ -209,7 +209,7 @@ def test_every_form_on_the_profile_carries_the_csrf_token(client, session, shop,
     _post(client, f"/admin/customers/{customer.id}/tags", {"tag": "VIP"})
     html = _profile(client, customer.id)
     forms = re.findall(r"<form method=\"post\" action=\"/admin/customers.*?</form>", html, re.S)
-    assert len(forms) == 3  # remove tag, add tag, add note
+    assert len(forms) == 4  # remove tag, add tag, add note, adjust points
     assert all('name="csrf_token"' in form for form in forms)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from app.api import bp
+from app.api.loyalty import openapi_paths as loyalty_paths
 from app.api.metrics import openapi_paths as metrics_paths
 from app.api.redemptions import openapi_paths as redemption_paths
 from app.api.referrals import openapi_paths as referrals_paths
@@ -378,6 +379,7 @@ def spec() -> dict:
             **metrics_paths(error_response),
             **redemption_paths(error_response),
             **referrals_paths(error_response),
+            **loyalty_paths(error_response),
         },
     }
 

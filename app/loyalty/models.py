@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, UTCDateTime, utcnow
-from app.profiles.models import JsonType, Money
+from app.profiles.models import Customer, JsonType, Money
 
 Rate = Numeric(18, 6)  # points per unit of shop currency, tier multiplier included
 
@@ -88,6 +88,8 @@ class LoyaltyMember(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "referral_code"),
         Index("ix_loyalty_members_shop_activity", "shop_id", "last_activity_at"),
+        # The panel's members list sorted by points earned (migration 0016f).
+        Index("ix_loyalty_members_shop_earned", "shop_id", "lifetime_points"),
     )
 
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"),
@@ -115,6 +117,8 @@ class LedgerEntry(Base):
         UniqueConstraint("shop_id", "key"),
         Index("ix_loyalty_ledger_customer", "customer_id", "id"),
         Index("ix_loyalty_ledger_order", "shop_id", "order_id"),
+        # Points issued and redeemed over a date range (the dashboard; migration 0016f).
+        Index("ix_loyalty_ledger_shop_created", "shop_id", "created_at"),
         Index("ix_loyalty_ledger_due", "shop_id", "available_at",
               postgresql_where=text("kind = 'pending'"),
               sqlite_where=text("kind = 'pending'")),
@@ -238,6 +242,13 @@ class TierChange(Base):
     # What the member had on the tier's basis when it changed (money or points).
     basis_value: Mapped[Decimal | None] = mapped_column(Money)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# The panel's members list sorted by balance (migration 0016f). `points_balance` is the
+# profile's column, so the index is on `customers`; it is declared here, with the program
+# that reads it, and joins the table's metadata when the loyalty models are imported.
+Index("ix_customers_shop_points_balance", Customer.__table__.c.shop_id,
+      Customer.__table__.c.points_balance)
 
 
 class Writeback(Base):

@@ -163,7 +163,8 @@ def decimal_text(value: Any, *, low: Decimal, high: Decimal, what: str) -> Decim
         raise _Refused(f"must be {what} from {low} to {high}")
     if number.as_tuple().exponent < -4:  # type: ignore[operator]
         raise _Refused("must have at most 4 decimal places")
-    return number.normalize() if number == number.to_integral() else number
+    # quantize, not normalize: Decimal("500").normalize() is written "5E+2".
+    return number.quantize(Decimal(1)) if number == number.to_integral() else number
 
 
 def _rate(value: Any) -> Decimal:

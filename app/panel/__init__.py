@@ -22,7 +22,10 @@ from app.panel import (  # noqa: E402,F401  (routes register on import)
     customers,
     dashboard,
     embedded,
+    loyalty,
+    loyalty_members,
     loyalty_preview,
     loyalty_referrals,
+    loyalty_rewards,
     settings,
 )

@@ -23,6 +23,8 @@ from app.db import db
 from app.panel import bp
 from app.panel.customer_forms import CustomerFilterForm, NoteForm, TagForm
 from app.panel.door import panel_page, panel_url
+from app.panel.loyalty_customer import adjust_points, loyalty_card, new_adjust_form
+from app.panel.loyalty_forms import AdjustForm
 from app.profiles.models import Customer
 from app.settings.timezone import shop_zone
 
@@ -98,7 +100,8 @@ def _customer_or_404(customer_id: int) -> Customer:
 
 
 def _profile_page(customer: Customer, note_form: NoteForm | None = None,
-                  tag_form: TagForm | None = None, status: int = 200):
+                  tag_form: TagForm | None = None, status: int = 200,
+                  adjust_form: AdjustForm | None = None):
     session = db.session
     profile = load_profile(session, customer)
     zone = shop_zone(session, g.shop)
@@ -109,6 +112,8 @@ def _profile_page(customer: Customer, note_form: NoteForm | None = None,
         timeline=[describe(event, g.shop.currency) for event in profile.timeline],
         when=LocalTime(zone), money=money, consent_labels=CONSENT_LABELS,
         safe_link=safe_link, active_nav="panel.customers",
+        loyalty=loyalty_card(session, g.shop.id, customer),
+        adjust_form=adjust_form or new_adjust_form(),
         back_url=panel_url("panel.customers"),
     ), status
 
@@ -163,3 +168,19 @@ def customer_remove_tag(customer_id: int, tag_id: int):
     db.session.commit()
     flash(f"Removed the tag “{text}”.", "success")
     return _back_to(customer, "tags")
+
+
+@bp.post("/admin/customers/<int:customer_id>/points")
+@panel_page
+def customer_adjust_points(customer_id: int):
+    """A manual points adjustment with its reason (the Loyalty card's form)."""
+    customer = _customer_or_404(customer_id)
+    form = AdjustForm()
+    message = adjust_points(db.session, g.shop.id, customer, form, g.panel.author)
+    if message is None:
+        db.session.rollback()
+        return _profile_page(customer, adjust_form=form, status=400)
+    db.session.commit()
+    flash(message, "success")
+    return _back_to(customer, "loyalty")
+

@@ -30,6 +30,7 @@ from app.money import money_text
 from app.panel import bp
 from app.panel.dashboard_charts import checkouts_figure, customers_figure, revenue_figure
 from app.panel.door import panel_page, panel_url
+from app.panel.loyalty import loyalty_dashboard_card
 from app.settings.timezone import shop_zone
 from app.sync.backfill import latest_run, run_json
 
@@ -183,5 +184,6 @@ def dashboard():
                   for item in activity],
         few_orders=0 < metrics.totals.orders < FEW_ORDERS, valid=valid,
         embedded_params=g.panel.link_params,
-        backfill=run_json(latest_run(session, shop.id)))
+        backfill=run_json(latest_run(session, shop.id)),
+        loyalty=loyalty_dashboard_card(session, shop, period))
     return page, 200 if valid else 400

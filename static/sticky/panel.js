@@ -4,7 +4,9 @@
    - confirmation for buttons with data-confirm;
    - Sticky.poll(url, onData, {every}) for live progress (history import, exports);
    - Sticky.chart(element) draws the Plotly figure in a <script type="application/json">
-     next to a .Chart element. */
+     next to a .Chart element;
+   - live previews: a form with data-preview="<iframe id>" reloads that iframe with the
+     form's fields as its query string (after data-preview-base), a moment after each edit. */
 (function () {
   "use strict";
   var embedded = document.body.classList.contains("embedded");
@@ -70,8 +72,38 @@
     window.Plotly.newPlot(element, figure.data, layout, {displayModeBar: false, responsive: true});
   }
 
-  window.Sticky = { poll: poll, chart: chart, embedded: embedded };
+  // The fields a preview is given: what the form would post, without its credentials.
+  var NOT_PREVIEWED = {"csrf_token": true, "id_token": true};
+
+  function previewUrl(form, frame) {
+    var base = frame.getAttribute("data-preview-base");
+    var query = new URLSearchParams();
+    new FormData(form).forEach(function (value, name) {
+      if (!NOT_PREVIEWED[name] && typeof value === "string") { query.append(name, value); }
+    });
+    return base + (base.indexOf("?") === -1 ? "?" : "&") + query.toString();
+  }
+
+  function livePreview(form) {
+    var frame = document.getElementById(form.getAttribute("data-preview"));
+    if (!frame) { return; }
+    var timer = null;
+    function refresh() {
+      timer = null;
+      var url = previewUrl(form, frame);
+      if (url !== frame.getAttribute("src")) { frame.setAttribute("src", url); }
+    }
+    function later() {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(refresh, 400);  // one reload when typing pauses, not one a key
+    }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+  }
+
+  window.Sticky = { poll: poll, chart: chart, embedded: embedded, previewUrl: previewUrl };
   document.addEventListener("DOMContentLoaded", function () {
     Array.prototype.forEach.call(document.querySelectorAll(".Chart[data-figure]"), chart);
+    Array.prototype.forEach.call(document.querySelectorAll("form[data-preview]"), livePreview);
   });
 })();
