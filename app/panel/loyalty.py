@@ -21,6 +21,7 @@ from app.loyalty.figures import (
     program_figures,
 )
 from app.loyalty.program import MAX_TIERS, ProgramInvalid, read_program, save_program
+from app.loyalty.referrals import list_referrals
 from app.loyalty.rewards import list_rewards
 from app.money import money_text
 from app.panel import bp
@@ -66,11 +67,13 @@ def loyalty():
     program = read_program(session, shop.id)
     figures = program_figures(session, shop.id)
     rewards = list_rewards(session, shop.id)
+    _, blocked_referrals = list_referrals(session, shop.id, status="blocked", page_size=1)
     return render_template(
         "panel/loyalty.html", program=program, figures=figures, definitions=DEFINITIONS,
         point_value=point_value_text(figures, shop.currency),
         liability=liability_text(figures, shop.currency),
-        active_rewards=sum(1 for r in rewards if r.active), rewards_total=len(rewards))
+        active_rewards=sum(1 for r in rewards if r.active), rewards_total=len(rewards),
+        blocked_referrals=blocked_referrals)
 
 
 @bp.post("/admin/loyalty/enabled")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import abort, flash, g, redirect, render_template, request
-from werkzeug.routing import BuildError
 
 from app.customers.display import LocalTime
 from app.customers.query import parse_page
@@ -34,11 +33,8 @@ FILTERS = (("", "All"), ("blocked", "Blocked"), ("invited", "Invited"),
            ("rewarded", "Rewarded"), ("approved", "Approved"), ("cancelled", "Cancelled"))
 
 
-def _loyalty_url() -> str | None:
-    try:
-        return panel_url("panel.loyalty")
-    except BuildError:  # the Loyalty page is not part of this build
-        return None
+def _loyalty_url() -> str:
+    return panel_url("panel.loyalty")
 
 
 @bp.get("/admin/loyalty/referrals")
