@@ -61,10 +61,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.health import bp as health_bp
     from app.panel import bp as panel_bp
     from app.shopify.install import bp as shopify_install_bp
+    from app.storefront import bp as storefront_bp
     from app.woocommerce.views import bp as woocommerce_connect_bp
 
     for blueprint in (*_plugged_in_blueprints(), shopify_install_bp, woocommerce_connect_bp,
-                      panel_bp, api_bp, health_bp):
+                      panel_bp, api_bp, health_bp, storefront_bp):
         app.register_blueprint(blueprint)
 
 

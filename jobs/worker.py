@@ -27,6 +27,8 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.compliance.sweep_lifecycle_deliveries", 300),
     ("jobs.woocommerce.ensure_webhooks_all", 30 * 60),
     ("jobs.sync.reconcile_all", RECONCILE_PERIOD_SECONDS),
+    ("jobs.loyalty_redeem.sweep_held_redemptions", 5 * 60),
+    ("jobs.loyalty_writeback.sweep_writebacks", 5 * 60),
 )
 
 

@@ -11,6 +11,7 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
     customers,
     metrics,
     openapi,
+    redemptions,
     settings,
     sync,  # noqa: E402,F401
 )

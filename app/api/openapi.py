@@ -6,6 +6,7 @@ from flask import current_app, jsonify
 
 from app.api import bp
 from app.api.metrics import openapi_paths as metrics_paths
+from app.api.redemptions import openapi_paths as redemption_paths
 from app.customers.export import COLUMNS as EXPORT_COLUMNS
 
 _money = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$",
@@ -374,6 +375,7 @@ def spec() -> dict:
                 },
             }},
             **metrics_paths(error_response),
+            **redemption_paths(error_response),
         },
     }
 

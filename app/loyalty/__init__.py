@@ -5,4 +5,6 @@ real discount codes, referrals and the storefront rewards widget.
   rule. `ledger`: entries under natural keys and the balances they add up to.
 - `subscriber`: the domain-event subscriber that earns and takes back points; `merge`: a
   guest's points follow them into their account; `notices`: facts published for flows.
+- `redeem`: points for a single-use discount code (held, made by `issuing` through
+  `platform`, then taken); `writeback`: balance and tier told to the platform.
 """

@@ -22,5 +22,6 @@ from app.panel import (  # noqa: E402,F401  (routes register on import)
     customers,
     dashboard,
     embedded,
+    loyalty_preview,
     settings,
 )

@@ -2,7 +2,7 @@
 /**
  * Plugin Name:       Sticky for WooCommerce
  * Plugin URI:        https://github.com/sticky-retention/sticky
- * Description:       Sends cart snapshots to Sticky through a WooCommerce webhook topic (sticky_cart.updated) so abandoned carts can be recovered, with a signed cart-rebuild link. Captures a guest's checkout email only when they tick the consent box.
+ * Description:       Adds a Rewards page to My Account showing the customer's Sticky points, tier and rewards. Sends cart snapshots to Sticky through a WooCommerce webhook topic (sticky_cart.updated) so abandoned carts can be recovered, with a signed cart-rebuild link. Captures a guest's checkout email only when they tick the consent box.
  * Version:           1.0.0
  * Requires at least: 6.2
  * Requires PHP:      7.4
@@ -23,6 +23,8 @@ define( 'STICKY_WC_VERSION', '1.0.0' );
 define( 'STICKY_WC_FILE', __FILE__ );
 
 require_once __DIR__ . '/includes/class-sticky-cart-store.php';
+require_once __DIR__ . '/includes/class-sticky-embed-token.php';
+require_once __DIR__ . '/includes/class-sticky-rewards-page.php';
 
 /**
  * The plugin: cart snapshots, the custom webhook topic, consented email capture, rebuild links.
@@ -133,6 +135,9 @@ final class Sticky_For_WooCommerce {
 
 		// The rebuild link, once the cart and session exist.
 		add_action( 'wp_loaded', array( $this, 'maybe_restore_cart' ), 30 );
+
+		// My Account → Rewards: Sticky's rewards widget for the signed-in customer.
+		Sticky_Rewards_Page::boot();
 
 		// Retention and privacy.
 		add_action( self::PURGE_HOOK, array( $this, 'purge' ) );
@@ -769,6 +774,9 @@ final class Sticky_For_WooCommerce {
 		if ( ! wp_next_scheduled( self::PURGE_HOOK ) ) {
 			wp_schedule_event( time() + HOUR_IN_SECONDS, 'daily', self::PURGE_HOOK );
 		}
+		// The Rewards endpoint needs its rewrite rule.
+		Sticky_Rewards_Page::add_endpoint();
+		flush_rewrite_rules();
 	}
 
 	/**
@@ -776,6 +784,7 @@ final class Sticky_For_WooCommerce {
 	 */
 	public static function deactivate() {
 		wp_clear_scheduled_hook( self::PURGE_HOOK );
+		flush_rewrite_rules();
 	}
 }
 
