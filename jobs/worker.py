@@ -29,6 +29,8 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.sync.reconcile_all", RECONCILE_PERIOD_SECONDS),
     ("jobs.loyalty_redeem.sweep_held_redemptions", 5 * 60),
     ("jobs.loyalty_writeback.sweep_writebacks", 5 * 60),
+    # Each store once per local day, at the first run after its midnight.
+    ("jobs.loyalty_daily.run_daily", 15 * 60),
 )
 
 

@@ -121,6 +121,16 @@ def describe(event: TimelineEvent, currency: str | None) -> TimelineItem:
         title = f"Tagged “{data.get('tag', '')}”{by}"
     elif kind == TAG_REMOVED:
         title = f"Tag “{data.get('tag', '')}” removed{by}"
+    elif kind == "tier_changed":
+        title = (f"Tier changed from {data['from']} to {data['to']}"
+                 if data.get("from") and data.get("to")
+                 else f"Joined tier {data['to']}" if data.get("to")
+                 else f"Left tier {data.get('from')}")
+        detail = data.get("reason")
+    elif kind == "points_expiring":
+        title = f"Warned that {data.get('points')} points expire soon"
+    elif kind == "points_expired":
+        title = f"{data.get('points')} points expired"
     else:  # a kind another module records: its name, readable
         title = kind.replace("_", " ").capitalize()
     return TimelineItem(event.occurred_at, title, detail, link, kind)

@@ -45,6 +45,8 @@ def merge_member(session: Session, shop_id: int, guest_id: int, into_id: int) ->
         pending_points=_M.c.pending_points + guest.pending_points,
         lifetime_points=_M.c.lifetime_points + guest.lifetime_points,
         birthday=func.coalesce(_M.c.birthday, guest.birthday),
+        birthday_set_at=(into.birthday_set_at if into.birthday is not None
+                         else guest.birthday_set_at),
         last_activity_at=max(activity) if activity else None,
         enrolled_at=min(into.enrolled_at, guest.enrolled_at)))
     # The registered profile's own write-back row (if any) stays; it is due again.

@@ -64,6 +64,8 @@ class LoyaltyProgram(Base):
     # referral settings included: one row read per event, never a join.
     settings: Mapped[dict[str, Any]] = mapped_column(JsonType)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # The store's local date of its last completed daily run (app.loyalty.daily).
+    daily_run_on: Mapped[date | None] = mapped_column(Date)
 
 
 class LoyaltyProgramVersion(Base):
@@ -97,6 +99,7 @@ class LoyaltyMember(Base):
     tier_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     referral_code: Mapped[str] = mapped_column(String(16))
     birthday: Mapped[date | None] = mapped_column(Date)
+    birthday_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # once a year
     # The last earning or spending: expiry counts from here.
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expiry_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
