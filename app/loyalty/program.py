@@ -18,7 +18,6 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
