@@ -10,9 +10,12 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import orjson
 import pytest
 
 from benchmarks import loadgen
+from benchmarks.loyalty_workload import CANCEL, MIN_AGE, PAID, REFUND, LoyaltyStream, OrderTemplate
+from benchmarks.payloads import shopify as shopify_payloads
 from benchmarks.procstat import CpuMeter
 from benchmarks.workload import shopify_deliveries
 from connectors.shopify.signatures import verify_webhook
@@ -27,17 +30,20 @@ import sys
 for name in {TEST_ONLY!r}:
     sys.modules[name] = None  # importing any of them now raises ImportError
 import benchmarks.ingest, benchmarks.backfill, benchmarks.profile_receiver, benchmarks.panel
+import benchmarks.loyalty
+from benchmarks.loyalty_workload import LoyaltyStream
 from benchmarks.workload import shopify_deliveries, woo_deliveries
 shopify = shopify_deliveries(60, secret="s", domain="d.myshopify.com")
 woo = woo_deliveries(60, 1, {{t: ("1", "s") for t in
     ("order.created", "order.updated", "customer.created", "customer.updated",
      "sticky_cart.updated")}})
-print(len(shopify.unique_keys), len(woo.unique_keys))
+loyalty = LoyaltyStream(1500, 40, seed=1)
+print(len(shopify.unique_keys), len(woo.unique_keys), len(list(loyalty)))
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["60", "60"]
+    assert done.stdout.split() == ["60", "60", "1500"]
 
 
 def test_workload_deliveries_are_signed_unique_and_redelivered_verbatim():
@@ -52,6 +58,46 @@ def test_workload_deliveries_are_signed_unique_and_redelivered_verbatim():
         assert work.deliveries.index(again) > first  # a redelivery comes after its original
         assert (again.body, again.headers) == (originals[again.key].body,
                                                originals[again.key].headers)
+
+
+def test_loyalty_stream_moves_points_for_every_member_in_the_published_shapes():
+    stream = LoyaltyStream(3000, 50, seed=4)
+    deliveries = list(stream)
+    assert len(deliveries) == 3000 and len({d.key for d in deliveries}) == 3000
+    topics = Counter(d.topic for d in deliveries)
+    assert set(topics) == {PAID, REFUND, CANCEL} and topics == stream.tally.topics
+    paid = [orjson.loads(d.body) for d in deliveries if d.topic == PAID]
+    # Every member's first order comes first; each paid order has its shopper embedded.
+    assert len({o["customer"]["id"] for o in paid[:50]}) == 50
+    assert len(stream.tally.members_seen) == 50
+    assert all(o["financial_status"] == "paid" and o["cancelled_at"] is None for o in paid)
+    placed = {orjson.loads(d.body)["id"]: i for i, d in enumerate(deliveries)
+              if d.topic == PAID}
+    touched = []
+    for i, d in enumerate(deliveries):
+        if d.topic == PAID:
+            continue
+        body = orjson.loads(d.body)
+        order_id = body["order_id"] if d.topic == REFUND else body["id"]
+        assert i - placed[order_id] >= MIN_AGE  # never in the drain batch that paid it
+        touched.append(order_id)
+        if d.topic == CANCEL:
+            assert body["cancelled_at"] and body["financial_status"] == "voided"
+    assert len(touched) == len(set(touched))  # refunded or cancelled once at most
+
+
+def test_loyalty_order_template_builds_what_order_payload_builds():
+    template = OrderTemplate()
+    buyer = shopify_payloads.customer_payload(customer_id=42)
+    for cancelled in (False, True):
+        args = dict(order_id=5_000_000_000_123_007, customer=buyer, email="a@example.com",
+                    total="123.45", placed=3.0, updated=9.5, quantity=3, cancelled=cancelled,
+                    checkout_token="tok")
+        built = template.build(**args)
+        expected = shopify_payloads.order_payload(
+            **args, **({} if cancelled else {"financial_status": "paid"}))
+        built["line_items"][0]["id"] = expected["line_items"][0]["id"]  # a fresh id each
+        assert built == expected
 
 
 def test_missing_wrk_says_how_to_install_it(tmp_path):

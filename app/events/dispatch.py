@@ -123,7 +123,8 @@ def deliver(session: Session, subscriber: Subscriber, shop_id: int, *,
             return result
         position = cursor.last_event_id
         failure: BaseException | None = None
-        for row in rows:
+        batched = _handled_as_batch(session, subscriber, shop_id, rows)
+        for row in () if batched else rows:
             if subscriber.wants(row.kind):
                 try:
                     with session.begin_nested():
@@ -134,6 +135,8 @@ def deliver(session: Session, subscriber: Subscriber, shop_id: int, *,
                     break
             position = row.id
             result.delivered += 1
+        if batched:
+            position, result.delivered = rows[-1].id, len(rows)
         values: dict = {"last_event_id": position, "updated_at": now}
         if failure is None:
             values.update(attempts=0, failed_event_id=None, last_error=None, failed_at=None,
@@ -155,6 +158,26 @@ def deliver(session: Session, subscriber: Subscriber, shop_id: int, *,
             "kind": failed.kind, "attempts": values["attempts"],
             "error": type(failure).__name__, "retry_at": values["retry_at"].isoformat()})
     return result
+
+
+def _handled_as_batch(session: Session, subscriber: Subscriber, shop_id: int, rows) -> bool:
+    """Hand the rows' wanted events to the subscriber's batch handler in one savepoint.
+    False (and nothing done) when it has none or it raised: the caller then goes one event
+    at a time."""
+    if subscriber.batch_handler is None:
+        return False
+    wanted = [as_event(row) for row in rows if subscriber.wants(row.kind)]
+    if not wanted:
+        return False
+    try:
+        with session.begin_nested():
+            subscriber.batch_handler(session, wanted)
+    except Exception as exc:  # noqa: BLE001 - the one-by-one pass finds and records it
+        log.info("events.batch_retried_one_by_one", extra={
+            "subscriber": subscriber.name, "shop_id": shop_id, "events": len(wanted),
+            "error": type(exc).__name__})
+        return False
+    return True
 
 
 def dispatch_shop(session: Session, registry: Registry, shop_id: int, *,

@@ -21,6 +21,7 @@ EXTENSION = "sticky.events"
 NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 
 Handler = Callable[[Session, DomainEvent], None]
+BatchHandler = Callable[[Session, list[DomainEvent]], None]
 # merge(session, shop_id, guest_id, into_id): a guest profile is merged into a registered one
 # (inside the profile store's transaction, before the guest's row is deleted).
 MergeHook = Callable[[Session, int, int, int], None]
@@ -43,6 +44,12 @@ class Subscriber:
     `merge`: moves what the subscriber keeps about a guest profile onto the registered
     profile it is merged into, in the profile store's transaction (the guest's row is then
     deleted, and rows that reference it with ON DELETE CASCADE with it).
+    `batch_handler(session, events)`: optional, for speed. It is handed the wanted events of
+    one dispatch batch at once, in log order, in one savepoint, and must leave exactly the
+    effects `handler` would leave handling them one by one. If it raises, its savepoint is
+    rolled back and the same events go to `handler` one at a time, each in its own
+    savepoint, so a failure still stops the cursor at the exact failing event. It must keep
+    no state of its own past a call that raised.
     """
 
     name: str
@@ -50,6 +57,7 @@ class Subscriber:
     kinds: frozenset[str] | None = None
     start: str = START_AT_END
     merge: MergeHook | None = None
+    batch_handler: BatchHandler | None = None
 
     def __post_init__(self) -> None:
         if not NAME.match(self.name):

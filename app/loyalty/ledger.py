@@ -101,14 +101,20 @@ def ensure_member(session: Session, shop_id: int, customer_id: int,
 def lock_member(session: Session, shop_id: int, customer_id: int) -> int:
     """Make sure the member exists and lock it until the transaction ends; returns the
     available balance. Everything that decides on a balance takes this lock first."""
-    ensure_member(session, shop_id, customer_id)
-    query = select(_M.c.customer_id).where(_M.c.customer_id == customer_id,
-                                           _M.c.shop_id == shop_id)
+    # One statement for a member that exists (every award but a shopper's first): the lock
+    # and the balance together.
+    query = (select(_C.c.points_balance)
+             .select_from(_M.join(_C, _C.c.id == _M.c.customer_id))
+             .where(_M.c.customer_id == customer_id, _M.c.shop_id == shop_id))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    if session.execute(query).first() is None:
-        raise LookupError(f"customer {customer_id} is not in shop {shop_id}")
-    return balance(session, shop_id, customer_id)
+        query = query.with_for_update(of=_M)
+    row = session.execute(query).first()
+    if row is None:
+        ensure_member(session, shop_id, customer_id)
+        row = session.execute(query).first()
+        if row is None:
+            raise LookupError(f"customer {customer_id} is not in shop {shop_id}")
+    return row[0] or 0
 
 
 def balance(session: Session, shop_id: int, customer_id: int) -> int:
@@ -142,7 +148,6 @@ def append(session: Session, shop_id: int, entry: NewEntry) -> int | None:
 
 
 def _move_caches(session: Session, shop_id: int, entry: NewEntry, at: datetime) -> None:
-    ensure_member(session, shop_id, entry.customer_id, at=at)
     if entry.status == AVAILABLE and entry.points:
         session.execute(update(_C).where(_C.c.id == entry.customer_id)
                         .values(points_balance=_C.c.points_balance + entry.points))
@@ -159,9 +164,15 @@ def _move_caches(session: Session, shop_id: int, entry: NewEntry, at: datetime) 
             (_M.c.last_activity_at.is_(None), at),
             (_M.c.last_activity_at < at, at), else_=_M.c.last_activity_at)
         member["expiry_warned_at"] = None
-    if member:
-        session.execute(update(_M).where(_M.c.customer_id == entry.customer_id)
-                        .values(**member))
+    if not member:
+        ensure_member(session, shop_id, entry.customer_id, at=at)
+        return
+    # The update finds an existing member (nearly always); only when it finds none is the
+    # member made first, then updated. Either way the member ends as if made beforehand.
+    change = update(_M).where(_M.c.customer_id == entry.customer_id).values(**member)
+    if session.execute(change.returning(_M.c.customer_id)).first() is None:
+        ensure_member(session, shop_id, entry.customer_id, at=at)
+        session.execute(change)
 
 
 def entry_as_dict(row: Any) -> dict[str, Any]:

@@ -27,6 +27,14 @@ def handle_event(session: Session, event: DomainEvent) -> None:
         handler(session, event)
 
 
+def handle_batch(session: Session, events_: list[DomainEvent]) -> None:
+    """A dispatch batch's events, in order, exactly as `handle_event` one by one; in one
+    savepoint (the dispatcher's), which spares two round trips per event. If any raises,
+    the dispatcher rolls the batch back and hands the events to `handle_event` one by one."""
+    for event in events_:
+        handle_event(session, event)
+
+
 def merge(session: Session, shop_id: int, guest_id: int, into_id: int) -> None:
     from app.loyalty.merge import merge_member
 
@@ -36,4 +44,5 @@ def merge(session: Session, shop_id: int, guest_id: int, into_id: int) -> None:
 WANTED = frozenset({events.CUSTOMER_CREATED, events.ORDER_PAID, events.ORDER_FULFILLED,
                     events.ORDER_CANCELLED, events.REFUND_CREATED})
 
-SUBSCRIBER = Subscriber("loyalty", handle_event, kinds=WANTED, merge=merge)
+SUBSCRIBER = Subscriber("loyalty", handle_event, kinds=WANTED, merge=merge,
+                        batch_handler=handle_batch)
