@@ -27,6 +27,7 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.compliance.sweep_lifecycle_deliveries", 300),
     ("jobs.woocommerce.ensure_webhooks_all", 30 * 60),
     ("jobs.sync.reconcile_all", RECONCILE_PERIOD_SECONDS),
+    ("jobs.loyalty.release_due", 300),
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from app.api import bp
+from app.api.loyalty_points import openapi_paths as loyalty_points_paths
 from app.api.metrics import openapi_paths as metrics_paths
 from app.customers.export import COLUMNS as EXPORT_COLUMNS
 
@@ -374,6 +375,7 @@ def spec() -> dict:
                 },
             }},
             **metrics_paths(error_response),
+            **loyalty_points_paths(error_response),
         },
     }
 

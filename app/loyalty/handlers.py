@@ -3,4 +3,7 @@ them on import). The subscriber imports this module; add a line per module."""
 
 from __future__ import annotations
 
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = (
+    "app.loyalty.earning",
+    "app.loyalty.reversals",
+)
