@@ -39,28 +39,30 @@ def settle(app) -> None:
     assert list(failures) == []
 
 
-def entries(shop, customer_id: int | None = None) -> list[LedgerEntry]:
-    db.session.expire_all()
-    query = select(LedgerEntry).where(LedgerEntry.shop_id == shop.id)
+def entries(shop, customer_id: int | None = None) -> list[Any]:
+    """The shop's ledger, oldest first, as plain rows (they outlive the session)."""
+    table = LedgerEntry.__table__
+    query = select(table).where(table.c.shop_id == shop.id)
     if customer_id is not None:
-        query = query.where(LedgerEntry.customer_id == customer_id)
-    return list(db.session.execute(query.order_by(LedgerEntry.id)).scalars())
+        query = query.where(table.c.customer_id == customer_id)
+    return list(db.session.execute(query.order_by(table.c.id)).all())
 
 
 def summary(shop, customer_id: int | None = None) -> list[tuple[str, int, str]]:
     return [(e.kind, e.points, e.status) for e in entries(shop, customer_id)]
 
 
-def customer(shop, email: str) -> Customer:
-    db.session.expire_all()
-    return db.session.execute(select(Customer).where(
-        Customer.shop_id == shop.id, Customer.email_normalized == email)).scalar_one()
+def customer(shop, email: str) -> Any:
+    """The profile with this email, as a plain row."""
+    table = Customer.__table__
+    return db.session.execute(select(table).where(
+        table.c.shop_id == shop.id, table.c.email_normalized == email)).one()
 
 
-def order_row(shop, platform_id: int | str) -> Order:
-    db.session.expire_all()
-    return db.session.execute(select(Order).where(
-        Order.shop_id == shop.id, Order.platform_order_id == str(platform_id))).scalar_one()
+def order_row(shop, platform_id: int | str) -> Any:
+    table = Order.__table__
+    return db.session.execute(select(table).where(
+        table.c.shop_id == shop.id, table.c.platform_order_id == str(platform_id))).one()
 
 
 def balance(shop, customer_id: int) -> int:
