@@ -8,7 +8,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.loyalty.ledger import ensure_member
-from app.loyalty.writeback import mark_due
 from app.loyalty.models import (
     LedgerEntry,
     LoyaltyMember,
@@ -17,6 +16,7 @@ from app.loyalty.models import (
     TierChange,
     Writeback,
 )
+from app.loyalty.writeback import mark_due
 from app.profiles.models import Customer
 
 _M = LoyaltyMember.__table__

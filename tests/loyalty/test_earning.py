@@ -250,7 +250,7 @@ def test_the_first_order_bonus_comes_once_and_the_sign_up_bonus_only_for_an_acco
     settle(app)
     guest = customer(shop, "guest@example.com")
     assert sorted((e.key, e.points) for e in entries(shop, guest.id)) == [
-        ("first_order:%d" % guest.id, 25), ("order:2001:purchase", 10)]
+        (f"first_order:{guest.id}", 25), ("order:2001:purchase", 10)]
     ada = customer(shop, ADA)
     assert sorted((e.key, e.points) for e in entries(shop, ada.id)) == [
         (f"first_order:{ada.id}", 25), ("order:2002:purchase", 40),
