@@ -31,6 +31,7 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.loyalty_writeback.sweep_writebacks", 5 * 60),
     # Each store once per local day, at the first run after its midnight.
     ("jobs.loyalty_daily.run_daily", 15 * 60),
+    ("jobs.loyalty.release_due", 300),
 )
 
 

@@ -165,7 +165,8 @@ def test_data_request_exports_everything_held_on_the_customer(app, client, shop)
     assert listing[0]["counts"] == {"profiles": 1, "orders": 2, "order_lines": 2, "refunds": 1,
                                     "carts": 1, "timeline": timeline_count,
                                     "notes": 0, "merchant_tags": 0, "referrals": 0,
-                                    "events": len(event_kinds)}
+                                    "events": len(event_kinds), "loyalty_members": 0,
+                                    "points_ledger": 0}
 
 
 def test_exports_are_scoped_to_their_store(app, client, shop, other_shop):

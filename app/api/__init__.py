@@ -10,6 +10,7 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
     compliance,
     customers,
     loyalty,
+    loyalty_points,
     metrics,
     openapi,
     redemptions,

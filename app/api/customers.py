@@ -22,8 +22,11 @@ from app.customers.query import (
 )
 from app.customers.serialize import customer_json, note_json, profile_json, tag_json
 from app.db import db
+from app.loyalty import ledger
 from app.settings.timezone import shop_zone
 from app.shops.models import Shop
+
+POINTS_LEDGER_ENTRIES = 100  # newest first
 
 __all__ = ["customer_json"]  # kept importable from here for other API modules
 
@@ -84,7 +87,10 @@ def get_customer_route(customer_id: int):
     customer, error = _customer_or_404(customer_id)
     if error:
         return error
-    return jsonify(profile_json(load_profile(db.session, customer), g.shop))
+    body = profile_json(load_profile(db.session, customer), g.shop)
+    body["points_ledger"] = ledger.entries(db.session, g.shop.id, customer.id,
+                                           limit=POINTS_LEDGER_ENTRIES)
+    return jsonify(body)
 
 
 def _json_field(name: str) -> Any:

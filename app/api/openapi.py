@@ -6,6 +6,7 @@ from flask import current_app, jsonify
 
 from app.api import bp
 from app.api.loyalty import openapi_paths as loyalty_paths
+from app.api.loyalty_points import openapi_paths as loyalty_points_paths
 from app.api.metrics import openapi_paths as metrics_paths
 from app.api.redemptions import openapi_paths as redemption_paths
 from app.api.referrals import openapi_paths as referrals_paths
@@ -380,6 +381,7 @@ def spec() -> dict:
             **redemption_paths(error_response),
             **referrals_paths(error_response),
             **loyalty_paths(error_response),
+            **loyalty_points_paths(error_response),
         },
     }
 

@@ -43,6 +43,7 @@ from app.db import utcnow
 from app.events import erase_customers, history
 from app.inbox import failures
 from app.inbox.models import FAILED, PROCESSED, InboxEntry
+from app.loyalty.models import LedgerEntry, LoyaltyMember
 from app.loyalty.referral_privacy import erase_referrals, referrals_naming
 from app.profiles.identity import normalize_email
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
@@ -269,6 +270,15 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
     for line in lines:
         lines_by_order.setdefault(line.order_id, []).append(_row(line))
     events = list(history(session, shop.id, customers=subject.customer_ids))
+    # The loyalty program's rows: membership (birthday, referral code) and every points entry.
+    members = list(session.execute(
+        select(LoyaltyMember).where(LoyaltyMember.shop_id == shop.id,
+                                    LoyaltyMember.customer_id.in_(subject.customer_ids))
+        .order_by(LoyaltyMember.customer_id)).scalars()) if subject.customer_ids else []
+    points = list(session.execute(
+        select(LedgerEntry).where(LedgerEntry.shop_id == shop.id,
+                                  LedgerEntry.customer_id.in_(subject.customer_ids))
+        .order_by(LedgerEntry.id)).scalars()) if subject.customer_ids else []
     request_block = payload.get("data_request")
     request_id = fields.ident(request_block.get("id"), "data_request.id") \
         if isinstance(request_block, dict) else None
@@ -293,13 +303,16 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
         "merchant_tags": [_row(t) for t in subject.tags],
         "referrals": [_row(r) for r in subject.referrals],
         "events": [{**asdict(e), "occurred_at": e.occurred_at.isoformat()} for e in events],
+        "loyalty_members": [_row(m) for m in members],
+        "points_ledger": [_row(entry) for entry in points],
     }
     counts = {"profiles": len(subject.customers), "orders": len(subject.orders),
               "order_lines": len(lines), "refunds": len(subject.refunds),
               "carts": len(subject.carts), "timeline": len(subject.timeline),
               "notes": len(subject.notes), "merchant_tags": len(subject.tags),
               "referrals": len(subject.referrals),
-              "events": len(events)}
+              "events": len(events), "loyalty_members": len(members),
+              "points_ledger": len(points)}
     session.add(ComplianceExport(shop_id=shop.id, data_request_id=content["data_request_id"]
                                  and str(content["data_request_id"]),
                                  subject_hash=subject.hash, counts=counts, content=content,

@@ -16,6 +16,7 @@ from app.loyalty.models import (
     TierChange,
     Writeback,
 )
+from app.loyalty.writeback import mark_due
 from app.profiles.models import Customer
 
 _M = LoyaltyMember.__table__
@@ -49,5 +50,7 @@ def merge_member(session: Session, shop_id: int, guest_id: int, into_id: int) ->
                          else guest.birthday_set_at),
         last_activity_at=max(activity) if activity else None,
         enrolled_at=min(into.enrolled_at, guest.enrolled_at)))
-    # The registered profile's own write-back row (if any) stays; it is due again.
+    # The guest's write-back row goes with it; the registered profile's balance changed, so
+    # the platform must be told (its own row, if any, stays and is due again).
     session.execute(Writeback.__table__.delete().where(Writeback.customer_id == guest_id))
+    mark_due(session, shop_id, [into_id])
