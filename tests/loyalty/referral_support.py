@@ -6,15 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.db import utcnow
 from app.loyalty import ledger, referrals
 from app.loyalty.models import (
     ISSUED,
-    PENDING,
-    RELEASE,
-    LedgerEntry,
     LoyaltyMember,
     Redemption,
     Referral,
@@ -103,23 +100,9 @@ def minutes_from_base(moment: datetime) -> float:
 
 
 def release_due(session, shop_id: int, now: datetime) -> int:
-    """The program's periodic release, as its contract says it works: each pending entry
-    whose `available_at` has come moves, net of the reversals that answer it (`parent_id`),
-    to the balance once (key `release:<entry id>`). Returns the points released."""
-    released = 0
-    due = session.execute(select(LedgerEntry).where(
-        LedgerEntry.shop_id == shop_id, LedgerEntry.kind == PENDING,
-        LedgerEntry.available_at <= now)).scalars().all()
-    for entry in due:
-        reversed_points = session.execute(select(func.coalesce(func.sum(LedgerEntry.points), 0))
-                                          .where(LedgerEntry.parent_id == entry.id,
-                                                 LedgerEntry.kind != RELEASE)).scalar()
-        points = entry.points + reversed_points
-        if points > 0 and ledger.append(session, shop_id, ledger.NewEntry(
-                customer_id=entry.customer_id, kind=RELEASE, points=points,
-                reason="Return window over", source="release", key=f"release:{entry.id}",
-                parent_id=entry.id)) is not None:
-            released += points
-    session.commit()
-    return released
+    """The program's own periodic release (`app.loyalty.release.release_due`) for one shop,
+    as of `now`; returns the points released."""
+    from app.loyalty.release import release_due as release
 
+    session.commit()
+    return release(session, now=now, shop_id=shop_id)
