@@ -175,6 +175,11 @@ def _move_caches(session: Session, shop_id: int, entry: NewEntry, at: datetime) 
         session.execute(change)
 
 
+def _iso(value: datetime | None) -> str | None:
+    """UTC as the rest of the API writes it: `2026-12-07T05:20:00Z`."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 def entry_as_dict(row: Any) -> dict[str, Any]:
     """A ledger entry as the API shows it (in `points_ledger`)."""
     return {
@@ -182,8 +187,8 @@ def entry_as_dict(row: Any) -> dict[str, Any]:
         "reason": row.reason, "source": row.source, "order_id": row.order_id,
         "platform_order_id": row.platform_order_id,
         "rate": None if row.rate is None else str(row.rate.normalize()),
-        "created_at": row.created_at.isoformat(),
-        "available_at": row.available_at.isoformat() if row.available_at else None,
+        "created_at": _iso(row.created_at),
+        "available_at": _iso(row.available_at),
     }
 
 
