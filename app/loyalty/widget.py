@@ -136,19 +136,13 @@ def _tier_progress(session: Session, shop: Shop, customer_id: int,
                    program: Program) -> dict[str, Any] | None:
     if not program.tiers:
         return None
-    try:
-        return tiers.progress(session, shop.id, customer_id, program)
-    except NotImplementedError:
-        return None  # tier progress is not available in this build: show the tier only
+    return tiers.progress(session, shop.id, customer_id, program)
 
 
 def _referral_url(shop: Shop, member: LoyaltyMember | None, program: Program) -> str | None:
     if member is None or not (program.enabled and program.referrals_enabled):
         return None
-    try:
-        return referrals.referral_url(shop, member.referral_code)
-    except NotImplementedError:
-        return None
+    return referrals.referral_url(shop, member.referral_code)
 
 
 def _codes(session: Session, shop: Shop, customer_id: int) -> list[dict[str, Any]]:

@@ -63,12 +63,8 @@ def sample_view(program: Program, shop: Shop, rewards: list[LoyaltyReward]) -> d
         progress = progress_view({"tier": tier.name if tier else None,
                                   "next_tier": next_tier.name, "basis": program.tier_basis,
                                   "value": str(value)}, program, shop.currency)
-    referral_url = None
-    if program.referrals_enabled:
-        try:
-            referral_url = referrals.referral_url(shop, SAMPLE_CODE)
-        except NotImplementedError:
-            referral_url = None
+    referral_url = (referrals.referral_url(shop, SAMPLE_CODE) if program.referrals_enabled
+                    else None)
     return {
         "guest": False, "sample": True, "first_name": SAMPLE_NAME,
         "points_balance": balance, "pending_points": pending, "spendable_points": balance,

@@ -114,10 +114,6 @@ def redeem_reward(session: Session, shop: Shop, customer_id: int,
     except redeem.RedemptionRefused as exc:
         session.rollback()
         return Notice("error", exc.reason, status=exc.status)
-    except NotImplementedError:
-        session.rollback()
-        return Notice("error", "Rewards cannot be redeemed here yet. Please try again later.",
-                      status=503)
     code = result.get("code")
     log.info("loyalty.widget.redeemed", extra={"shop_id": shop.id,
                                                 "redemption_id": result.get("id")})
@@ -142,10 +138,6 @@ def save_birthday(session: Session, shop: Shop, customer_id: int,
     except birthday.BirthdayRefused as exc:
         session.rollback()
         return Notice("error", str(exc), status=400)
-    except NotImplementedError:
-        session.rollback()
-        return Notice("error", "Birthdays cannot be saved here yet. Please try again later.",
-                      status=503)
     return Notice("success", f"Thanks! We saved your birthday ({day:%B} {day.day}).")
 
 

@@ -75,21 +75,6 @@ def test_a_guest_gets_the_program_and_no_figures(shop, session):
     assert "affordable" not in view["rewards"][0]
 
 
-def test_without_tier_progress_the_tier_still_shows_and_no_bar(shop, session, monkeypatch):
-    open_program(session, shop, tiers=TIERS)
-    customer = make_member(session, shop, "207119551", points=10)
-    session.get(LoyaltyMember, customer.id).tier = "Silver"
-    session.commit()
-
-    def not_built(*args, **kwargs):
-        raise NotImplementedError
-
-    monkeypatch.setattr(tiers, "progress", not_built)
-    view = widget_view(session, shop, customer.id)
-    assert view["tier"] == "Silver" and view["next_tier"] == "Gold"
-    assert view["progress"] is None and view["tier_perks"] == "Free returns"
-
-
 def test_tier_progress_becomes_a_bar_and_a_sentence(shop, session, monkeypatch):
     open_program(session, shop, tiers=TIERS)
     customer = make_member(session, shop, "207119551", points=10)
