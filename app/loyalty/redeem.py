@@ -170,7 +170,8 @@ def issue_discount(session: Session, shop: Shop, *, key: str, email: str,
                    title: str) -> dict[str, Any]:
     """A code that costs no points, made out to `email` (and to the customer, when they have
     a profile): a referred friend's welcome reward. `key` is the caller's natural key: the
-    same key returns the same code, never a second one. Manages its own transactions.
+    same key returns the same code, never a second one; a code still held (the platform
+    did not confirm it) is tried again under that key. Manages its own transactions.
     Returns {"id", "code", "status", "expires_at"} (status as for `redeem`); ValueError for
     a kind or value that makes no discount."""
     if kind not in REWARD_KINDS:
@@ -187,6 +188,14 @@ def issue_discount(session: Session, shop: Shop, *, key: str, email: str,
                 "expires_at": row.expires_at.isoformat() if row.expires_at else None}
 
     row = _by_key(session, shop.id, key)
+    if row is not None and row.status == HELD:
+        # an earlier call could not confirm the code: look it up on the platform (made, the
+        # answer lost) and make it only if absent, under the same code
+        redemption_id = row.id
+        session.commit()
+        issuing.attempt(session, shop, redemption_id, look_up_first=True)
+        row = _by_key(session, shop.id, key)
+        assert row is not None
     if row is None:
         row = _insert_held(session, {
             "shop_id": shop.id, "customer_id": customer_id, "email": email,

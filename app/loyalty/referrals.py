@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app.db import insert_for, utcnow
 from app.loyalty import fraud
-from app.loyalty.models import FAILED, LoyaltyMember, Redemption, Referral
+from app.loyalty.models import FAILED, HELD, LoyaltyMember, Redemption, Referral
 from app.loyalty.program import Program, read_program
 from app.loyalty.referral_orders import (
     APPROVED,
@@ -192,7 +192,8 @@ def _friend_code(session: Session, shop: Shop, referral: Referral, program: Prog
         log.warning("loyalty.referral.code_failed", extra={
             "shop_id": shop.id, "referral_id": referral_id, "error": type(exc).__name__})
         return Claim("retry")
-    if not result.get("code") or result.get("status") == FAILED:
+    if not result.get("code") or result.get("status") in (FAILED, HELD):
+        # never show a code the platform has not confirmed: the friend tries again
         session.rollback()
         return Claim("retry")
     session.execute(Referral.__table__.update().where(Referral.id == referral_id)

@@ -37,6 +37,7 @@ from tests.browser.support import (
     sign_in_browser,
     with_expiring_token,
 )
+from tests.loyalty.referral_support import shopify_discounts  # noqa: F401 - a fixture
 from tests.test_shopify_tokens import session_token
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -3,12 +3,14 @@ code; and the merchant sees the blocked referral in the panel and approves it.""
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from app.db import db
 from tests.browser.support import goto, shot, sign_in_browser
 from tests.loyalty.referral_support import (
-    fake_discounts,
+    friend_code_of,
     make_advocate,
     referral_for,
     run_referrals,
@@ -16,10 +18,9 @@ from tests.loyalty.referral_support import (
 
 
 def test_a_friend_claims_their_code_and_the_merchant_approves_a_blocked_one(
-        browser, page, shop, monkeypatch):
+        browser, page, shop, shopify_discounts):
     session = db.session
     run_referrals(session, shop)
-    fake_discounts(monkeypatch)
     _, code = make_advocate(session, shop)
 
     # a friend opens the link on a narrow screen
@@ -34,7 +35,12 @@ def test_a_friend_claims_their_code_and_the_merchant_approves_a_blocked_one(
     page.fill("#email", "grace@example.com")
     page.fill("#first_name", "Grace")
     page.click("button[type=submit]")
-    expect(page.locator("#referral-code")).to_have_text("FRIEND-0001")
+    expect(page.locator("#referral-code")).to_have_text(re.compile(r"\S+"))
+    session.rollback()
+    made = friend_code_of(session, "grace@example.com")
+    expect(page.locator("#referral-code")).to_have_text(made)
+    (sent,) = shopify_discounts.discounts_sent()
+    assert sent["code"] == made and sent["context"] == {"all": "ALL"}
     shot(page, "landing-code")
 
     # someone with the advocate's name is turned away politely
@@ -60,3 +66,4 @@ def test_a_friend_claims_their_code_and_the_merchant_approves_a_blocked_one(
     shot(page, "referrals-approved")
     session.rollback()
     assert referral_for(session, "countess@example.org").status == "approved"
+    assert shopify_discounts.creations == 2  # the approved friend's code, made on approval

@@ -1,24 +1,20 @@
-"""Shared by the referral tests: a store whose program runs referrals, an advocate, the
-friend's discount made without a platform, and the program's periodic release."""
+"""Shared by the referral tests: a store whose program runs referrals, an advocate, Shopify
+answering for the friend's discount code, and the program's periodic release."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
+import pytest
+import responses
 from sqlalchemy import select
 
-from app.db import utcnow
-from app.loyalty import ledger, referrals
-from app.loyalty.models import (
-    ISSUED,
-    LoyaltyMember,
-    Redemption,
-    Referral,
-)
+from app.loyalty import ledger
+from app.loyalty.models import LoyaltyMember, Redemption, Referral
 from app.loyalty.program import save_program
 from app.profiles.models import Customer
 from tests.factories import BASE_TIME
+from tests.loyalty.rewards_support import FakeShopify
 
 ADVOCATE_EMAIL = "ada.lovelace@gmail.com"
 
@@ -45,37 +41,25 @@ def make_advocate(session, shop, *, email: str = ADVOCATE_EMAIL, first: str = "A
     return advocate, code
 
 
-class FakeDiscounts:
-    """Stands in for `app.loyalty.redeem.issue_discount` (the platform call is the rewards
-    part's, tested there): one code per key, as a real Redemption row, like the real one."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.fail_next = 0
-
-    def __call__(self, session, shop, *, key, email, customer_id, kind, value, minimum_order,
-                 expires_after_days, title) -> dict[str, Any]:
-        self.calls.append({"key": key, "email": email, "kind": kind, "value": value,
-                           "minimum_order": minimum_order, "title": title})
-        if self.fail_next:
-            self.fail_next -= 1
-            raise TimeoutError("the platform did not answer")
-        row = session.execute(select(Redemption).where(
-            Redemption.shop_id == shop.id, Redemption.idempotency_key == key)).scalar()
-        if row is None:
-            row = Redemption(shop_id=shop.id, customer_id=customer_id, email=email,
-                             reward={"kind": kind, "value": str(value)}, points=0,
-                             status=ISSUED, code=f"FRIEND-{len(self.calls):04d}",
-                             idempotency_key=key, purpose="referral", issued_at=utcnow())
-            session.add(row)
-            session.flush()
-        return {"id": row.id, "code": row.code, "status": row.status, "expires_at": None}
+@pytest.fixture
+def shopify_discounts():
+    """Shopify's Admin GraphQL API at the HTTP edge, for the friend's code: the real
+    `issue_discount` and Shopify connector make it. `requests` is patched process-wide, so a
+    live server's thread is answered too; the browser's own traffic to 127.0.0.1 passes."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru("http://127.0.0.1")
+        yield FakeShopify(rsps)
 
 
-def fake_discounts(monkeypatch) -> FakeDiscounts:
-    fake = FakeDiscounts()
-    monkeypatch.setattr(referrals, "issue_discount", fake)
-    return fake
+def friend_code_of(session, email: str) -> str:
+    """The code the friend was given, as the friend's redemption records it."""
+    from app.loyalty.fraud import canonical_email
+
+    code = session.execute(select(Redemption.code).join(
+        Referral, Referral.friend_redemption_id == Redemption.id).where(
+        Referral.friend_email_normalized == canonical_email(email))).scalar_one_or_none()
+    assert code, f"no code was issued to {email}"
+    return code
 
 
 def claim(client, shop, code: str, email: str, *, first: str = "", last: str = "",

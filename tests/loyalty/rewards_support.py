@@ -107,6 +107,11 @@ class FakeShopify:
     def named(self, name: str) -> list[dict]:
         return [variables for op, variables in self.requests if op == name]
 
+    def discounts_sent(self) -> list[dict]:
+        """The `DiscountCodeBasicInput` of every creation requested, in order."""
+        return [variables["basicCodeDiscount"]
+                for variables in self.named("DiscountCodeBasicCreate")]
+
 
 class FakeWoo:
     """WooCommerce's coupons and customers/batch endpoints."""

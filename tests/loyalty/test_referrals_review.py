@@ -1,6 +1,5 @@
 """The merchant's side of referrals: the list with blocked ones and their reasons, approval
-(API and panel), the OpenAPI description, Shopify's privacy requests, and the friend's code
-made by the real rewards code once it is part of the build."""
+(API and panel), the OpenAPI description, and Shopify's privacy requests."""
 
 from __future__ import annotations
 
@@ -8,12 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from app.compliance.models import ComplianceExport
-from app.loyalty.models import Redemption, Referral
+from app.loyalty.models import Referral
 from tests.conftest import post_webhook, run_worker, shopify_fixture
 from tests.customer_helpers import api_key_headers, csrf_from, session_token, sign_in
 from tests.loyalty.referral_support import (
     claim,
-    fake_discounts,
     make_advocate,
     referral_for,
     run_referrals,
@@ -23,10 +21,9 @@ SHOP = "sticky-test.myshopify.com"
 
 
 @pytest.fixture
-def referred(client, shop, session, monkeypatch):
+def referred(client, shop, session, shopify_discounts):
     """One clean referral (grace) and one blocked for the advocate's name (ada2)."""
     run_referrals(session, shop)
-    fake_discounts(monkeypatch)
     advocate, code = make_advocate(session, shop)
     claim(client, shop, code, "grace@example.com", first="Grace", last="Hopper")
     claim(client, shop, code, "countess@example.org", first="Ada", last="Lovelace")
@@ -51,8 +48,9 @@ def test_the_api_lists_referrals_and_filters_the_blocked_ones(client, session, s
     assert other.get_json()["total"] == 0  # another store sees none of them
 
 
-def test_approving_through_the_api_issues_the_code_and_records_who(client, session, shop,
-                                                                   other_shop, referred):
+def test_approving_through_the_api_issues_the_code_and_records_who(
+        client, session, shop, other_shop, referred, shopify_discounts):
+    assert shopify_discounts.creations == 1  # grace's; none for the blocked one
     blocked = referral_for(session, "countess@example.org")
     foreign = client.post(f"/api/loyalty/referrals/{blocked.id}/approve",
                           headers=api_key_headers(session, other_shop))
@@ -65,6 +63,9 @@ def test_approving_through_the_api_issues_the_code_and_records_who(client, sessi
     assert body["status"] == "approved" and body["reviewed_by"] == "Shopify staff"
     assert body["friend_code"]["status"] == "issued" and body["friend_code"]["code"]
     assert body["friend_code_issued"] is True
+    sent = shopify_discounts.discounts_sent()[-1]
+    assert shopify_discounts.creations == 2 and sent["code"] == body["friend_code"]["code"]
+    assert sent["title"] == f"Referral welcome reward #{blocked.id}"
 
     again = client.post(f"/api/loyalty/referrals/{blocked.id}/approve", headers=headers)
     assert again.status_code == 409 and "only a blocked referral" in again.get_json()[
@@ -136,26 +137,3 @@ def test_privacy_requests_export_and_erase_the_referrals_naming_the_shopper(
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Referral)) == 0
 
-
-def test_the_friends_code_is_made_on_the_platform_by_the_rewards_code(client, session,
-                                                                        shop, monkeypatch):
-    import re
-
-    import responses
-
-    run_referrals(session, shop)
-    _, code = make_advocate(session, shop)
-    created = {"data": {"discountCodeBasicCreate": {
-        "codeDiscountNode": {"id": "gid://shopify/DiscountCodeNode/1", "codeDiscount": {
-            "codes": {"nodes": [{"code": "WELCOME-GRACE"}]}}},
-        "userErrors": []}}}
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as platform:
-        platform.add_passthru("http://127.0.0.1")
-        platform.post(re.compile(rf"https://{re.escape(SHOP)}/admin/api/[\d-]+/graphql\.json"),
-                      json=created)
-        page = claim(client, shop, code, "grace@example.com")
-    referral = referral_for(session, "grace@example.com")
-    assert page.status_code == 200, page.get_data(as_text=True)
-    assert referral.status == "invited" and referral.friend_redemption_id is not None
-    made = session.get(Redemption, referral.friend_redemption_id)
-    assert made.email == "grace@example.com" and made.code in page.get_data(as_text=True)
