@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import insert_for, utcnow
-from app.loyalty import fraud
+from app.loyalty import fraud, redeem
 from app.loyalty.models import FAILED, HELD, LoyaltyMember, Redemption, Referral
 from app.loyalty.program import Program, read_program
 from app.loyalty.referral_orders import (
@@ -53,18 +53,6 @@ def referral_url(shop: Shop, referral_code: str) -> str:
     """The link a member shares: Sticky's own landing page for the store and the code."""
     base = str(current_app.config["APP_URL"]).rstrip("/")
     return f"{base}/r/{shop.id}/{referral_code}"
-
-
-def _issue_discount_now(session: Session, shop: Shop, **kwargs: Any) -> dict[str, Any]:
-    from app.loyalty import redeem  # the rewards part makes codes on the platform
-
-    return redeem.issue_discount(session, shop, **kwargs)  # type: ignore[attr-defined]
-
-
-# The seam through which the friend's code is made (tests replace it at the network's edge
-# of the loyalty program): issue_discount(session, shop, *, key, email, customer_id, kind,
-# value, minimum_order, expires_after_days, title) -> {"id", "code", "status", "expires_at"}.
-issue_discount = _issue_discount_now
 
 
 @dataclass(frozen=True)
@@ -181,7 +169,7 @@ def _friend_code(session: Session, shop: Shop, referral: Referral, program: Prog
                          made.expires_at.isoformat() if made.expires_at else None)
     referral_id = referral.id
     try:
-        result = issue_discount(
+        result = redeem.issue_discount(
             session, shop, key=f"referral:{referral_id}:friend", email=referral.friend_email,
             customer_id=referral.friend_customer_id, kind=program.referral_friend_kind,
             value=program.referral_friend_value,
