@@ -4,15 +4,16 @@
 with a few statements per run of events instead of some twenty per event.
 
 The batch is read once (its orders, their shoppers, which orders have refunds, which shoppers
-a referral names) and split, in log order, into **runs**: consecutive ORDER_PAID and
-ORDER_FULFILLED events of one shop in which no shopper appears twice. A run is handled
-set-based (`app.loyalty.batch_earning` awards it, `app.loyalty.batch_tiers` moves up whoever
-its orders lift into a higher tier). Every other event goes through `handle_event`, in its
-place, after the run before it was flushed: a refund, a cancellation, a sign-up, an order
-with refunds already recorded, an order a referral may be waiting for, an order whose
-shopper is not the event's. A shopper seen twice starts a new run, so each shopper's events
-are applied in their order. Shoppers are independent of each other, so handling a run's
-shoppers together is handling them one after the other.
+a referral names) and split, in log order, into **segments**: consecutive ORDER_PAID and
+ORDER_FULFILLED events of one shop. Every other event goes through `handle_event`, in its
+place, after the segment before it was applied: a refund, a cancellation, a sign-up, an
+order with refunds already recorded, an order a referral may be waiting for, an order whose
+shopper is not the event's. A segment is applied as **runs** in which no shopper appears
+twice (a shopper's n-th event of the segment is in its n-th run, so each shopper's events
+keep their order), each run set-based: `app.loyalty.batch_earning` awards it,
+`app.loyalty.batch_tiers` moves up whoever its orders lift into a higher tier. Within a
+segment shoppers do not affect one another (an award, a tier entry concern one member), so
+applying a run's shoppers together is applying them one after the other.
 
 Nothing read at the start changes during the batch: the loyalty handlers write the ledger,
 members, timeline and referrals, never orders, refunds or shoppers' e-mail addresses.
@@ -75,14 +76,13 @@ def handle_batch(session: Session, events_: list[DomainEvent],
     facts = {shop_id: _read_facts(session, shop_id,
                                   [e for e in candidates if e.shop_id == shop_id])
              for shop_id in sorted({e.shop_id for e in candidates})}
-    run: list[DomainEvent] = []
-    seen: set[int] = set()
+    segment: list[DomainEvent] = []
 
     def flush() -> None:
-        if run:
-            _flush_run(session, facts[run[0].shop_id], run)
-            run.clear()
-            seen.clear()
+        if segment:
+            for run in _runs(segment):
+                _flush_run(session, facts[run[0].shop_id], run)
+            segment.clear()
 
     for event in events_:
         fact = facts.get(event.shop_id)
@@ -90,11 +90,25 @@ def handle_batch(session: Session, events_: list[DomainEvent],
             flush()
             handle_event(session, event)
             continue
-        if (run and run[0].shop_id != event.shop_id) or event.customer_id in seen:
+        if segment and segment[0].shop_id != event.shop_id:
             flush()
-        run.append(event)
-        seen.add(event.customer_id)  # type: ignore[arg-type] - candidates have one
+        segment.append(event)
     flush()
+
+
+def _runs(segment: list[DomainEvent]) -> list[list[DomainEvent]]:
+    """The segment's events as runs in which no shopper appears twice: a shopper's n-th
+    event goes in the n-th run, so each shopper's events keep their order (shoppers do not
+    affect one another here)."""
+    runs: list[list[DomainEvent]] = []
+    seen: dict[int | None, int] = {}
+    for event in segment:
+        n = seen.get(event.customer_id, 0)
+        seen[event.customer_id] = n + 1
+        if n == len(runs):
+            runs.append([])
+        runs[n].append(event)
+    return runs
 
 
 def _order_id(event: DomainEvent) -> int | None:
