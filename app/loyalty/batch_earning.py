@@ -31,17 +31,17 @@ from app.loyalty.models import (
     LedgerEntry,
     LoyaltyMember,
 )
+from app.loyalty.notices import record_many
 from app.loyalty.program import Program, points_for
 from app.loyalty.reversals import first_order_key, purchase_key
 from app.money import format_money
 from app.profiles.figures import counted_order
-from app.profiles.models import Customer, Order, TimelineEvent
+from app.profiles.models import Customer, Order
 from app.shops.models import Shop
 
 _L = LedgerEntry.__table__
 _M = LoyaltyMember.__table__
 _C = Customer.__table__
-_T = TimelineEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def award_run(session: Session, shop: Shop, program: Program, awards: list[Award
         return
     shop_id = shop.id
     customer_ids = sorted({a.order.customer_id for a in awards})  # type: ignore[type-var]
-    members = _lock_members(session, shop_id, customer_ids)
+    members = lock_members(session, shop_id, customer_ids)
     first = _first_orders(session, [a.order for a in awards]) \
         if program.first_order_points else set()
     entries: list[tuple[ledger.NewEntry, datetime]] = []
@@ -117,7 +117,7 @@ def _entries(program: Program, platform: str, order: Order, tier: str | None,
     return out
 
 
-def _lock_members(session: Session, shop_id: int, customer_ids: list[int]
+def lock_members(session: Session, shop_id: int, customer_ids: list[int]
                   ) -> dict[int, tuple[str | None, int]]:
     """Make the shoppers members (as `ledger.lock_member`) and lock them, in id order;
     customer id → (tier, available balance)."""
@@ -187,25 +187,15 @@ def _record_notices(session: Session, shop_id: int,
                     new: list[tuple[ledger.NewEntry, datetime]],
                     balances: dict[int, int]) -> None:
     """The `points_earned` facts of the new entries (as `notices.record`): each with the
-    balance right after its entry, published only where the timeline row is new."""
+    balance right after its entry."""
     balance = dict(balances)
-    rows = []
+    facts = []
     for entry, occurred_at in new:
         if entry.status == AVAILABLE:
             balance[entry.customer_id] += entry.points
-        rows.append({
-            "shop_id": shop_id, "customer_id": entry.customer_id,
-            "kind": events.POINTS_EARNED, "ref": entry.key[:160], "occurred_at": occurred_at,
-            "data": {"points": entry.points, "status": entry.status, "reason": entry.reason,
-                     "order_id": entry.order_id,
-                     "available_at": entry.available_at.isoformat()
-                     if entry.available_at else None,
-                     "balance": balance[entry.customer_id]}})
-    recorded = set(session.execute(
-        insert_for(session, _T).values(rows)
-        .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
-        .returning(_T.c.customer_id, _T.c.ref)).tuples())
-    events.publish(session, [
-        events.DomainEvent(shop_id, r["customer_id"], r["kind"], r["ref"], r["occurred_at"],
-                           r["data"])
-        for r in rows if (r["customer_id"], r["ref"]) in recorded])
+        facts.append((entry.customer_id, entry.key, occurred_at, {
+            "points": entry.points, "status": entry.status, "reason": entry.reason,
+            "order_id": entry.order_id,
+            "available_at": entry.available_at.isoformat() if entry.available_at else None,
+            "balance": balance[entry.customer_id]}))
+    record_many(session, shop_id, events.POINTS_EARNED, facts)
