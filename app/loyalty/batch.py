@@ -5,7 +5,8 @@ with a few statements per run of events instead of some twenty per event.
 
 The batch is read once (its orders, their shoppers, which orders have refunds, which shoppers
 a referral names) and split, in log order, into **segments**: consecutive ORDER_PAID and
-ORDER_FULFILLED events of one shop. Every other event goes through `handle_event`, in its
+ORDER_FULFILLED events of one shop (and CUSTOMER_CREATED when no sign-up bonus is due:
+only tier entry). Every other event goes through `handle_event`, in its
 place, after the segment before it was applied: a refund, a cancellation, a sign-up, an
 order with refunds already recorded, an order a referral may be waiting for, an order whose
 shopper is not the event's. A segment is applied as **runs** in which no shopper appears
@@ -48,6 +49,7 @@ _RUN_HANDLERS = {
     events.ORDER_PAID: (earning.on_order, tier_entry.enter_on_event,
                         referral_orders.on_order_paid),
     events.ORDER_FULFILLED: (earning.on_order, tier_entry.enter_on_event),
+    events.CUSTOMER_CREATED: (earning.on_customer_created, tier_entry.enter_on_event),
 }
 
 
@@ -156,6 +158,11 @@ def _plain(facts: _Facts, event: DomainEvent) -> bool:
     """Whether the set-based path gives this event exactly what the per-event path does."""
     if facts.shop is None:
         return False
+    if event.kind == events.CUSTOMER_CREATED:
+        # Only tier entry, unless a sign-up bonus is due (`earning.on_customer_created`).
+        program = facts.program
+        return (event.ref.startswith("guest:") or not program.enabled
+                or not program.signup_points)
     order_id = _order_id(event)
     order = facts.orders.get(order_id) if order_id is not None else None
     if order is None:
@@ -176,6 +183,8 @@ def _awards(facts: _Facts, run: list[DomainEvent]) -> list[Award]:
         return []
     out = []
     for event in run:
+        if event.kind not in (events.ORDER_PAID, events.ORDER_FULFILLED):
+            continue
         if program.award_on == "paid" and event.kind != events.ORDER_PAID:
             continue
         order = facts.orders.get(_order_id(event) or 0)
