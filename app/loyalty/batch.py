@@ -4,17 +4,23 @@
 with a few statements per run of events instead of some twenty per event.
 
 The batch is read once (its orders, their shoppers, which orders have refunds, which shoppers
-a referral names) and split, in log order, into **segments**: consecutive ORDER_PAID and
-ORDER_FULFILLED events of one shop (and CUSTOMER_CREATED when no sign-up bonus is due:
-only tier entry). Every other event goes through `handle_event`, in its
-place, after the segment before it was applied: a refund, a cancellation, a sign-up, an
-order with refunds already recorded, an order a referral may be waiting for, an order whose
-shopper is not the event's. A segment is applied as **runs** in which no shopper appears
-twice (a shopper's n-th event of the segment is in its n-th run, so each shopper's events
-keep their order), each run set-based: `app.loyalty.batch_earning` awards it,
-`app.loyalty.batch_tiers` moves up whoever its orders lift into a higher tier. Within a
-segment shoppers do not affect one another (an award, a tier entry concern one member), so
-applying a run's shoppers together is applying them one after the other.
+or orders a referral names) and each event is classed:
+
+- **fast**: ORDER_PAID and ORDER_FULFILLED of an order with no refund recorded and no
+  referral waiting for it, CUSTOMER_CREATED when no sign-up bonus is due (only tier entry):
+  handled set-based, in runs (`app.loyalty.batch_earning` awards a run,
+  `app.loyalty.batch_tiers` moves up whoever it lifts into a higher tier);
+- **local**: through `handle_event`, and concerning the event's shopper only: a refund, a
+  cancellation, an order whose refunds are already recorded, a sign-up with a bonus;
+- **barrier**: through `handle_event` once everything before it is applied and before
+  anything after it: whatever may touch another shopper (a referral's credit or its
+  reversal), an order whose shopper is not the event's, a kind this module does not know.
+
+Between barriers, the events form **waves** in which no shopper appears twice (a shopper's
+n-th event there is in the n-th wave), applied in order: the wave's fast events as one run,
+then its local events. Each shopper's events keep their order, and shoppers do not affect
+one another there (an award, a reversal, a tier entry concern one member), so applying a
+wave's shoppers together is applying them one after the other.
 
 Nothing read at the start changes during the batch: the loyalty handlers write the ledger,
 members, timeline and referrals, never orders, refunds or shoppers' e-mail addresses.
@@ -30,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from app import events
 from app.events import DomainEvent
-from app.loyalty import earning, referral_orders, tier_entry
+from app.loyalty import earning, referral_orders, reversals, tier_entry
 from app.loyalty.basis import earns
 from app.loyalty.batch_earning import Award, award_run
 from app.loyalty.batch_tiers import enter_run
@@ -51,6 +57,13 @@ _RUN_HANDLERS = {
     events.ORDER_FULFILLED: (earning.on_order, tier_entry.enter_on_event),
     events.CUSTOMER_CREATED: (earning.on_customer_created, tier_entry.enter_on_event),
 }
+# Kinds whose per-event handling concerns the event's shopper only (unless a referral is
+# involved: then the advocate too); what else the per-event path runs for them.
+_LOCAL_HANDLERS = {
+    events.REFUND_CREATED: (reversals.on_refund, referral_orders.on_order_reversed),
+    events.ORDER_CANCELLED: (reversals.on_cancelled, referral_orders.on_order_reversed),
+}
+FAST, LOCAL, BARRIER = "fast", "local", "barrier"
 
 
 @dataclass
@@ -63,54 +76,60 @@ class _Facts:
     known: set[int]  # the event's shopper is a profile of the shop
     refunded: set[str]  # platform order ids with a refund recorded
     referred: set[int]  # order ids whose shopper a referral names
+    referral_orders: set[str]  # platform order ids a referral was credited for
 
 
-def _set_based_kinds() -> frozenset[str]:
-    return frozenset(kind for kind, handlers in _RUN_HANDLERS.items()
+def _kinds(table: dict) -> frozenset[str]:
+    return frozenset(kind for kind, handlers in table.items()
                      if tuple(HANDLERS.get(kind, ())) == handlers)
 
 
 def handle_batch(session: Session, events_: list[DomainEvent],
                  handle_event: EventHandler) -> None:
     """Apply `events_` (in log order) exactly as `handle_event` one by one would."""
-    kinds = _set_based_kinds()
-    candidates = [e for e in events_ if e.kind in kinds and e.customer_id is not None]
+    fast, local = _kinds(_RUN_HANDLERS), _kinds(_LOCAL_HANDLERS)
+    candidates = [e for e in events_ if e.kind in fast | local and e.customer_id is not None]
     facts = {shop_id: _read_facts(session, shop_id,
                                   [e for e in candidates if e.shop_id == shop_id])
              for shop_id in sorted({e.shop_id for e in candidates})}
-    segment: list[DomainEvent] = []
+    segment: list[tuple[DomainEvent, str]] = []
 
     def flush() -> None:
-        if segment:
-            for run in _runs(segment):
-                _flush_run(session, facts[run[0].shop_id], run)
-            segment.clear()
+        for wave in _waves(segment):
+            runs = [e for e, how in wave if how == FAST]
+            if runs:
+                _flush_run(session, facts[runs[0].shop_id], runs)
+            for event, how in wave:
+                if how == LOCAL:
+                    handle_event(session, event)
+        segment.clear()
 
     for event in events_:
         fact = facts.get(event.shop_id)
-        if fact is None or event.kind not in kinds or not _plain(fact, event):
+        how = BARRIER if fact is None else _how(fact, event, fast, local)
+        if how == BARRIER:
             flush()
             handle_event(session, event)
             continue
-        if segment and segment[0].shop_id != event.shop_id:
+        if segment and segment[0][0].shop_id != event.shop_id:
             flush()
-        segment.append(event)
+        segment.append((event, how))
     flush()
 
 
-def _runs(segment: list[DomainEvent]) -> list[list[DomainEvent]]:
-    """The segment's events as runs in which no shopper appears twice: a shopper's n-th
-    event goes in the n-th run, so each shopper's events keep their order (shoppers do not
+def _waves(segment: list[tuple[DomainEvent, str]]) -> list[list[tuple[DomainEvent, str]]]:
+    """The segment's events as waves in which no shopper appears twice: a shopper's n-th
+    event goes in the n-th wave, so each shopper's events keep their order (shoppers do not
     affect one another here)."""
-    runs: list[list[DomainEvent]] = []
+    waves: list[list[tuple[DomainEvent, str]]] = []
     seen: dict[int | None, int] = {}
-    for event in segment:
+    for event, how in segment:
         n = seen.get(event.customer_id, 0)
         seen[event.customer_id] = n + 1
-        if n == len(runs):
-            runs.append([])
-        runs[n].append(event)
-    return runs
+        if n == len(waves):
+            waves.append([])
+        waves[n].append((event, how))
+    return waves
 
 
 def _order_id(event: DomainEvent) -> int | None:
@@ -150,30 +169,45 @@ def _read_facts(session: Session, shop_id: int, batch: list[DomainEvent]) -> _Fa
             Referral.shop_id == shop_id,
             Referral.friend_email_normalized.in_(addresses))).scalars())
         referred = {order_id for order_id, found in wanted.items() if found & named}
+    credited = set(session.execute(select(Referral.platform_order_id).where(
+        Referral.shop_id == shop_id, Referral.platform_order_id.in_(platform_ids))).scalars()
+    ) if platform_ids else set()
     return _Facts(session.get(Shop, shop_id), program, orders, set(emails_of), refunded,
-                  referred)
+                  referred, credited)
 
 
-def _plain(facts: _Facts, event: DomainEvent) -> bool:
-    """Whether the set-based path gives this event exactly what the per-event path does."""
-    if facts.shop is None:
-        return False
+def _how(facts: _Facts, event: DomainEvent, fast: frozenset[str], local: frozenset[str]
+         ) -> str:
+    """FAST: the set-based path gives this event exactly what the per-event path gives.
+    LOCAL: the per-event path, which concerns the event's shopper only. BARRIER: the
+    per-event path, with everything before it applied first and nothing after it begun."""
+    if facts.shop is None or event.customer_id is None:
+        return BARRIER
+    order_id = _order_id(event)
+    order = facts.orders.get(order_id) if order_id is not None else None
+    if order is not None and order.customer_id is not None \
+            and order.customer_id != event.customer_id:
+        return BARRIER
+    if event.kind in local:
+        # Taking back a referral's credit touches the advocate's points.
+        credited = order is not None and order.platform_order_id in facts.referral_orders
+        return BARRIER if credited else LOCAL
+    if event.kind not in fast:
+        return BARRIER
     if event.kind == events.CUSTOMER_CREATED:
         # Only tier entry, unless a sign-up bonus is due (`earning.on_customer_created`).
         program = facts.program
-        return (event.ref.startswith("guest:") or not program.enabled
-                or not program.signup_points)
-    order_id = _order_id(event)
-    order = facts.orders.get(order_id) if order_id is not None else None
+        plain = event.ref.startswith("guest:") or not program.enabled or not program.signup_points
+        return FAST if plain else LOCAL
     if order is None:
         # No order of the shop: the per-event path awards nothing and finds no referral;
         # only tier entry runs, which the run does too.
-        return True
+        return FAST
     if order.id in facts.referred:
-        return False
-    if order.customer_id is not None and order.customer_id != event.customer_id:
-        return False
-    return (order.platform_order_id not in facts.refunded and not order.total_refunded)
+        return BARRIER  # a referral's credit goes to the advocate
+    if order.platform_order_id in facts.refunded or order.total_refunded:
+        return LOCAL  # the award, then what its refunds returned taken back
+    return FAST
 
 
 def _awards(facts: _Facts, run: list[DomainEvent]) -> list[Award]:
