@@ -76,9 +76,10 @@ def award_run(session: Session, shop: Shop, program: Program, awards: list[Award
         if program.pending_days:
             entry.kind, entry.status = PENDING, PENDING_STATUS
             entry.available_at = occurred_at + timedelta(days=program.pending_days)
+    # Parameter sets, not a VALUES list: one statement still, compiled once for any size.
     inserted = set(session.execute(
-        insert_for(session, _L).values([{"shop_id": shop_id, **asdict(e)} for e, _ in entries])
-        .on_conflict_do_nothing(index_elements=["shop_id", "key"]).returning(_L.c.key)
+        insert_for(session, _L).on_conflict_do_nothing(index_elements=["shop_id", "key"])
+        .returning(_L.c.key), [{"shop_id": shop_id, **asdict(e)} for e, _ in entries]
     ).scalars())
     new = [(e, at) for e, at in entries if e.key in inserted]
     if not new:
@@ -122,10 +123,10 @@ def lock_members(session: Session, shop_id: int, customer_ids: list[int]
     """Make the shoppers members (as `ledger.lock_member`) and lock them, in id order;
     customer id → (tier, available balance)."""
     now = utcnow()
-    session.execute(insert_for(session, _M).values([
+    session.execute(insert_for(session, _M).on_conflict_do_nothing(), [
         {"customer_id": cid, "shop_id": shop_id, "pending_points": 0, "lifetime_points": 0,
          "referral_code": ledger.new_referral_code(), "enrolled_at": now}
-        for cid in customer_ids]).on_conflict_do_nothing())
+        for cid in customer_ids])
     query = (select(_M.c.customer_id, _M.c.tier, _C.c.points_balance)
              .select_from(_M.join(_C, _C.c.id == _M.c.customer_id))
              .where(_M.c.customer_id.in_(customer_ids), _M.c.shop_id == shop_id)

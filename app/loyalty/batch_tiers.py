@@ -88,8 +88,8 @@ def _change(session: Session, ctx: Context, changes: list, moments: dict[int, da
              "to_tier": to.name, "reason": tier_reason(ctx, from_tier, to, standing),
              "basis_value": standing.value, "occurred_at": moments[cid]}
             for cid, from_tier, to, standing in changes]
-    change_ids = dict(session.execute(insert(_X).values(rows)
-                                      .returning(_X.c.customer_id, _X.c.id)).all())
+    change_ids = dict(session.execute(insert(_X).returning(_X.c.customer_id, _X.c.id),
+                                      rows).all())
     ids = sorted(change_ids)
     new_tier = case(*[(_M.c.customer_id == r["customer_id"], r["to_tier"]) for r in rows])
     since = case(*[(_M.c.customer_id == r["customer_id"], r["occurred_at"]) for r in rows])

@@ -50,9 +50,9 @@ def record_many(session: Session, shop_id: int, kind: str,
              "occurred_at": occurred_at, "data": data}
             for customer_id, ref, occurred_at, data in facts]
     recorded = {(customer_id, ref) for customer_id, ref in session.execute(
-        insert_for(session, _T).values(rows)
+        insert_for(session, _T)
         .on_conflict_do_nothing(index_elements=["customer_id", "kind", "ref"])
-        .returning(_T.c.customer_id, _T.c.ref))}
+        .returning(_T.c.customer_id, _T.c.ref), rows)}
     events.publish(session, [
         events.DomainEvent(shop_id, r["customer_id"], kind, r["ref"], r["occurred_at"],
                            r["data"])
