@@ -4,6 +4,7 @@ the program enabled and disabled, then the time to recompute every balance from 
     python benchmarks/loyalty.py [--events 1000000] [--members 100000] [--slices 10]
                                  [--database-url URL] [--redis-url URL] [--seed 7]
                                  [--profile DIR]
+    python benchmarks/loyalty.py --recompute-only [--members 100000] [--orders-each 10]
 
 A benchmark, not a test (see benchmarks/README.md). Destructive on its targets: it recreates
 the database's public schema and flushes the Redis db. Two Shopify stores share the
@@ -239,6 +240,15 @@ def load_line() -> str:
 def run(args: argparse.Namespace) -> int:
     app = fresh_app(args)
     shop_ids = setup_shops(app)
+    if args.recompute_only:
+        from benchmarks import loyalty_recompute
+
+        conn = connect(args.database_url)
+        print(f"machine: {machine_line(conn)}\nat start: {load_line()}", flush=True)
+        failed = loyalty_recompute.run(args, app, conn, shop_ids["on"], time_recompute)
+        print(f"at end: {load_line()}")
+        conn.close()
+        return failed
     import jobs.events  # noqa: F401 - imported once here, not in every forked work-horse
     import jobs.ingest  # noqa: F401
     from app.loyalty.handling import HANDLERS
@@ -338,7 +348,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url",
                         default=os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
                         help="Redis database to FLUSH and use (env BENCH_REDIS_URL)")
+    parser.add_argument("--recompute-only", action="store_true",
+                        help="no drain: bulk-load --members members (--orders-each paid orders "
+                             "and their ledger entries each) with SQL and time the recompute "
+                             "(benchmarks/loyalty_recompute.py)")
+    parser.add_argument("--orders-each", type=int, default=10,
+                        help="with --recompute-only: orders per member")
     args = parser.parse_args(argv)
+    if args.recompute_only:
+        args.events = max(args.events, args.members)
     if args.events < 1 or args.members < 1:
         parser.error("--events and --members must be at least 1")
     if args.members > args.events:

@@ -28,11 +28,13 @@ def handle_event(session: Session, event: DomainEvent) -> None:
 
 
 def handle_batch(session: Session, events_: list[DomainEvent]) -> None:
-    """A dispatch batch's events, in order, exactly as `handle_event` one by one; in one
-    savepoint (the dispatcher's), which spares two round trips per event. If any raises,
-    the dispatcher rolls the batch back and hands the events to `handle_event` one by one."""
-    for event in events_:
-        handle_event(session, event)
+    """A dispatch batch's events, in order, with exactly the effects of `handle_event` one by
+    one: runs of order events set-based, the rest one by one (`app.loyalty.batch`). In one
+    savepoint (the dispatcher's); if anything raises, the dispatcher rolls the batch back and
+    hands the events to `handle_event` one by one."""
+    from app.loyalty.batch import handle_batch as handle_set_based
+
+    handle_set_based(session, events_, handle_event)
 
 
 def merge(session: Session, shop_id: int, guest_id: int, into_id: int) -> None:

@@ -9,7 +9,8 @@ expiries, releases of pending points, the earning rate changed in between), the 
   unless the order was cancelled or fully refunded.
 
 The events are the profile store's own kinds, built from real order and refund rows, and go
-through the loyalty subscriber's real `handle_event`.
+through the loyalty subscriber's real `handle_event`, or its `handle_batch` (the path the
+dispatcher takes, set-based for paid and fulfilled orders).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from app.loyalty import ledger
 from app.loyalty.models import LedgerEntry, LoyaltyMember
 from app.loyalty.program import points_for, program_at, save_program
 from app.loyalty.release import release_due
-from app.loyalty.subscriber import handle_event
+from app.loyalty.subscriber import handle_batch, handle_event
 from app.profiles.models import Customer, Order, Refund
 
 _ids = itertools.count(1)
@@ -87,6 +88,7 @@ class World:
     shop_id: int
     customer_id: int
     policy: str
+    batched: bool = False  # events through the subscriber's batch path
     rates: dict[int, Decimal] = field(default_factory=dict)  # program version → its rate
     orders: list[int] = field(default_factory=list)
     handled: list[DomainEvent] = field(default_factory=list)
@@ -99,7 +101,10 @@ def _event(world: World, kind: str, ref: str, order_id: int) -> None:
 
 
 def _handle(world: World, event: DomainEvent) -> None:
-    handle_event(db.session, event)
+    if world.batched:
+        handle_batch(db.session, [event])
+    else:
+        handle_event(db.session, event)
     db.session.commit()
     world.handled.append(event)
 
@@ -227,15 +232,15 @@ def check(world: World, program: dict) -> None:
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
-@given(program=programs, scenario=scenarios())
-def test_the_ledger_always_adds_up(shop, program, scenario):
+@given(program=programs, scenario=scenarios(), batched=st.booleans())
+def test_the_ledger_always_adds_up(shop, program, scenario, batched):
     orders, ops = scenario
     db.session.rollback()
     save_program(db.session, shop.id, {"enabled": True, **program})
     customer = Customer(shop_id=shop.id, platform_customer_id=str(next(_ids)))
     db.session.add(customer)
     db.session.flush()
-    world = World(shop.id, customer.id, program["negative_balance"])
+    world = World(shop.id, customer.id, program["negative_balance"], batched)
     placed = utcnow()
     for n, (cents, shipping) in enumerate(orders):
         merch, ship = Decimal(cents) / 100, Decimal(shipping) / 100
