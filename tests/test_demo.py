@@ -15,8 +15,10 @@ from app.demo import DEMO_DOMAIN, SIM_TOPICS, SimCustomer, Simulator, demo_shop_
 from app.demo.account import DEMO_EMAIL, demo_sign_in_url
 from app.demo.runner import _print_banner
 from app.demo.store import DEMO_NAME
+from app.events.models import StoredEvent
+from app.loyalty.models import LedgerEntry
 from app.profiles.figures import counted_order
-from app.profiles.models import Cart, Customer, Order, Refund
+from app.profiles.models import Cart, Customer, Order, Refund, TimelineEvent
 from app.shops.models import Shop
 from connectors.records import CartRecord, OrderRecord
 from connectors.shopify.normalize import normalize
@@ -74,6 +76,13 @@ def test_seed_builds_a_consistent_history_once(ctx):
         Cart.shop_id == shop.id, Cart.status == "open", Cart.recovery_url.is_not(None))
     ).scalar_one() > 0
     assert {c.email_marketing for c in customers} >= {"subscribed", "not_subscribed"}
+    # The history is from before the install: on the timeline, but never published, so the
+    # loyalty program (switched on for the demo) awards nothing for it.
+    assert s.execute(select(func.count()).select_from(TimelineEvent).where(
+        TimelineEvent.shop_id == shop.id)).scalar_one() > 100
+    assert s.execute(select(func.count()).select_from(StoredEvent).where(
+        StoredEvent.shop_id == shop.id)).scalar_one() == 0
+    assert s.execute(select(func.count()).select_from(LedgerEntry)).scalar_one() == 0
 
     before = _counts(s, shop.id)
     s.rollback()

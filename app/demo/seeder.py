@@ -323,6 +323,7 @@ def seed_demo(app: Flask, customers: int = 3000, *, seed: int = DEMO_SEED) -> Se
 
     from app.profiles.models import Customer
     from app.profiles.store import ProfileStore
+    from app.shops.models import Shop
 
     _ensure_schema(app)
     shop_id = demo_shop_id(app)
@@ -330,6 +331,7 @@ def seed_demo(app: Flask, customers: int = 3000, *, seed: int = DEMO_SEED) -> Se
         existing = s.execute(
             select(func.count()).select_from(Customer).where(Customer.shop_id == shop_id)
         ).scalar_one()
+        installed_at = s.get(Shop, shop_id).installed_at
     if existing:
         click.echo(f"Demo store {DEMO_DOMAIN} is already seeded ({existing:,} customers); "
                    "skipping the seed.")
@@ -343,7 +345,9 @@ def seed_demo(app: Flask, customers: int = 3000, *, seed: int = DEMO_SEED) -> Se
         for i in range(0, len(records), SEED_BATCH):
             batch = records[i:i + SEED_BATCH]
             with db.new_session() as s, s.begin():
-                store = ProfileStore(s, shop_id)
+                # The history is from before the install: on the timeline, never published,
+                # so the loyalty program awards nothing for it (as for a real store's import).
+                store = ProfileStore(s, shop_id, history_before=installed_at)
                 for record in batch:
                     store.apply(record)
                 store.finish()
