@@ -12,22 +12,26 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import events
 from app.loyalty import writeback
 from app.loyalty.batch_earning import lock_members
-from app.loyalty.ledger import EARNED_KINDS
 from app.loyalty.models import LedgerEntry, LoyaltyMember, TierChange
 from app.loyalty.notices import record_many
 from app.loyalty.program import Program, Tier
-from app.loyalty.tier_basis import CHUNK, current_window, qualifying, rank, value_string
+from app.loyalty.tier_basis import (
+    CHUNK,
+    basis_query,
+    current_window,
+    qualifying,
+    rank,
+    value_string,
+)
 from app.loyalty.tiers import Context, Standing
 from app.loyalty.tiers import _reason as tier_reason
-from app.profiles.figures import counted_order
 from app.profiles.models import Customer, Order
-from app.profiles.timeline import PAID_STATES
 from app.shops.models import Shop
 
 _O = Order.__table__
@@ -123,15 +127,7 @@ def _all_figures(session: Session, shop_id: int, basis: str, windows: dict
 
 def _figures(session: Session, shop_id: int, basis: str, windows: dict) -> dict[int, Decimal]:
     """`tier_basis.values` for several shoppers, each over their own window."""
-    if basis == "spend":
-        who, when = _O.c.customer_id, _O.c.placed_at
-        query = (select(who, func.sum(_O.c.total_price - _O.c.total_refunded))
-                 .where(_O.c.shop_id == shop_id, counted_order(_O.c),
-                        _O.c.financial_status.in_(sorted(PAID_STATES))))
-    else:
-        who, when = _L.c.customer_id, _L.c.created_at
-        query = (select(who, func.sum(_L.c.points))
-                 .where(_L.c.shop_id == shop_id, _L.c.kind.in_(EARNED_KINDS)))
+    query, who, when = basis_query(shop_id, basis)
     each = []
     for cid, window in windows.items():
         inside = [who == cid, when < window.before]

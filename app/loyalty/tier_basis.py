@@ -99,8 +99,10 @@ def values(session: Session, shop_id: int, basis: str, window: Window,
     return out
 
 
-def _values(session: Session, shop_id: int, basis: str, window: Window,
-            ids: list[int] | None) -> dict[int, Decimal]:
+def basis_query(shop_id: int, basis: str):
+    """(query, who, when): the sum of the tier basis per shopper of a shop, before any
+    window: money of paid, counted orders net of refunds ("spend"), or points earned
+    ("points"); `who` is the shopper's column, `when` the moment the window bounds."""
     if basis == "spend":
         who, when = _O.c.customer_id, _O.c.placed_at
         query = (select(who, func.sum(_O.c.total_price - _O.c.total_refunded))
@@ -110,6 +112,12 @@ def _values(session: Session, shop_id: int, basis: str, window: Window,
         who, when = _L.c.customer_id, _L.c.created_at
         query = (select(who, func.sum(_L.c.points))
                  .where(_L.c.shop_id == shop_id, _L.c.kind.in_(EARNED_KINDS)))
+    return query, who, when
+
+
+def _values(session: Session, shop_id: int, basis: str, window: Window,
+            ids: list[int] | None) -> dict[int, Decimal]:
+    query, who, when = basis_query(shop_id, basis)
     query = query.where(who.is_not(None), when < window.before)
     if window.start is not None:
         query = query.where(when >= window.start)
