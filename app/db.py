@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +57,32 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def after_commit(session: Session, name: str, items: Iterable[Any],
+                 callback: Callable[[list[Any]], None]) -> None:
+    """Collect `items` under `name` for the session's current transaction; once it commits,
+    `callback(sorted items)` runs (enqueue a job, say), and a rollback of the outermost
+    transaction forgets them. Enqueue after commit: a job never runs before its rows exist,
+    and nothing is announced that was rolled back."""
+    key = f"sticky.after_commit.{name}"
+    pending: set[Any] | None = session.info.get(key)
+    if pending is None:
+        pending = session.info[key] = set()
+
+        def run(_session: Session) -> None:
+            collected = sorted(pending)
+            pending.clear()
+            if collected:
+                callback(collected)
+
+        def forget(_session: Session, transaction) -> None:
+            if transaction.parent is None:
+                pending.clear()
+
+        event.listen(session, "after_commit", run)
+        event.listen(session, "after_transaction_end", forget)
+    pending.update(items)
 
 
 _engines: weakref.WeakSet[Engine] = weakref.WeakSet()

@@ -18,11 +18,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import delete, event, select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from app.bulk import bulk_insert
-from app.db import utcnow
+from app.db import after_commit, utcnow
 from app.events.domain import DomainEvent
 from app.events.models import StoredEvent
 from app.events.registration import record_new, unrecorded
@@ -35,8 +35,6 @@ _E = StoredEvent.__table__
 # pg_advisory_xact_lock(namespace, shop_id): "appending to this shop's event log". Always
 # taken after the profile store's lock (namespace 7301) when both are, so they never deadlock.
 EVENT_LOG_LOCK_NAMESPACE = 7302
-
-_PENDING = "sticky.events.pending"  # session.info: shops whose new events await announcing
 
 
 def publish(session: Session, events: list[DomainEvent]) -> None:
@@ -71,32 +69,16 @@ def publish(session: Session, events: list[DomainEvent]) -> None:
 
 
 def _announce_after_commit(session: Session, shop_ids: Iterable[int]) -> None:
-    pending: set[int] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = set()
-        event.listen(session, "after_commit", _announce)
-        event.listen(session, "after_transaction_end", _forget)
-    pending.update(shop_ids)
+    after_commit(session, "events.dispatch", shop_ids, _announce)
 
 
-def _announce(session: Session) -> None:
-    pending: set[int] = session.info.get(_PENDING) or set()
-    shop_ids = sorted(pending)
-    pending.clear()
-    if not shop_ids or not has_app_context():
+def _announce(shop_ids: list[int]) -> None:
+    if not has_app_context():
         return
     from app.events.queueing import request_dispatch
 
     for shop_id in shop_ids:
         request_dispatch(shop_id)
-
-
-def _forget(session: Session, transaction) -> None:
-    # After a rollback of the outermost transaction its events are gone: announce nothing.
-    if transaction.parent is None:
-        pending = session.info.get(_PENDING)
-        if pending:
-            pending.clear()
 
 
 def reassign_customer(session: Session, shop_id: int, old_id: int, new_id: int,

@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 
 from flask import has_app_context
 from redis.exceptions import RedisError
-from sqlalchemy import and_, event, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from app.db import insert_for, utcnow
+from app.db import after_commit, insert_for, utcnow
 from app.loyalty import platform
 from app.loyalty.models import LoyaltyMember, Writeback
 from app.loyalty.program import read_program
@@ -46,7 +46,6 @@ WRITE_JOB = "jobs.loyalty_writeback.write_back_shop"
 BATCH = 200  # members read per round
 MAX_ROUNDS = 20  # per job; more waits for the next job
 BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS = 60, 6 * 3600
-_PENDING = "sticky.loyalty.writeback.pending"  # session.info: shops marked in this transaction
 
 
 def requested_flag(shop_id: int) -> str:
@@ -70,29 +69,13 @@ def mark_due(session: Session, shop_id: int, customer_ids: Iterable[int]) -> Non
 
 
 def _request_after_commit(session: Session, shop_id: int) -> None:
-    pending: set[int] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = set()
-        event.listen(session, "after_commit", _announce)
-        event.listen(session, "after_transaction_end", _forget)
-    pending.add(shop_id)
+    after_commit(session, "loyalty.writeback", [shop_id], _announce)
 
 
-def _announce(session: Session) -> None:
-    pending: set[int] = session.info.get(_PENDING) or set()
-    shop_ids = sorted(pending)
-    pending.clear()
+def _announce(shop_ids: list[int]) -> None:
     if has_app_context():
         for shop_id in shop_ids:
             request_write(shop_id)
-
-
-def _forget(session: Session, transaction) -> None:
-    # After a rollback of the outermost transaction nothing was marked: request nothing.
-    if transaction.parent is None:
-        pending = session.info.get(_PENDING)
-        if pending:
-            pending.clear()
 
 
 def request_write(shop_id: int, *, force: bool = False) -> bool:
