@@ -43,7 +43,7 @@ from app.db import utcnow
 from app.events import erase_customers, history
 from app.inbox import failures
 from app.inbox.models import FAILED, PROCESSED, InboxEntry
-from app.loyalty.models import LedgerEntry, LoyaltyMember
+from app.loyalty.privacy import loyalty_rows
 from app.loyalty.referral_privacy import erase_referrals, referrals_naming
 from app.profiles.identity import normalize_email
 from app.profiles.models import Cart, Customer, Order, OrderLine, Refund, TimelineEvent
@@ -270,15 +270,7 @@ def export_customer(session: Session, shop: Shop, payload: dict[str, Any],
     for line in lines:
         lines_by_order.setdefault(line.order_id, []).append(_row(line))
     events = list(history(session, shop.id, customers=subject.customer_ids))
-    # The loyalty program's rows: membership (birthday, referral code) and every points entry.
-    members = list(session.execute(
-        select(LoyaltyMember).where(LoyaltyMember.shop_id == shop.id,
-                                    LoyaltyMember.customer_id.in_(subject.customer_ids))
-        .order_by(LoyaltyMember.customer_id)).scalars()) if subject.customer_ids else []
-    points = list(session.execute(
-        select(LedgerEntry).where(LedgerEntry.shop_id == shop.id,
-                                  LedgerEntry.customer_id.in_(subject.customer_ids))
-        .order_by(LedgerEntry.id)).scalars()) if subject.customer_ids else []
+    members, points = loyalty_rows(session, shop.id, subject.customer_ids)
     request_block = payload.get("data_request")
     request_id = fields.ident(request_block.get("id"), "data_request.id") \
         if isinstance(request_block, dict) else None
