@@ -24,5 +24,5 @@ class ShopSettings(Base):
     quiet_hours_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" or NULL
     quiet_hours_end: Mapped[str | None] = mapped_column(String(5))
     attribution_click_days: Mapped[int] = mapped_column(Integer, default=5)
-    attribution_open_days: Mapped[int] = mapped_column(Integer, default=1)
+    attribution_open_days: Mapped[int] = mapped_column(Integer, default=5)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
