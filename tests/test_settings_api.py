@@ -23,7 +23,7 @@ DEFAULTS = {
     "smart_sending_hours": 16,
     "quiet_hours": None,
     "attribution_click_days": 5,
-    "attribution_open_days": 1,
+    "attribution_open_days": 5,
 }
 
 
