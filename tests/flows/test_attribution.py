@@ -12,6 +12,7 @@ from app.db import db
 from app.events import DomainEvent
 from app.flows.attribution import SUBSCRIBER, attribute_order, handle_event
 from app.flows.models import FlowConversion
+from app.profiles.models import Customer
 from app.settings.service import update_settings
 from app.subscribers import SUBSCRIBERS
 from benchmarks.payloads.shopify import BASE_TIME
@@ -178,8 +179,6 @@ def test_an_order_webhook_is_credited_through_the_domain_events(app, client, sho
     ada_row = customer(shop, "ada@example.com")
     session = db.session
     flow = make_flow(session, shop)
-    from app.profiles.models import Customer
-
     ada = session.get(Customer, ada_row.id)
     run = run_of(session, flow, ada, BASE_TIME - days(1))
     message_of(session, run, "first", sent_at=BASE_TIME - days(1),
