@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, union_all
+from sqlalchemy import select, union_all, update
 from sqlalchemy.orm import Session
 
 from app import events
@@ -128,4 +128,13 @@ def handle_event(session: Session, event: DomainEvent) -> None:
     attribute_order(session, shop, order)
 
 
-SUBSCRIBER = Subscriber("flow_attribution", handle_event, kinds={events.ORDER_PLACED})
+def merge(session: Session, shop_id: int, guest_id: int, into_id: int) -> None:
+    """A guest profile merged into a registered one: its attributed orders follow it (the
+    guest's row is then deleted, and rows still naming it would go with it)."""
+    session.execute(update(FlowConversion).where(
+        FlowConversion.shop_id == shop_id, FlowConversion.customer_id == guest_id)
+        .values(customer_id=into_id).execution_options(synchronize_session=False))
+
+
+SUBSCRIBER = Subscriber("flow_attribution", handle_event, kinds={events.ORDER_PLACED},
+                        merge=merge)

@@ -196,3 +196,21 @@ def test_an_order_webhook_is_credited_through_the_domain_events(app, client, sho
     assert (conversion.flow_id, conversion.order_id, conversion.revenue) == (
         flow.id, order_row(shop, 450789469).id, Decimal("64.00"))
     assert db.session.scalar(select(func.count()).select_from(FlowConversion)) == 1
+
+
+def test_a_merged_guests_conversions_follow_the_registered_profile(session, shop):
+    # given a guest's attributed order
+    flow = make_flow(session, shop)
+    guest, ada = shopper(session, shop), shopper(session, shop)
+    run = run_of(session, flow, guest, NOW - days(1))
+    message_of(session, run, "first", sent_at=NOW - days(1), clicked_at=NOW - days(1))
+    order = order_of(session, guest, NOW)
+    attribute_order(session, shop, order)
+    # when the guest is merged into Ada's profile (the subscriber's hook, then the delete)
+    SUBSCRIBER.merge(session, shop.id, guest.id, ada.id)
+    session.delete(guest)
+    session.flush()
+    session.expire_all()
+    # then the conversion is Ada's, not gone with the guest's row
+    [conversion] = conversions(session)
+    assert (conversion.customer_id, conversion.order_id) == (ada.id, order.id)
