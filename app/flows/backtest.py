@@ -362,5 +362,7 @@ def run(session: Session, flow: Flow, now: datetime, days: int = 30) -> dict[str
         "held_out_expected": round(counts["entered"] * (flow.holdout_percent or 0) / 100, 1),
         "exited": dict(sim.exited),
         "steps": list(sim.steps.values()),
-        "approximations": APPROXIMATIONS,
+        "approximations": APPROXIMATIONS + ([] if trigger.get("type") == "event" else [
+            "candidates of each day are found from today's profiles (an order placed since "
+            "then already counts)"]),
     }
