@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 
 from app.db import Base
 from app.flows import backtest, candidates
+from app.flows.models import EmailSuppression as Suppression
 from app.queue import get_redis
 from tests.flows.report_support import (
     NOW,
@@ -196,3 +197,27 @@ def test_another_shops_events_are_not_replayed(session, shop, other_shop):
     assert backtest.run(session, flow, NOW)["triggered"] == 0
     assert session.scalar(select(func.count()).select_from(Base.metadata.tables[
         "flow_runs"])) == 0
+
+
+def test_transactional_flows_skip_smart_sending_but_not_the_suppression_list(session, shop):
+    # given a transactional notice sent to anyone not unsubscribed, a day apart, the first
+    # an hour after a marketing email of another flow
+    flow = make_flow(session, shop, name="Points earned", category="transactional",
+                     send_to="not_unsubscribed",
+                     trigger={"type": "event", "event": "points_earned"},
+                     steps=[{"id": "notice", "type": "email", "subject": "Points",
+                             "html": "<p>+10</p>"}], reentry_days=1)
+    ada = shopper(session, shop, email_marketing="not_subscribed")
+    fact(session, ada, "points_earned", NOW - days(3))
+    newsletter = make_flow(session, shop, name="Newsletter")
+    message_of(session, run_of(session, newsletter, ada, NOW - days(4)), "first",
+               sent_at=NOW - days(3) - timedelta(hours=1))
+    fact(session, ada, "points_earned", NOW - days(2))
+    bounced = shopper(session, shop)
+    session.add(Suppression(shop_id=shop.id, email_normalized=bounced.email_normalized,
+                            reason="550 no such user"))
+    fact(session, bounced, "points_earned", NOW - days(1))
+    result = backtest.run(session, flow, NOW)
+    assert (result["entered"], result["no_consent"], result["smart_sending_skipped"],
+            result["suppressed"]) == (3, 0, 0, 1)
+    assert result["steps"] == [{"id": "notice", "type": "email", "reached": 3, "sent": 2}]
