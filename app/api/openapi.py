@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from app.api import bp
+from app.api.flow_reports import openapi_paths as flow_report_paths
 from app.api.loyalty import openapi_paths as loyalty_paths
 from app.api.loyalty_points import openapi_paths as loyalty_points_paths
 from app.api.metrics import openapi_paths as metrics_paths
@@ -382,6 +383,7 @@ def spec() -> dict:
             **referrals_paths(error_response),
             **loyalty_paths(error_response),
             **loyalty_points_paths(error_response),
+            **flow_report_paths(error_response),
         },
     }
 
