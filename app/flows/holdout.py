@@ -24,9 +24,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Interval, case, func, literal, select
+from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 
+from app.db import plus_days
 from app.flows.models import Flow, FlowRun
 from app.money import format_money
 from app.profiles.models import Order
@@ -77,7 +78,7 @@ def report(session: Session, shop_id: int, flow_id: int, now: datetime) -> dict[
                    & (Order.customer_id == FlowRun.customer_id)
                    & Order.test.is_(False) & Order.cancelled_at.is_(None)
                    & (Order.placed_at > FlowRun.entered_at)
-                   & (Order.placed_at <= FlowRun.entered_at + literal(window, Interval())))
+                   & (Order.placed_at <= plus_days(FlowRun.entered_at, window_days)))
         .where(FlowRun.shop_id == shop_id, FlowRun.flow_id == flow_id, closed)
         .group_by(FlowRun.id, FlowRun.holdout)
     ).subquery()
