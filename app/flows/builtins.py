@@ -91,10 +91,10 @@ BUILTINS: dict[str, dict[str, Any]] = {
         "exit_on_order": True,
         "reentry_days": 7,
         "steps": [
-            _wait("wait-1h", 60),
+            _wait("delay", 60),
             _email("checkout-1", "abandoned_checkout_1",
                    "You left something in your cart at {{ shop.name }}"),
-            _wait("wait-1d", DAY),
+            _wait("reminder-delay", DAY),
             _email("checkout-2", "abandoned_checkout_2",
                    "{% if discount %}A code for your checkout at {{ shop.name }}"
                    "{% else %}Your checkout at {{ shop.name }} is still saved{% endif %}"),

@@ -230,3 +230,26 @@ def test_the_win_back_offer_carries_the_code_made_before_it():
     plan = Plan(d)
     assert plan.step(plan.after("wait-7d"))["type"] == "discount"
     assert "WELCOME-5KD9" in _render(plan.step("offer")["html"], SAMPLE)
+
+
+def test_the_demo_store_gets_three_flows_live_once(session, shop):
+    from app.demo.flows import ensure_demo_flows
+
+    # when the demo sets its flows up twice
+    assert ensure_demo_flows(session, shop.id) == ["welcome", "abandoned_checkout",
+                                                   "post_purchase"]
+    session.commit()
+    flows = {f.key: f for f in builtins.ensure_installed(session, shop.id)}
+    flows["welcome"].status = "paused"  # the merchant pauses one meanwhile
+    session.commit()
+    assert ensure_demo_flows(session, shop.id) == []
+
+    # then the three are live (the paused one stays paused), the others drafts
+    assert {k: f.status for k, f in flows.items()} == {
+        "welcome": "paused", "abandoned_checkout": "live", "post_purchase": "live",
+        "feedback": "draft", "win_back": "draft", "birthday": "draft",
+        "loyalty_notices": "draft"}
+    # and the demo's abandoned checkout writes after 5 minutes, on a new version
+    checkout = flows["abandoned_checkout"]
+    assert checkout.version == 2
+    assert Plan(checkout.definition).step("delay")["minutes"] == 5
