@@ -17,6 +17,7 @@ from urllib.parse import quote_plus
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from app.money import format_money
 from app.profiles.figures import counted_order
 from app.profiles.models import Order, OrderLine
 from app.shops.models import Shop
@@ -28,7 +29,8 @@ MAX_LIMIT = 12
 def recommend(session: Session, shop_id: int, product_ids: list[str], limit: int = 3, *,
               by: str = "order", min_support: int = MIN_SUPPORT) -> list[dict[str, Any]]:
     """Up to `limit` products most often bought with `product_ids` (never one of them):
-    [{"product_id", "title", "price", "url", "image_url", "orders_together"}], best first
+    [{"product_id", "title", "price" (a string in the shop's currency, as in its latest
+    order), "url", "image_url", "orders_together"}], best first
     (ties by title). [] when none reaches `min_support`. One query."""
     wanted = sorted({str(p) for p in product_ids if p is not None})
     if not wanted or limit <= 0:
@@ -58,7 +60,9 @@ def recommend(session: Session, shop_id: int, product_ids: list[str], limit: int
         .order_by(pairs.c.together.desc(), OrderLine.title, pairs.c.product_id)
         .limit(min(limit, MAX_LIMIT))).all()
     shop = session.get(Shop, shop_id)
-    return [{"product_id": r.product_id, "title": r.title, "price": r.price,
+    currency = shop.currency if shop is not None else None
+    return [{"product_id": r.product_id, "title": r.title,
+             "price": format_money(r.price, currency),
              "url": product_url(shop, r.product_id, r.title), "image_url": None,
              "orders_together": r.together} for r in rows]
 
