@@ -7,15 +7,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import responses
 from jinja2 import FileSystemLoader
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 
+from app.db import db
 from app.flows import builtins
 from app.flows.conditions import Facts, evaluate
 from app.flows.definition import Plan, normalize, walk
 from app.flows.models import DRAFT, MARKETING, TRANSACTIONAL, Flow, FlowVersion
 from app.flows.service import create_flow
+from app.queue import get_queue
+from app.shops.models import Shop
 
 KEYS = ("welcome", "abandoned_checkout", "post_purchase", "feedback", "win_back", "birthday",
         "loyalty_notices")
@@ -253,3 +257,35 @@ def test_the_demo_store_gets_three_flows_live_once(session, shop):
     checkout = flows["abandoned_checkout"]
     assert checkout.version == 2
     assert Plan(checkout.definition).step("delay")["minutes"] == 5
+
+
+@responses.activate
+def test_shops_add_installs_the_built_ins(app, ctx):
+    from tests.test_shops_add import DOMAIN, ENDPOINT, add, shop_details
+
+    responses.post(ENDPOINT, json=shop_details())
+    assert add(app, DOMAIN, "--token", "shpat_good_token_1").exit_code == 0
+
+    db.session.close()
+    keys = db.session.scalars(select(Flow.key).join(Shop, Shop.id == Flow.shop_id)
+                              .where(Shop.domain == DOMAIN)).all()
+    assert sorted(keys) == sorted(KEYS)
+
+
+@responses.activate
+def test_a_confirmed_woocommerce_store_gets_the_built_ins(app, client, ctx):
+    from tests.test_woo_connect import callback, start, stub_store_api
+
+    token = start(client)
+    stub_store_api()
+    assert callback(client, token).status_code == 200
+    [job] = get_queue("default").get_jobs()
+    db.session.commit()
+    shop_id = job.args[0]
+    assert db.session.scalar(select(func.count()).select_from(Flow)) == 0  # not before
+
+    job.perform()
+
+    db.session.close()
+    assert sorted(db.session.scalars(select(Flow.key).where(Flow.shop_id == shop_id))) == \
+        sorted(KEYS)
