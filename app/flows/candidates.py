@@ -20,7 +20,10 @@ lapses again only after a new order.
 Dates (`{"type": "date", "property": "birthday", "days_before"}`): members whose birthday
 (saved in the rewards widget, `loyalty_members.birthday`) falls `days_before` days after
 today in the store's time zone; 29 February is celebrated on 28 February in other years, as
-the loyalty bonus does. Trigger key "birthday:<year of that birthday>": once a year.
+the loyalty bonus does, and as for that bonus only a birthday saved at least 30 days before
+counts (app.loyalty.birthday.SAVED_BEFORE: otherwise setting one's birthday to today would be
+a button that makes a discount code). Trigger key "birthday:<year of that birthday>": once a
+year.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
 from app.flows.models import FlowRun
+from app.loyalty.birthday import SAVED_BEFORE
 from app.loyalty.models import LoyaltyMember
+from app.loyalty.tier_basis import start_of_day
 from app.profiles.models import Customer
 from app.settings.timezone import shop_zone
 from app.shops.models import Shop
@@ -146,12 +151,15 @@ def dates(session: Session, shop_id: int, trigger: dict[str, Any], now: datetime
     if shop is None:
         return []
     days_before = int(trigger.get("days_before", 0))
-    day = now.astimezone(shop_zone(session, shop)).date() + timedelta(days=days_before)
+    zone = shop_zone(session, shop)
+    day = now.astimezone(zone).date() + timedelta(days=days_before)
     key = f"birthday:{day.year}"
     M, C = LoyaltyMember, Customer
+    saved_by = start_of_day(day, zone) - SAVED_BEFORE
     query = (select(M.customer_id, M.birthday)
              .join(C, and_(C.id == M.customer_id, C.shop_id == shop_id))
              .where(M.shop_id == shop_id, M.birthday.is_not(None), _born_on(M.birthday, day),
+                    or_(M.birthday_set_at.is_(None), M.birthday_set_at <= saved_by),
                     C.deleted_at.is_(None), C.email_normalized.is_not(None)))
     if flow_id is not None:
         query = query.where(~exists().where(FlowRun.flow_id == flow_id,

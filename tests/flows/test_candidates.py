@@ -174,3 +174,19 @@ def test_a_birthday_enters_once_a_year(session, shop):
     next_year = candidates.dates(session, shop.id, trigger, NOW.replace(year=2027),
                                  flow_id=flow.id)
     assert [c.trigger_key for c in next_year] == ["birthday:2027"]
+
+
+def test_a_birthday_saved_in_the_last_30_days_waits_for_next_year(session, shop):
+    # given two members born on 1 June: one saved it long ago, one this very morning
+    old, new = customer(session, shop.id, "old"), customer(session, shop.id, "new")
+    _member(session, shop.id, old, date(1990, 6, 1))
+    session.add(LoyaltyMember(customer_id=new.id, shop_id=shop.id, referral_code="RNEW",
+                              birthday=date(1991, 6, 1), birthday_set_at=NOW - timedelta(hours=3)))
+    session.commit()
+    trigger = {"type": "date", "property": "birthday", "days_before": 0}
+
+    # then only the first is celebrated now (no code for a birthday moved to today)
+    assert [c.customer_id for c in candidates.dates(session, shop.id, trigger, NOW)] == [old.id]
+    # and the other next year
+    assert {c.customer_id for c in candidates.dates(
+        session, shop.id, trigger, NOW.replace(year=2027))} == {old.id, new.id}
