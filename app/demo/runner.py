@@ -65,11 +65,12 @@ def run_demo(app: Flask, *, customers: int = 3000, rate: float = 2.0, port: int 
         check_port(port)
     with app.app_context():
         seed_demo(app, customers)
+        shop_id = demo_shop_id(app)  # its own transaction: not inside the one below
         with db.new_session() as s, s.begin():
-            if ensure_demo_program(s, demo_shop_id(app)):
+            if ensure_demo_program(s, shop_id):
                 click.echo("Loyalty program switched on for the demo store: 1 point per USD, "
                            "Bronze/Silver/Gold tiers, three rewards (Loyalty in the panel).")
-            if ensure_demo_flows(s, demo_shop_id(app)):
+            if ensure_demo_flows(s, shop_id):
                 click.echo("Flows switched on for the demo store: welcome, abandoned checkout "
                            "and post-purchase; their mail goes to the outbox (Flows in the "
                            "panel).")

@@ -283,6 +283,7 @@ def test_a_confirmed_woocommerce_store_gets_the_built_ins(app, client, ctx):
     db.session.commit()
     shop_id = job.args[0]
     assert db.session.scalar(select(func.count()).select_from(Flow)) == 0  # not before
+    db.session.close()  # a read left open would hold SQLite's lock against the job's write
 
     job.perform()
 
