@@ -19,7 +19,7 @@ LAYOUT_STEP = {
     "html": """{% extends "layout.html" %}{% import "_components.html" as c %}
 {% block content %}<h1>Still thinking, {{ customer.first_name }}?</h1>
 {{ c.product_list(checkout.items, checkout.currency) }}
-{{ c.button("Return to your cart", checkout.recovery_url) }}
+{{ c.button(checkout.recovery_url, "Return to your cart") }}
 {{ c.discount_box(discount) }}{% endblock %}""",
     "text": None,
 }
