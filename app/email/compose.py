@@ -11,6 +11,8 @@ headers, the open pixel and the click redirects.
   carries `[message_pk, url]`. The unsubscribe link itself is never rewritten: it must work
   whatever becomes of tracking, and a click on it is not interest. A test send from the
   editor has no `message_pk` and is not tracked.
+- Every flow message shows an unsubscribe link: a template without `{{ unsubscribe_url }}`
+  (one that does not extend the layout) gets a short footer with it in both parts.
 - Both parts are quoted-printable: any server takes them (no 8BITMIME needed) and no line
   exceeds SMTP's 998 characters, however long the inlined HTML's lines.
 """
@@ -124,14 +126,28 @@ def track_links(html: str, text: str, envelope: Envelope, message_pk: int) -> tu
     return _HREF.sub(in_html, html), _TEXT_URL.sub(in_text, text)
 
 
-def add_open_pixel(html: str, open_url: str) -> str:
-    pixel = (f'<img src="{htmllib.escape(open_url)}" width="1" height="1" alt="" '
-             'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;">')
+def _with_unsubscribe_link(html: str, text: str, url: str) -> tuple[str, str]:
+    if htmllib.escape(url) not in html and url not in html:
+        html = _before_body_end(html, (
+            '<p style="margin:16px 0;text-align:center;font-size:13px;color:#6d7175;">'
+            f'<a href="{htmllib.escape(url)}" style="color:#6d7175;">Unsubscribe</a></p>'))
+    if url not in text:
+        text = text.rstrip("\n") + f"\n\nUnsubscribe: {url}\n"
+    return html, text
+
+
+def _before_body_end(html: str, fragment: str) -> str:
     ends = list(_BODY_END.finditer(html))
     if not ends:
-        return html + pixel
+        return html + fragment
     at = ends[-1].start()
-    return html[:at] + pixel + html[at:]
+    return html[:at] + fragment + html[at:]
+
+
+def add_open_pixel(html: str, open_url: str) -> str:
+    return _before_body_end(html, (
+        f'<img src="{htmllib.escape(open_url)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;">'))
 
 
 def compose(rendered: RenderedEmail, envelope: Envelope, *,
@@ -146,6 +162,7 @@ def compose(rendered: RenderedEmail, envelope: Envelope, *,
                 unsubscribe_url=envelope.unsubscribe_url or tokens.url("unsubscribe",
                                                                        message_pk),
                 open_url=envelope.open_url or tokens.url("open", message_pk))
+        html, text = _with_unsubscribe_link(html, text, envelope.unsubscribe_url or "")
         html, text = track_links(html, text, envelope, message_pk)
         html = add_open_pixel(html, envelope.open_url or "")
 

@@ -237,21 +237,23 @@ def _dotted_refused(value: Any) -> str | None:
 
 
 def _static_refusals(tree: nodes.Template) -> list[str]:
-    found: list[str] = []
+    """Refusals in source order: by line, and innermost first within an expression
+    (`''.__class__.__mro__` names '__class__' first)."""
+    found: list[tuple[int, str]] = []
     for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Test,
                                nodes.Name)):
         line = f"line {node.lineno}"
         if isinstance(node, nodes.Getattr) and _refused_name(node.attr):
-            found.append(f"{line}: templates cannot reach '{node.attr}'")
+            found.append((node.lineno, f"{line}: templates cannot reach '{node.attr}'"))
         elif (isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const)
               and _refused_name(node.arg.value)):
-            found.append(f"{line}: templates cannot reach '{node.arg.value}'")
+            found.append((node.lineno, f"{line}: templates cannot reach '{node.arg.value}'"))
         elif isinstance(node, nodes.Name) and node.name.startswith("__"):
-            found.append(f"{line}: templates cannot reach '{node.name}'")
+            found.append((node.lineno, f"{line}: templates cannot reach '{node.name}'"))
         elif isinstance(node, nodes.Filter | nodes.Test):
             if isinstance(node, nodes.Filter) and node.name == "attr":
-                found.append(f"{line}: templates cannot use the 'attr' filter; write "
-                             "variable.name instead")
+                found.append((node.lineno, f"{line}: templates cannot use the 'attr' "
+                                           "filter; write variable.name instead"))
                 continue
             if node.name not in _ATTRIBUTE_FILTERS:
                 continue
@@ -261,16 +263,9 @@ def _static_refusals(tree: nodes.Template) -> list[str]:
             for value in values:
                 part = _dotted_refused(value)
                 if part:
-                    found.append(f"{line}: templates cannot reach '{part}'")
-    return found
-
-
-def _mentions_unsubscribe(tree: nodes.Template) -> bool:
-    """True when the HTML extends a layout (which carries the link) or names the link."""
-    if any(True for _ in tree.find_all(nodes.Extends)):
-        return True
-    return any(n.name in ("unsubscribe_url", "preferences_url")
-               for n in tree.find_all(nodes.Name))
+                    found.append((node.lineno, f"{line}: templates cannot reach '{part}'"))
+    found.reverse()
+    return [words for _, words in sorted(found, key=lambda item: item[0])]
 
 
 def _line_of(exc: BaseException) -> int | None:
@@ -327,9 +322,6 @@ def check_templates(step: dict[str, Any]) -> dict[str, str]:
         refusals = _static_refusals(tree)
         if refusals:
             errors[field] = "; ".join(dict.fromkeys(refusals))
-        elif field == "html" and not _mentions_unsubscribe(tree):
-            errors[field] = ("must contain the unsubscribe link {{ unsubscribe_url }} (or "
-                             "extend \"layout.html\", which has it)")
     if errors:
         return errors
     try:

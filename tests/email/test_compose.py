@@ -90,6 +90,23 @@ def test_a_test_send_is_not_tracked_and_has_a_default_sender(session, shop):
     assert 'href="https://harbour-goods.example.com/checkouts/c/abc123"' in html
 
 
+def test_a_template_without_the_unsubscribe_link_gets_one(session, shop):
+    # given a bare template that forgot the link
+    rendered = render_email({"subject": "Hi", "html": "<html><body><p>Hi</p></body></html>"},
+                            sample_variables())
+    envelope = envelope_for(session, shop, "maya@example.com", message_pk=7)
+
+    msg = _parsed(compose(rendered, envelope, message_pk=7))
+
+    # then both parts carry it, untracked
+    unsubscribe = tokens.url("unsubscribe", 7)
+    html = msg.get_body(("html",)).get_content()
+    assert f'<a href="{unsubscribe}" style="color:#6d7175;">Unsubscribe</a></p>' in html
+    assert html.index("Unsubscribe</a>") < html.index("</body>")
+    assert msg.get_body(("plain",)).get_content().rstrip().endswith(
+        f"Unsubscribe: {unsubscribe}")
+
+
 def test_the_sender_name_follows_the_store_name(session, shop):
     shop.name = "Sticky Test Store"
     session.commit()
