@@ -22,8 +22,12 @@ from __future__ import annotations
 import html as htmllib
 import re
 from dataclasses import dataclass, replace
-from email import policy as email_policy
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import format_datetime, formataddr, make_msgid
 from urllib.parse import urlsplit
 
@@ -83,7 +87,11 @@ def envelope_for(session: Session, shop: Shop, to: str, *,
 _HREF = re.compile(r"""(<(?:a|area)\b[^>]*?\shref\s*=\s*)(["'])(.*?)\2""", re.I | re.S)
 _TEXT_URL = re.compile(r"""https?://[^\s<>"'()\[\]]+""")
 _BODY_END = re.compile(r"</body\s*>", re.I)
-_HEADERS_POLICY = email_policy.default.clone(max_line_length=998)
+# Headers written out unfolded up to SMTP's 998 characters, so the List-Unsubscribe URL stays
+# whole on its line; the parts' bodies are quoted-printable (76-character lines) regardless.
+_POLICY = compat32.clone(max_line_length=998)
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
 
 
 def _app_url() -> str:
@@ -151,9 +159,13 @@ def add_open_pixel(html: str, open_url: str) -> str:
 
 
 def compose(rendered: RenderedEmail, envelope: Envelope, *,
-            message_pk: int | None = None) -> EmailMessage:
+            message_pk: int | None = None) -> Message:
     """The message to hand to the mail server: multipart/alternative (text, then HTML), with
-    tracking when `message_pk` is given (see the module's docstring)."""
+    tracking when `message_pk` is given (see the module's docstring).
+
+    Built with the `compat32` classes: the same MIME as `EmailMessage`, at a fifth of the
+    cost (a worker composes hundreds per second). `msg["Message-ID"]`, `as_string()` and
+    `as_bytes()` are what callers use; parse it with `email.policy.default` for more."""
     html, text = rendered.html, rendered.text
     if message_pk is not None:
         if envelope.unsubscribe_url is None or envelope.open_url is None:
@@ -166,12 +178,13 @@ def compose(rendered: RenderedEmail, envelope: Envelope, *,
         html, text = track_links(html, text, envelope, message_pk)
         html = add_open_pixel(html, envelope.open_url or "")
 
-    msg = EmailMessage()
-    msg["From"] = formataddr((envelope.sender_name, envelope.sender_email))
-    msg["To"] = envelope.to
+    msg = MIMEMultipart("alternative", policy=_POLICY)
+    msg["From"] = formataddr((_one_line(envelope.sender_name), envelope.sender_email),
+                             charset="utf-8")
+    msg["To"] = _one_line(envelope.to)
     if envelope.reply_to:
-        msg["Reply-To"] = envelope.reply_to
-    msg["Subject"] = rendered.subject
+        msg["Reply-To"] = _one_line(envelope.reply_to)
+    msg["Subject"] = _header(rendered.subject)
     msg["Date"] = format_datetime(utcnow())
     domain = envelope.sender_email.rpartition("@")[2] or None
     msg["Message-ID"] = make_msgid(idstring=f"sticky.{message_pk}" if message_pk else "sticky",
@@ -179,9 +192,16 @@ def compose(rendered: RenderedEmail, envelope: Envelope, *,
     if envelope.unsubscribe_url:
         msg["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text, cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", cte="quoted-printable")
-    # The parts are encoded (76-character lines); the top-level headers are now written out
-    # unfolded up to SMTP's 998, so the List-Unsubscribe URL stays whole on its line.
-    msg.policy = _HEADERS_POLICY
+    msg.attach(MIMEText(text, "plain", _UTF8_QP, policy=_POLICY))
+    msg.attach(MIMEText(html, "html", _UTF8_QP, policy=_POLICY))
     return msg
+
+
+def _one_line(value: str) -> str:
+    # A header value never carries a line break (no header injection, whatever the source).
+    return " ".join(value.split())
+
+
+def _header(value: str) -> str:
+    value = _one_line(value)
+    return value if value.isascii() else Header(value, "utf-8").encode()

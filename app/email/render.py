@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-import html2text
 from jinja2 import (
     ChainableUndefined,
     FileSystemLoader,
@@ -41,6 +40,8 @@ from jinja2 import (
 )
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from app.email.text import html_to_text
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 FIELDS = ("subject", "preheader", "html", "text")
@@ -333,7 +334,6 @@ def check_templates(step: dict[str, Any]) -> dict[str, str]:
 
 # -- rendering --------------------------------------------------------------------------
 
-_PREHEADER_BLOCK = re.compile(r"<!--\s*preheader\s*-->.*?<!--\s*/preheader\s*-->", re.S)
 _SPACE = re.compile(r"\s+")
 
 
@@ -346,28 +346,10 @@ def _render_field(field: str, source: str, variables: dict[str, Any], *, html: b
         raise TemplateRefused({field: _words(exc)}) from exc
 
 
-def html_to_text(html: str) -> str:
-    """The plain-text part derived from the HTML: links kept as `text (url)`, images and
-    the hidden preheader left out."""
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    converter.ignore_emphasis = True
-    converter.ignore_tables = True
-    converter.inline_links = True
-    converter.protect_links = False
-    converter.unicode_snob = True
-    text = converter.handle(_PREHEADER_BLOCK.sub("", html))
-    text = re.sub(r"\[([^\]]*)\]\(([^)\s]+)\)", lambda m: f"{m.group(1)} ({m.group(2)})"
-                  if m.group(1).strip() and m.group(1).strip() != m.group(2) else m.group(2),
-                  text)
-    text = "\n".join(line.rstrip() for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-
-
 def render_email(step: dict[str, Any], variables: dict[str, Any]) -> RenderedEmail:
     """The step rendered with `variables`: a one-line subject, the HTML with its CSS inlined,
-    the text part (the step's `text`, else derived from the HTML) and the preheader.
+    the text part (the step's `text`, else derived from the HTML by
+    `app.email.text.html_to_text`) and the preheader.
     Raises TemplateRefused (field → why) for any failure of the merchant's sources."""
     subject_source = step.get("subject") or ""
     subject = _SPACE.sub(" ", _render_field("subject", subject_source, variables,

@@ -29,7 +29,7 @@ import logging
 import smtplib
 import ssl
 from email.generator import BytesGenerator
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import getaddresses
 from io import BytesIO
 from urllib.parse import unquote, urlsplit
@@ -54,7 +54,7 @@ class SoftFailure(SendFailed):
 class Transport:
     outbox = False
 
-    def send(self, msg: EmailMessage) -> None:  # pragma: no cover - interface
+    def send(self, msg: Message) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def close(self) -> None:
@@ -66,7 +66,7 @@ class OutboxTransport(Transport):
 
     outbox = True
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: Message) -> None:
         return None
 
 
@@ -127,7 +127,7 @@ class SMTPTransport(Transport):
                               f"{exc or type(exc).__name__}") from exc
         return conn
 
-    def send(self, msg: EmailMessage) -> None:
+    def send(self, msg: Message) -> None:
         reused = self._conn is not None
         try:
             self._send_once(msg)
@@ -143,7 +143,7 @@ class SMTPTransport(Transport):
                 raise SoftFailure(f"the mail server closed the connection twice: "
                                   f"{again}") from None
 
-    def _send_once(self, msg: EmailMessage) -> None:
+    def _send_once(self, msg: Message) -> None:
         if self._conn is None:
             self._conn = self._connect()
         conn = self._conn
@@ -213,7 +213,7 @@ def _address(value: str | None) -> str | None:
     return found[0][1] if found and found[0][1] else None
 
 
-def _flatten(msg: EmailMessage) -> bytes:
+def _flatten(msg: Message) -> bytes:
     """The message as SMTP carries it: CRLF line ends, without Bcc."""
     buffer = BytesIO()
     generator = BytesGenerator(buffer, policy=msg.policy.clone(linesep="\r\n"))
@@ -224,7 +224,7 @@ def _flatten(msg: EmailMessage) -> bytes:
     return buffer.getvalue()
 
 
-def _copy_without_bcc(msg: EmailMessage) -> EmailMessage:
+def _copy_without_bcc(msg: Message) -> Message:
     import copy
 
     clone = copy.copy(msg)

@@ -120,3 +120,22 @@ def test_a_token_carries_the_message_id_only(ctx):
     token = tokens.url("unsubscribe", 41).rsplit("/", 1)[1]
     assert tokens.load("unsubscribe", token) == 41
     assert "maya" not in token.lower()
+
+
+def test_non_ascii_names_and_subjects_are_encoded_and_line_breaks_never_reach_a_header(ctx):
+    from app.email.compose import Envelope
+    from app.email.render import RenderedEmail
+
+    rendered = RenderedEmail("Dein Warenkorb — schön\r\nBcc: victim@example.com",
+                             "<p>Grüße</p>", "Grüße\n")
+    envelope = Envelope("Läden & Söhne", "hallo@laden.example", None, "jörg@example.com")
+
+    raw = compose(rendered, envelope, message_pk=5).as_bytes()
+    msg = message_from_bytes(raw, policy=policy.default)
+
+    assert raw.isascii() or b"j\xc3\xb6rg" in raw
+    assert msg["Subject"] == "Dein Warenkorb — schön Bcc: victim@example.com"
+    assert msg["Bcc"] is None
+    assert msg["From"].addresses[0].display_name == "Läden & Söhne"
+    assert msg.get_body(("plain",)).get_content().startswith("Grüße")
+    assert all(len(line) <= 998 for line in raw.replace(b"\r\n", b"\n").split(b"\n"))
