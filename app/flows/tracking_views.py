@@ -1,6 +1,7 @@
 """The links in flow emails: open pixel, click redirect and the unsubscribe page.
 
 - `GET /t/o/<token>`: records an open; answers a 1×1 transparent GIF that no cache keeps.
+  (A HEAD request, as link checkers send, records nothing, here and for clicks.)
 - `GET /t/c/<token>`: records a click (and the open it implies); redirects (302) to the
   link the token carries. The token is signed, so this is no open redirect: only links
   Sticky put in an email lead anywhere.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, redirect, render_template
+from flask import Blueprint, Response, redirect, render_template, request
 from sqlalchemy import select
 
 from app.db import db
@@ -63,7 +64,8 @@ def open_pixel(token: str):
     message_pk = _load("open", token)
     if message_pk is None:
         return _invalid("tracking")
-    engagement.record(db.session, message_pk, engagement.OPEN)
+    if request.method != "HEAD":  # a link checker asking about the image is no open
+        engagement.record(db.session, message_pk, engagement.OPEN)
     return Response(PIXEL, mimetype="image/gif", headers=NO_CACHE)
 
 
@@ -74,7 +76,8 @@ def click(token: str):
             and payload[1].lower().startswith(("http://", "https://"))):
         return _invalid("email")
     message_pk, url = payload
-    engagement.record(db.session, message_pk, engagement.CLICK, url=url)
+    if request.method != "HEAD":  # a link checker looking ahead is no click
+        engagement.record(db.session, message_pk, engagement.CLICK, url=url)
     response = redirect(url, code=302)
     response.headers.update(NO_CACHE)
     return response

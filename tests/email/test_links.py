@@ -78,3 +78,12 @@ def test_a_click_on_a_removed_message_still_leads_to_the_link(client, session, s
     assert response.status_code == 302 and response.headers["Location"] == url
     assert client.get(_path("open", 987654)).status_code == 200
     assert session.scalars(select(EmailEngagement)).all() == []
+
+
+def test_a_head_request_records_nothing(client, session, shop):
+    message = sent_message(session, shop)
+    assert client.head(_path("open", message.id)).status_code == 200
+    assert client.head(_path("click", [message.id, "https://shop.example/"])).status_code == 302
+    session.expire_all()
+    assert session.scalars(select(EmailEngagement)).all() == []
+    assert session.get(Message, message.id).opened_at is None

@@ -168,3 +168,79 @@ def test_smtps_and_a_bad_scheme():
     assert SMTPTransport("smtp://mail.example.com").port == 25
     with pytest.raises(ValueError, match="smtp:// or smtps://"):
         SMTPTransport("http://mail.example.com")
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 and its key, as files (the server's), and a client
+    context that trusts it."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+def test_starttls_is_used_when_the_server_offers_it(app, tmp_path):
+    # given a server that offers STARTTLS and refuses mail without it
+    server_tls, client_tls = _self_signed(tmp_path)
+    server = SMTPServer()
+    server.controller = Controller(server.handler, hostname="127.0.0.1", port=server.port,
+                                   tls_context=server_tls, require_starttls=True)
+    server.controller.start()
+    try:
+        transport = SMTPTransport(server.url)
+        transport.tls_context = client_tls
+
+        transport.send(_mail("maya@example.com"))
+        transport.send(_mail("ada@example.com"))
+        transport.close()
+
+        assert [m["To"] for m in server.messages] == ["maya@example.com", "ada@example.com"]
+        assert transport.connections == 1
+    finally:
+        server.controller.stop()
+
+
+def test_smtps_speaks_tls_from_the_first_byte(app, tmp_path):
+    server_tls, client_tls = _self_signed(tmp_path)
+    server = SMTPServer()
+    server.controller = Controller(server.handler, hostname="127.0.0.1", port=server.port,
+                                   ssl_context=server_tls)
+    server.controller.start()
+    try:
+        transport = SMTPTransport(f"smtps://127.0.0.1:{server.port}")
+        transport.tls_context = client_tls
+        transport.send(_mail("maya@example.com"))
+        transport.close()
+        assert [m["To"] for m in server.messages] == ["maya@example.com"]
+
+        # an untrusted certificate is refused, softly (a configuration problem)
+        untrusted = SMTPTransport(f"smtps://127.0.0.1:{server.port}")
+        with pytest.raises(SoftFailure, match="cannot reach the mail server"):
+            untrusted.send(_mail("maya@example.com"))
+    finally:
+        server.controller.stop()
