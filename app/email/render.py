@@ -184,6 +184,7 @@ VARIABLES: dict[str, str] = {
     "unsubscribe_url": "The shopper's one-click unsubscribe page (always include it)",
     "preferences_url": "The same page, under the name email preferences",
     "preheader": "The preview text shown after the subject in the inbox",
+    "subject": "The email's subject, as rendered (in the HTML only)",
 }
 
 
