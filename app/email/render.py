@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +40,7 @@ from jinja2 import (
     nodes,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, safe_range
 
 from app.email.text import html_to_text
 
@@ -53,6 +54,26 @@ _REFUSED_ATTRIBUTES = frozenset({"format", "format_map", "mro", "func_globals", 
 _ATTRIBUTE_FILTERS = frozenset({"map", "selectattr", "rejectattr", "sort", "groupby", "sum",
                                 "unique", "min", "max", "dictsort"})
 _MAX_SEQUENCE = 100_000  # the longest string or list `*` may make (a template is not a DoS)
+# What one render may spend on ranges and repeated text, in items: nested loops over ranges
+# would otherwise keep a worker (or the editor's preview) busy for hours.
+_WORK_MAX = 200_000
+_work_left: ContextVar[list[int] | None] = ContextVar("sticky_email_work_left", default=None)
+
+
+def _spend(items: int) -> None:
+    left = _work_left.get()
+    if left is None:
+        return
+    left[0] -= items
+    if left[0] < 0:
+        raise SecurityError("templates cannot do this much work (loops over ranges or "
+                            "repeated text add up to more than 200,000 items)")
+
+
+def _budgeted_range(*args: int) -> range:
+    numbers = safe_range(*args)
+    _spend(len(numbers))
+    return numbers
 
 
 class TemplateRefused(ValueError):
@@ -114,7 +135,10 @@ class _EmailSandbox(ImmutableSandboxedEnvironment):
                 if (isinstance(seq, str | list | tuple) and isinstance(times, int)
                         and len(seq) * times > _MAX_SEQUENCE):
                     raise SecurityError("templates cannot build text or lists that large")
-            return left * right
+            result = left * right
+            if isinstance(result, str | list | tuple):
+                _spend(len(result))
+            return result
         if isinstance(right, int) and abs(right) > 100:
             raise SecurityError("templates cannot raise numbers to powers above 100")
         return left**right
@@ -128,8 +152,10 @@ def _refuse_internal(obj: Any, name: Any) -> None:
 
 
 def _environment(*, autoescape: bool) -> _EmailSandbox:
-    return _EmailSandbox(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=autoescape,
-                         undefined=ChainableUndefined, auto_reload=False, cache_size=64)
+    env = _EmailSandbox(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=autoescape,
+                        undefined=ChainableUndefined, auto_reload=False, cache_size=64)
+    env.globals["range"] = _budgeted_range
+    return env
 
 
 _HTML_ENV = _environment(autoescape=True)
@@ -339,12 +365,15 @@ _SPACE = re.compile(r"\s+")
 
 
 def _render_field(field: str, source: str, variables: dict[str, Any], *, html: bool) -> str:
+    budget = _work_left.set([_WORK_MAX])
     try:
         return _compiled(source, html).render(variables)
     except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError,
             AttributeError, RecursionError, OverflowError) as exc:
         # Whatever a template does wrong is the template's fault, said in words.
         raise TemplateRefused({field: _words(exc)}) from exc
+    finally:
+        _work_left.reset(budget)
 
 
 def render_email(step: dict[str, Any], variables: dict[str, Any]) -> RenderedEmail:

@@ -156,6 +156,20 @@ def test_huge_strings_and_ranges_are_refused():
         {"subject": "{{ range(10**8)|list|length }}", "html": "{{ unsubscribe_url }}"})["subject"]
 
 
+def test_nested_loops_over_ranges_are_stopped_quickly():
+    import time
+
+    source = ("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+              "{% endfor %}{% endfor %}{% endfor %}")
+    started = time.monotonic()
+    errors = check_templates({"subject": "Hi", "html": source})
+    assert "templates cannot do this much work" in errors["html"]
+    assert time.monotonic() - started < 5
+    # a normal loop is fine
+    assert check_templates({"subject": "{% for n in range(11) %}{{ n }}{% endfor %}",
+                            "html": "x"}) == {}
+
+
 def test_syntax_errors_and_missing_templates_are_said_with_the_line():
     errors = check_templates({"subject": "Hi", "html": "<p>\n{{ customer.first_name }\n"})
     assert errors["html"].startswith("line 2: ")
