@@ -118,7 +118,15 @@ def _apply_consent(session: Session, shop_id: int, customer: Customer, to_email:
     store.prefetch([record])
     store.apply(record)
     store.finish()
-    session.expire(customer)
+    session.refresh(customer)
+    if customer.email_marketing != UNSUBSCRIBED:
+        # The record found another profile (a guest's address shared with a registered
+        # customer): this shopper is unsubscribed all the same.
+        log.warning("email.unsubscribe.applied_directly",
+                    extra={"shop_id": shop_id, "customer_id": customer.id})
+        customer.email_marketing = UNSUBSCRIBED
+        customer.email_marketing_updated_at = when
+        session.flush()
 
 
 def _exit_marketing_runs(session: Session, shop_id: int, customer_id: int,

@@ -191,3 +191,17 @@ def test_the_push_skips_a_shopper_who_subscribed_again(session, shop):
     # (still subscribed: nothing was unsubscribed, so nothing is pushed, no request made)
     with responses.RequestsMock():
         assert push_unsubscribe(session, shop.id, message.customer_id) == "not unsubscribed"
+
+
+def test_a_guest_profile_is_unsubscribed_and_shopify_is_not_asked(client, session, shop):
+    # given a shopper known by email only (a guest checkout), with no Shopify customer
+    message = sent_message(session, shop, platform_customer_id=None,
+                           email="guest@example.com")
+
+    client.post(_path(message.id), data=ONE_CLICK)
+
+    session.expire_all()
+    assert session.get(Customer, message.customer_id).email_marketing == "unsubscribed"
+    assert [e.kind for e in session.scalars(select(StoredEvent).where(
+        StoredEvent.customer_id == message.customer_id))] == ["email_marketing_changed"]
+    assert [j for j in get_queue("default").jobs if j.func_name == PUSH_JOB] == []
