@@ -11,8 +11,10 @@ Two guards, so the editor can say what is wrong before anything is sent:
   internals (an attribute or key starting with "_", `mro`, `.format`/`.format_map`, the `attr`
   filter, a filter's `attribute=` naming such a thing), in words with the line number, then
   renders the step once with `sample_variables()`; a refusal at render time is a message too.
-- at render time the sandbox refuses the same things (`SecurityError`), and the immutable
-  sandbox refuses changing the variables in place; `render_email` raises `TemplateRefused`.
+- at render time the sandbox refuses the same things (`SecurityError`), including names
+  built at render time; the immutable sandbox refuses changing the variables in place; a
+  dict offers its keys, never its methods (`checkout.items` is the list of items); loops over
+  ranges and repeated text have a budget per render. `render_email` raises `TemplateRefused`.
 
 The variables a template can use are `VARIABLES` (name → what it is); app/flows/variables.py
 builds them. A missing value is empty, however deep (`customer.nothing.deeper`: Jinja's
@@ -287,7 +289,9 @@ def _static_refusals(tree: nodes.Template) -> list[str]:
                 continue
             values = [kw.value.value for kw in node.kwargs
                       if kw.key == "attribute" and isinstance(kw.value, nodes.Const)]
-            values += [arg.value for arg in node.args if isinstance(arg, nodes.Const)]
+            # Their first argument names an attribute (later ones are values, e.g. the '_x'
+            # of selectattr('sku', 'equalto', '_x')).
+            values += [arg.value for arg in node.args[:1] if isinstance(arg, nodes.Const)]
             for value in values:
                 part = _dotted_refused(value)
                 if part:

@@ -87,6 +87,13 @@ def test_the_html_is_escaped_and_the_subject_and_text_are_not():
     assert rendered.text == "Hi <b>Tom & Jerry</b>"
 
 
+def test_a_value_starting_with_an_underscore_is_only_data():
+    step = {"subject": "{{ checkout.items|selectattr('title', 'equalto', '_x')|list|length }}"
+                       "{{ ['a', 'b']|join('_') }}", "html": "x"}
+    assert check_templates(step) == {}
+    assert render_email(step, sample_variables()).subject == "0a_b"
+
+
 def test_missing_values_are_empty_never_an_error():
     step = {"subject": "Hi {{ customer.first_name or 'there' }}{{ customer.nothing.deeper }}",
             "html": "{{ order.items[0].title }}{% for i in checkout.items %}{{ i }}{% endfor %}"
