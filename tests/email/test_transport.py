@@ -244,3 +244,22 @@ def test_smtps_speaks_tls_from_the_first_byte(app, tmp_path):
             untrusted.send(_mail("maya@example.com"))
     finally:
         server.controller.stop()
+
+
+def test_a_5xx_to_the_content_is_a_hard_refusal_and_a_refused_sender_is_not(smtp_server):
+    async def handle_DATA(smtp, session, envelope):
+        return "554 5.7.1 Message rejected as spam"
+
+    smtp_server.handler.handle_DATA = handle_DATA
+    transport = SMTPTransport(smtp_server.url)
+    with pytest.raises(HardRefusal, match="554"):
+        transport.send(_mail("maya@example.com"))
+
+    # a refused sender is the store's configuration, not the shopper's address
+    async def handle_MAIL(smtp, session, envelope, address, mail_options):
+        return "553 5.7.1 Sender address not allowed"
+
+    smtp_server.handler.handle_MAIL = handle_MAIL
+    transport = SMTPTransport(smtp_server.url)
+    with pytest.raises(SoftFailure, match="refused the sender"):
+        transport.send(_mail("maya@example.com"))
