@@ -86,6 +86,7 @@ def test_one_click_unsubscribes_stops_marketing_runs_and_tells_shopify(app, clie
     # ... and a job tells Shopify
     pushes = [list(j.args) for j in get_queue("default").jobs if j.func_name == PUSH_JOB]
     assert pushes == [[shop.id, customer_id]]
+    session.close()  # the job writes in its own transaction (SQLite has one writer at a time)
     with responses.RequestsMock() as rsps:
         rsps.add(responses.POST, ENDPOINT, json=_consent_answer(gid))
         # the queued job, run in this process (so the stubbed HTTP edge sees its request)
