@@ -25,7 +25,20 @@ class Envelope:
     open_url: str | None = None  # the open pixel
 
 
-def compose(rendered: RenderedEmail, envelope: Envelope) -> EmailMessage:
+def envelope_for(session, shop, to: str, *, message_pk: int | None = None) -> Envelope:
+    """The store's sender, reply-to and the message's unsubscribe link (none for a test)."""
+    from app.email import tokens
+    from app.settings.service import read_settings
+
+    settings = read_settings(session, shop)
+    return Envelope(sender_name=settings.sender_name, sender_email=settings.sender_email or "",
+                    reply_to=settings.reply_to, to=to,
+                    unsubscribe_url=(tokens.url("unsubscribe", message_pk)
+                                     if message_pk is not None else None))
+
+
+def compose(rendered: RenderedEmail, envelope: Envelope, *,
+            message_pk: int | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = formataddr((envelope.sender_name, envelope.sender_email))
     msg["To"] = envelope.to

@@ -1,0 +1,453 @@
+"""Sending a flow's emails, exactly once.
+
+The rule. A message is a row before it is anything else: `queue_email` writes it under its
+unique (run, step), so a step run twice, a redelivered trigger or a retried job finds the
+same row. `deliver` then moves it through these states, each change committed on its own:
+
+    queued ──render──▶ (claim, one transaction: the shopper's row locked FOR UPDATE; exit
+                        conditions, consent, suppression and smart sending checked again)
+           ──▶ sending ──hand to the mail server (or the outbox)──▶ sent | suppressed | failed
+
+- Only a `queued` message is ever claimed, and the claim is a committed state change, so two
+  workers (a double enqueue, a retry) cannot both send: the second finds `sending` or later.
+- A crash before the claim leaves `queued`: the job's retry, or the sweep's `requeue_stale`
+  (Redis lost the job), delivers it later, once.
+- A crash after the claim leaves `sending`, and nobody can know whether the server took it.
+  Such a message is never sent again: `resolve_unknown` marks it failed, "outcome unknown
+  after a worker stopped; not resent", after `UNKNOWN_AFTER`. One possibly missing email is
+  the price of never sending two.
+- A hard refusal (5xx) suppresses the address for every later send in the store, visibly; a
+  soft one (4xx, timeout, connection lost) marks the message failed with the reason. Neither
+  is resent automatically (no endless resends after a provider rejection).
+
+Quiet hours defer a step (the run waits, nothing is written); a message skipped by consent,
+suppression or smart sending is written with its reason and not rescheduled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from flask import Flask, current_app
+from redis.exceptions import RedisError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db import after_commit, db, insert_for, utcnow
+from app.email import compose as composing
+from app.email import transport as transports
+from app.email.render import TemplateRefused, render_email
+from app.flows import policy, variables
+from app.flows.definition import walk
+from app.flows.models import (
+    FAILED,
+    LIVE,
+    MARKETING,
+    QUEUED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    STEP_DONE,
+    STEP_SKIPPED,
+    SUPPRESSED,
+    Flow,
+    FlowRun,
+    FlowRunStep,
+    Message,
+    OutboxMail,
+)
+from app.flows.service import definition_of
+from app.profiles.identity import normalize_email
+from app.profiles.models import Customer
+from app.settings.service import read_settings
+from app.settings.timezone import UTC_ZONE, zone_or_none
+from app.shops.models import Shop
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "jobs.flow_sending.send_message"
+SEND_QUEUE = "default"
+# A queued message older than this whose job Redis no longer has is enqueued again.
+STALE_AFTER = timedelta(minutes=5)
+# A message still `sending` after this was being handed over when its worker stopped.
+UNKNOWN_AFTER = timedelta(minutes=15)
+UNKNOWN_REASON = "outcome unknown after a worker stopped; not resent"
+NO_SENDER_REASON = "the store has no sender address: set one in Settings"
+NO_EMAIL_REASON = "no email address"
+QUIET_REASON = "quiet hours"
+REQUEUE_BATCH = 1000
+
+# Test seam: named points of `deliver` ("rendered", "claimed", "sent") at which the crash
+# tests stop a worker (os._exit in a forked child). Empty in production.
+checkpoints: dict[str, Callable[[int], None]] = {}
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What an email step did. `status`: "queued" (a message will be delivered), "skipped"
+    (recorded with `reason`; `exited` when the run itself must stop, e.g. the shopper
+    ordered), "deferred" (quiet hours: run the step again at `defer_until`)."""
+
+    status: str
+    reason: str | None = None
+    message_pk: int | None = None
+    defer_until: datetime | None = None
+    exited: bool = False
+
+
+class TestSendRefused(ValueError):
+    """A test send cannot be made (no such email step); the message says why."""
+
+
+def _exit_reason(session: Session, run: FlowRun, now: datetime) -> str | None:
+    # The engine's exit conditions (order placed, unsubscribed, redacted, filters): imported
+    # here, as the engine imports this module.
+    from app.flows import exits
+
+    return exits.exit_reason(session, run, now)
+
+
+def find_step(definition: dict[str, Any], step_id: str) -> dict[str, Any] | None:
+    return next((s for s in walk(definition.get("steps") or []) if s.get("id") == step_id),
+                None)
+
+
+def _zone(name: str | None):
+    return zone_or_none(name) or UTC_ZONE
+
+
+def _record_step(session: Session, run: FlowRun, step: dict[str, Any], status: str,
+                 reason: str | None, message_pk: int | None, now: datetime) -> None:
+    session.execute(insert_for(session, FlowRunStep).values(
+        shop_id=run.shop_id, run_id=run.id, step_id=step["id"], step_type="email",
+        status=status, reason=reason,
+        detail={"message_pk": message_pk} if message_pk is not None else None, at=now,
+    ).on_conflict_do_nothing(index_elements=["run_id", "step_id"]))
+
+
+def _outcome_of(message: Message) -> StepOutcome:
+    if message.status in (SKIPPED, SUPPRESSED):
+        return StepOutcome("skipped", message.reason, message.id)
+    return StepOutcome("queued", message.reason, message.id)
+
+
+def _message_of(session: Session, run_id: int, step_id: str) -> Message | None:
+    return session.scalar(select(Message).where(Message.run_id == run_id,
+                                                Message.step_id == step_id))
+
+
+def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
+                definition: dict[str, Any], now: datetime) -> StepOutcome:
+    """Decide the email of `step` for `run` and write its message (queued, or skipped or
+    suppressed with the reason), once per (run, step); a queued message's delivery job is
+    enqueued when the caller commits. Quiet hours write nothing and defer the step."""
+    existing = _message_of(session, run.id, step["id"])
+    if existing is not None:
+        return _outcome_of(existing)
+    reason = _exit_reason(session, run, now)
+    if reason:
+        _record_step(session, run, step, STEP_SKIPPED, reason, None, now)
+        return StepOutcome("skipped", reason, exited=True)
+    customer = session.scalar(select(Customer).where(Customer.shop_id == run.shop_id,
+                                                     Customer.id == run.customer_id))
+    if customer is None or not customer.email:
+        _record_step(session, run, step, STEP_SKIPPED, NO_EMAIL_REASON, None, now)
+        return StepOutcome("skipped", NO_EMAIL_REASON)
+    shop = session.get(Shop, run.shop_id)
+    settings = read_settings(session, shop)
+    until = policy.quiet_until(now, settings.quiet_hours, _zone(settings.timezone))
+    if until is not None:
+        return StepOutcome("deferred", QUIET_REASON, defer_until=until)
+
+    status, reason = QUEUED, None
+    if not settings.can_send:
+        status, reason = SKIPPED, NO_SENDER_REASON
+    elif refusal := policy.consent_refusal(flow.category, definition.get("send_to", "subscribed"),
+                                           customer.email_marketing):
+        status, reason = SKIPPED, refusal
+    elif refusal := policy.suppression_reason(session, run.shop_id, customer.email):
+        status, reason = SUPPRESSED, refusal
+    elif refusal := _smart_sending(session, flow, definition, run.customer_id,
+                                   settings.smart_sending_hours, now):
+        status, reason = SKIPPED, refusal
+
+    message = Message(shop_id=run.shop_id, flow_id=flow.id, run_id=run.id, step_id=step["id"],
+                      customer_id=run.customer_id, category=flow.category, test=False,
+                      to_email=customer.email, status=status, reason=reason, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        # Another worker ran this step at the same moment: its message is the one.
+        message = _message_of(session, run.id, step["id"])
+        return _outcome_of(message)
+    _record_step(session, run, step, STEP_DONE if status == QUEUED else STEP_SKIPPED,
+                 reason, message.id, now)
+    if status == QUEUED:
+        enqueue_after_commit(session, [message.id])
+    return _outcome_of(message)
+
+
+def _smart_sending(session: Session, flow: Flow, definition: dict[str, Any],
+                   customer_id: int, hours: int, now: datetime, *,
+                   exclude_pk: int | None = None) -> str | None:
+    if flow.category != MARKETING or not definition.get("smart_sending", True):
+        return None
+    return policy.smart_sending_refusal(session, flow.shop_id, customer_id, hours, now,
+                                        exclude_pk=exclude_pk)
+
+
+def enqueue_after_commit(session: Session, message_pks: list[int]) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    after_commit(session, "flows.send_message", message_pks, partial(enqueue_sends, app))
+
+
+def _job_id(message_pk: int) -> str:
+    return f"flow-message-{message_pk}"
+
+
+def enqueue_sends(app: Flask, message_pks: list[int]) -> None:
+    """Enqueue the delivery of each message. A lost enqueue is not lost mail: the message
+    is a queued row, and `requeue_stale` enqueues it again."""
+    from rq import Retry
+
+    from app.queue import get_queue
+
+    queue = get_queue(SEND_QUEUE, app)
+    for pk in message_pks:
+        try:
+            # Retrying is safe: a delivery after the claim never sends again.
+            queue.enqueue(SEND_JOB, pk, job_id=_job_id(pk), job_timeout=120,
+                          result_ttl=3600, failure_ttl=7 * 86400,
+                          retry=Retry(max=3, interval=[10, 60, 300]))
+        except RedisError:
+            log.warning("flows.send.enqueue_failed", extra={"message_pk": pk}, exc_info=True)
+
+
+# One mail server connection per worker process (and SMTP_URL), reused across messages; a
+# forked child never touches its parent's socket.
+_transport: dict[str, Any] = {}
+
+
+def current_transport(app: Flask) -> transports.Transport:
+    key = (os.getpid(), app.config.get("SMTP_URL"))
+    if _transport.get("key") != key:
+        old = _transport.get("transport")
+        if old is not None and _transport["key"][0] == key[0]:
+            old.close()
+        _transport["transport"] = transports.open_transport(app)
+        _transport["key"] = key
+    return _transport["transport"]
+
+
+@dataclass
+class _Prepared:
+    message: Message
+    run: FlowRun | None
+    flow: Flow | None
+    definition: dict[str, Any]
+    step: dict[str, Any] | None
+    shop: Shop
+
+
+def _prepare(session: Session, message: Message) -> _Prepared:
+    run = session.get(FlowRun, message.run_id) if message.run_id else None
+    flow = session.get(Flow, message.flow_id) if message.flow_id else None
+    definition = (definition_of(session, flow.id, run.version) if flow and run else None) or {}
+    step = find_step(definition, message.step_id) if message.step_id else None
+    return _Prepared(message, run, flow, definition, step, session.get(Shop, message.shop_id))
+
+
+def _finish(session: Session, message_pk: int, expected: str, status: str,
+            reason: str | None, **values: Any) -> bool:
+    """Move the message from `expected` to `status` and commit; False if it was not in
+    `expected` (someone else decided it)."""
+    done = session.execute(update(Message).where(
+        Message.id == message_pk, Message.status == expected,
+    ).values(status=status, reason=reason, **values)).rowcount
+    session.commit()
+    return bool(done)
+
+
+def _checkpoint(name: str, message_pk: int) -> None:
+    hook = checkpoints.get(name)
+    if hook is not None:
+        hook(message_pk)
+
+
+def deliver(message_pk: int, *, now: datetime | None = None) -> str:
+    """Deliver one queued message by the rule above; returns its status afterwards
+    ("queued" while its flow is not live: held, like its run). Safe to call any number of
+    times, from any number of workers."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with db.new_session() as session:
+        message = session.get(Message, message_pk)
+        if message is None:
+            return "missing"
+        if message.status != QUEUED:
+            return message.status
+        p = _prepare(session, message)
+        if p.flow is None or p.run is None or p.step is None:
+            _finish(session, message_pk, QUEUED, FAILED, "the flow step no longer exists")
+            return FAILED
+        if p.flow.status != LIVE:
+            return QUEUED
+        try:
+            rendered = render_email(p.step, variables.build(session, p.run, p.step, message_pk))
+        except TemplateRefused as exc:
+            _finish(session, message_pk, QUEUED, FAILED, f"the template failed: {exc}")
+            return FAILED
+        envelope = composing.envelope_for(session, p.shop, message.to_email,
+                                          message_pk=message_pk)
+        mime = composing.compose(rendered, envelope, message_pk=message_pk)
+        session.commit()  # end the read transaction before the claim
+        _checkpoint("rendered", message_pk)
+
+        refused = _claim(session, p, rendered.subject, mime["Message-ID"], now or utcnow())
+        if refused is not None:
+            return refused
+        _checkpoint("claimed", message_pk)
+        return _hand_over(session, app, p, mime)
+
+
+def _claim(session: Session, p: _Prepared, subject: str, message_id: str | None,
+           now: datetime) -> str | None:
+    """queued → sending, committed, after the last checks with the shopper's row locked
+    (two messages to one shopper are decided one after the other, so smart sending holds).
+    Returns None when claimed, else the message's status."""
+    pk = p.message.id
+    customer = session.scalar(select(Customer).where(
+        Customer.shop_id == p.message.shop_id, Customer.id == p.message.customer_id,
+    ).with_for_update())
+    status = session.scalar(select(Message.status).where(Message.id == pk).with_for_update())
+    if status != QUEUED:
+        session.rollback()
+        return status
+    settings = read_settings(session, p.shop)
+    refusal: tuple[str, str] | None = None
+    if customer is None or customer.deleted_at is not None:
+        refusal = (SKIPPED, "the shopper's profile was deleted")
+    elif reason := _exit_reason(session, p.run, now):
+        refusal = (SKIPPED, reason)
+    elif reason := policy.consent_refusal(p.flow.category,
+                                          p.definition.get("send_to", "subscribed"),
+                                          customer.email_marketing):
+        refusal = (SKIPPED, reason)
+    elif reason := policy.suppression_reason(session, p.message.shop_id, p.message.to_email):
+        refusal = (SUPPRESSED, reason)
+    elif reason := _smart_sending(session, p.flow, p.definition, customer.id,
+                                  settings.smart_sending_hours, now, exclude_pk=pk):
+        refusal = (SKIPPED, reason)
+    if refusal is not None:
+        _finish(session, pk, QUEUED, *refusal)
+        return refusal[0]
+    _finish(session, pk, QUEUED, SENDING, None, sending_at=now, subject=subject,
+            message_id=message_id)
+    return None
+
+
+def _hand_over(session: Session, app: Flask, p: _Prepared, mime) -> str:
+    """Give the claimed message to the mail server (or the outbox) and record the outcome."""
+    pk, shop_id = p.message.id, p.message.shop_id
+    transport = current_transport(app)
+    if transport.outbox:
+        session.add(OutboxMail(message_pk=pk, shop_id=shop_id, raw=mime.as_string()))
+        _finish(session, pk, SENDING, SENT, None, sent_at=utcnow())
+        return SENT
+    try:
+        transport.send(mime)
+    except transports.HardRefusal as exc:
+        reason = f"refused by the mail server: {exc}"
+        policy.suppress(session, shop_id, p.message.to_email, reason, pk, utcnow())
+        _finish(session, pk, SENDING, SUPPRESSED, reason)
+        log.info("flows.send.refused", extra={"message_pk": pk})
+        return SUPPRESSED
+    except Exception as exc:  # noqa: BLE001 - 4xx, timeouts and the unforeseen alike
+        # Never resent automatically: the server may have taken it (a timeout after DATA).
+        reason = f"not delivered: {exc}" if isinstance(exc, transports.SoftFailure) else (
+            f"not delivered: {type(exc).__name__}: {exc}")
+        _finish(session, pk, SENDING, FAILED, reason[:1000])
+        log.warning("flows.send.failed", extra={"message_pk": pk, "reason": reason})
+        return FAILED
+    _checkpoint("sent", pk)
+    _finish(session, pk, SENDING, SENT, None, sent_at=utcnow())
+    return SENT
+
+
+def requeue_stale(session: Session, now: datetime | None = None) -> int:
+    """Enqueue again the queued messages of live flows older than `STALE_AFTER` whose job
+    Redis no longer holds (a restart, a flush); returns how many."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from app.queue import get_redis
+
+    now = now or utcnow()
+    pks = list(session.scalars(select(Message.id).join(Flow, Flow.id == Message.flow_id).where(
+        Message.status == QUEUED, Message.test.is_(False), Flow.status == LIVE,
+        Message.created_at < now - STALE_AFTER,
+    ).order_by(Message.id).limit(REQUEUE_BATCH)))
+    if not pks:
+        return 0
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    redis = get_redis(app)
+    pending = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    lost = []
+    for pk in pks:
+        try:
+            if Job.fetch(_job_id(pk), connection=redis).get_status() in pending:
+                continue
+        except NoSuchJobError:
+            pass
+        lost.append(pk)
+    enqueue_sends(app, lost)
+    if lost:
+        log.info("flows.send.requeued", extra={"count": len(lost)})
+    return len(lost)
+
+
+def resolve_unknown(session: Session, now: datetime | None = None) -> int:
+    """Mark failed, never to be resent, every message left `sending` for `UNKNOWN_AFTER`
+    (its worker stopped between the claim and the record); commits; returns how many."""
+    now = now or utcnow()
+    count = session.execute(update(Message).where(
+        Message.status == SENDING, Message.sending_at < now - UNKNOWN_AFTER,
+    ).values(status=FAILED, reason=UNKNOWN_REASON)).rowcount
+    session.commit()
+    if count:
+        log.warning("flows.send.outcome_unknown", extra={"count": count})
+    return count
+
+
+def test_send(session: Session, shop: Shop, flow: Flow, step_id: str, to: str,
+              customer_id: int | None = None) -> Message:
+    """Send one email step to `to` now (the merchant's own address), rendered with
+    `customer_id`'s data (else the store's alone): a `test` message, without tracking or an
+    unsubscribe link, counted nowhere. Commits; raises TestSendRefused or TemplateRefused."""
+    step = find_step(flow.definition, step_id)
+    if step is None or step.get("type") != "email":
+        raise TestSendRefused(f"this flow has no email step {step_id!r}")
+    if normalize_email(to) is None:
+        raise TestSendRefused("enter an email address to send the test to")
+    rendered = render_email(step, variables.for_customer(session, shop, customer_id, step, None))
+    rendered = dataclasses.replace(rendered, subject=f"[Test] {rendered.subject}")
+    mime = composing.compose(rendered, composing.envelope_for(session, shop, to))
+    now = utcnow()
+    message = Message(shop_id=shop.id, flow_id=flow.id, step_id=step_id,
+                      customer_id=customer_id, category=flow.category, test=True,
+                      to_email=to, subject=rendered.subject, status=SENDING, sending_at=now,
+                      message_id=mime["Message-ID"], created_at=now)
+    session.add(message)
+    session.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _hand_over(session, app, _Prepared(message, None, flow, flow.definition, step, shop), mime)
+    session.refresh(message)
+    return message
