@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, literal, select
 from sqlalchemy.orm import Session
 
 from app.db import insert_for
@@ -81,6 +81,29 @@ def smart_sending_refusal(session: Session, shop_id: int, customer_id: int, hour
     if session.scalar(select(exists(query))):
         return SMART_SENDING_REASON.format(hours=hours)
     return None
+
+
+def standing(session: Session, shop_id: int, customer_id: int, email: str | None, hours: int,
+             now: datetime, *, exclude_pk: int | None = None) -> tuple[str | None, str | None]:
+    """`suppression_reason` and `smart_sending_refusal` in one round trip (the send path
+    asks both for every message)."""
+    normalized = normalize_email(email)
+    if normalized is None:
+        return "no email address", None
+    suppression = select(EmailSuppression.reason).where(
+        EmailSuppression.shop_id == shop_id,
+        EmailSuppression.email_normalized == normalized).limit(1).scalar_subquery()
+    recent = select(Message.id).where(
+        Message.shop_id == shop_id, Message.customer_id == customer_id,
+        Message.category == MARKETING, Message.test.is_(False),
+        Message.status.in_((SENDING, SENT)),
+        Message.sending_at >= now - timedelta(hours=max(hours, 0)))
+    if exclude_pk is not None:
+        recent = recent.where(Message.id != exclude_pk)
+    reason, mailed = session.execute(select(
+        suppression, exists(recent) if hours > 0 else literal(False))).one()
+    return (None if reason is None else f"suppressed address: {reason}",
+            SMART_SENDING_REASON.format(hours=hours) if mailed else None)
 
 
 def _clock(value: str) -> time:

@@ -38,7 +38,6 @@ from typing import Any
 from flask import Flask, current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, db, insert_for, utcnow
@@ -149,9 +148,6 @@ def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any]
     """Decide the email of `step` for `run` and write its message (queued, or skipped or
     suppressed with the reason), once per (run, step); a queued message's delivery job is
     enqueued when the caller commits. Quiet hours write nothing and defer the step."""
-    existing = _message_of(session, run.id, step["id"])
-    if existing is not None:
-        return _outcome_of(existing)
     reason = _exit_reason(session, run, now)
     if reason:
         _record_step(session, run, step, STEP_SKIPPED, reason, None, now)
@@ -173,36 +169,38 @@ def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any]
     elif refusal := policy.consent_refusal(flow.category, definition.get("send_to", "subscribed"),
                                            customer.email_marketing):
         status, reason = SKIPPED, refusal
-    elif refusal := policy.suppression_reason(session, run.shop_id, customer.email):
-        status, reason = SUPPRESSED, refusal
-    elif refusal := _smart_sending(session, flow, definition, run.customer_id,
-                                   settings.smart_sending_hours, now):
-        status, reason = SKIPPED, refusal
+    elif refusal := _standing(session, flow, definition, customer, customer.email,
+                              settings.smart_sending_hours, now):
+        status, reason = refusal
 
-    message = Message(shop_id=run.shop_id, flow_id=flow.id, run_id=run.id, step_id=step["id"],
-                      customer_id=run.customer_id, category=flow.category, test=False,
-                      to_email=customer.email, status=status, reason=reason, created_at=now)
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        # Another worker ran this step at the same moment: its message is the one.
-        message = _message_of(session, run.id, step["id"])
-        return _outcome_of(message)
+    # The (run, step) key decides: a second worker running this step at the same moment
+    # (or a step run again after a crash) gets the first one's message.
+    pk = session.scalar(insert_for(session, Message).values(
+        shop_id=run.shop_id, flow_id=flow.id, run_id=run.id, step_id=step["id"],
+        customer_id=run.customer_id, category=flow.category, test=False,
+        to_email=customer.email, status=status, reason=reason, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["run_id", "step_id"]).returning(Message.id))
+    if pk is None:
+        return _outcome_of(_message_of(session, run.id, step["id"]))
     _record_step(session, run, step, STEP_DONE if status == QUEUED else STEP_SKIPPED,
-                 reason, message.id, now)
+                 reason, pk, now)
     if status == QUEUED:
-        enqueue_after_commit(session, [message.id])
-    return _outcome_of(message)
+        enqueue_after_commit(session, [pk])
+        return StepOutcome("queued", None, pk)
+    return StepOutcome("skipped", reason, pk)
 
 
-def _smart_sending(session: Session, flow: Flow, definition: dict[str, Any],
-                   customer_id: int, hours: int, now: datetime, *,
-                   exclude_pk: int | None = None) -> str | None:
+def _standing(session: Session, flow: Flow, definition: dict[str, Any], customer: Customer,
+              email: str, hours: int, now: datetime, *,
+              exclude_pk: int | None = None) -> tuple[str, str] | None:
+    """(status, reason) when the suppression list or smart sending holds the email back."""
     if flow.category != MARKETING or not definition.get("smart_sending", True):
-        return None
-    return policy.smart_sending_refusal(session, flow.shop_id, customer_id, hours, now,
+        hours = 0
+    suppressed, smart = policy.standing(session, flow.shop_id, customer.id, email, hours, now,
                                         exclude_pk=exclude_pk)
+    if suppressed:
+        return SUPPRESSED, suppressed
+    return (SKIPPED, smart) if smart else None
 
 
 def enqueue_after_commit(session: Session, message_pks: list[int]) -> None:
@@ -258,12 +256,12 @@ class _Prepared:
     shop: Shop
 
 
-def _prepare(session: Session, message: Message) -> _Prepared:
-    run = session.get(FlowRun, message.run_id) if message.run_id else None
-    flow = session.get(Flow, message.flow_id) if message.flow_id else None
-    definition = (definition_of(session, flow.id, run.version) if flow and run else None) or {}
-    step = find_step(definition, message.step_id) if message.step_id else None
-    return _Prepared(message, run, flow, definition, step, session.get(Shop, message.shop_id))
+def _definition(session: Session, flow: Flow, version: int) -> dict[str, Any]:
+    """The definition a run on `version` follows (the flow's own when it is the current
+    one, which the caller has loaded already)."""
+    if version == flow.version:
+        return flow.definition
+    return definition_of(session, flow.id, version) or {}
 
 
 def _finish(session: Session, message_pk: int, expected: str, status: str,
@@ -286,51 +284,60 @@ def _checkpoint(name: str, message_pk: int) -> None:
 def deliver(message_pk: int, *, now: datetime | None = None) -> str:
     """Deliver one queued message by the rule above; returns its status afterwards
     ("queued" while its flow is not live: held, like its run). Safe to call any number of
-    times, from any number of workers."""
+    times, from any number of workers.
+
+    One transaction renders and claims: the message's row and then the shopper's are locked
+    (FOR UPDATE, in that order everywhere), so a second delivery of the same message waits
+    and then finds it claimed, and two messages to one shopper are decided one after the
+    other (smart sending holds). The claim commits before the server is contacted."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with db.new_session() as session:
-        message = session.get(Message, message_pk)
-        if message is None:
+        found = session.execute(
+            select(Message, FlowRun, Flow)
+            .outerjoin(FlowRun, FlowRun.id == Message.run_id)
+            .outerjoin(Flow, Flow.id == Message.flow_id)
+            .where(Message.id == message_pk).with_for_update(of=Message)).first()
+        if found is None:
             return "missing"
+        message, run, flow = found
         if message.status != QUEUED:
             return message.status
-        p = _prepare(session, message)
-        if p.flow is None or p.run is None or p.step is None:
+        definition = _definition(session, flow, run.version) if flow and run else {}
+        step = find_step(definition, message.step_id) if message.step_id else None
+        if step is None:
             _finish(session, message_pk, QUEUED, FAILED, "the flow step no longer exists")
             return FAILED
-        if p.flow.status != LIVE:
+        if flow.status != LIVE:
+            session.rollback()
             return QUEUED
+        customer = session.scalar(select(Customer).where(
+            Customer.shop_id == message.shop_id, Customer.id == message.customer_id,
+        ).with_for_update())
+        p = _Prepared(message, run, flow, definition, step, session.get(Shop, message.shop_id))
         try:
-            rendered = render_email(p.step, variables.build(session, p.run, p.step, message_pk))
+            rendered = render_email(step, variables.build(session, run, step, message_pk,
+                                                          customer=customer))
         except TemplateRefused as exc:
             _finish(session, message_pk, QUEUED, FAILED, f"the template failed: {exc}")
             return FAILED
         envelope = composing.envelope_for(session, p.shop, message.to_email,
                                           message_pk=message_pk)
         mime = composing.compose(rendered, envelope, message_pk=message_pk)
-        session.commit()  # end the read transaction before the claim
         _checkpoint("rendered", message_pk)
 
-        refused = _claim(session, p, rendered.subject, mime["Message-ID"], now or utcnow())
+        refused = _claim(session, p, customer, rendered.subject, mime["Message-ID"],
+                         now or utcnow())
         if refused is not None:
             return refused
         _checkpoint("claimed", message_pk)
         return _hand_over(session, app, p, mime)
 
 
-def _claim(session: Session, p: _Prepared, subject: str, message_id: str | None,
-           now: datetime) -> str | None:
-    """queued → sending, committed, after the last checks with the shopper's row locked
-    (two messages to one shopper are decided one after the other, so smart sending holds).
-    Returns None when claimed, else the message's status."""
+def _claim(session: Session, p: _Prepared, customer: Customer | None, subject: str,
+           message_id: str | None, now: datetime) -> str | None:
+    """queued → sending, committed, after the last checks (the caller holds the message's
+    and the shopper's rows). Returns None when claimed, else the message's new status."""
     pk = p.message.id
-    customer = session.scalar(select(Customer).where(
-        Customer.shop_id == p.message.shop_id, Customer.id == p.message.customer_id,
-    ).with_for_update())
-    status = session.scalar(select(Message.status).where(Message.id == pk).with_for_update())
-    if status != QUEUED:
-        session.rollback()
-        return status
     settings = read_settings(session, p.shop)
     refusal: tuple[str, str] | None = None
     if customer is None or customer.deleted_at is not None:
@@ -341,11 +348,9 @@ def _claim(session: Session, p: _Prepared, subject: str, message_id: str | None,
                                           p.definition.get("send_to", "subscribed"),
                                           customer.email_marketing):
         refusal = (SKIPPED, reason)
-    elif reason := policy.suppression_reason(session, p.message.shop_id, p.message.to_email):
-        refusal = (SUPPRESSED, reason)
-    elif reason := _smart_sending(session, p.flow, p.definition, customer.id,
-                                  settings.smart_sending_hours, now, exclude_pk=pk):
-        refusal = (SKIPPED, reason)
+    else:
+        refusal = _standing(session, p.flow, p.definition, customer, p.message.to_email,
+                            settings.smart_sending_hours, now, exclude_pk=pk)
     if refusal is not None:
         _finish(session, pk, QUEUED, *refusal)
         return refusal[0]

@@ -34,27 +34,27 @@ from app.shops.models import Shop
 RECOMMENDATIONS = 3
 
 
-def build(session: Session, run: FlowRun, step: dict[str, Any],
-          message_pk: int) -> dict[str, Any]:
-    """The variables of the email `message_pk`, sent by `run` at `step`."""
+def build(session: Session, run: FlowRun, step: dict[str, Any], message_pk: int, *,
+          customer: Customer | None = None) -> dict[str, Any]:
+    """The variables of the email `message_pk`, sent by `run` at `step` (`customer`: the
+    run's shopper when the caller has the row already)."""
     shop = session.get(Shop, run.shop_id)
     variables = for_customer(session, shop, run.customer_id, step, run.context or {},
-                             message_pk=message_pk)
+                             message_pk=message_pk, customer=customer)
     variables["discount"] = discount_of_run(session, run.shop_id, run.id)
     return variables
 
 
 def for_customer(session: Session, shop: Shop, customer_id: int | None, step: dict[str, Any],
-                 context: dict[str, Any] | None, *,
-                 message_pk: int | None = None) -> dict[str, Any]:
+                 context: dict[str, Any] | None, *, message_pk: int | None = None,
+                 customer: Customer | None = None) -> dict[str, Any]:
     """The variables for `customer_id` (None: the store's alone) and a trigger's `context`
     (None: the shopper's latest checkout and order, as the editor's live preview and a test
     send show them). Without `message_pk` the links are those of no message (the
     unsubscribe page says the link is not valid)."""
     if context is None:
         context = sample_context(session, shop.id, customer_id)
-    customer = None
-    if customer_id is not None:
+    if customer is None and customer_id is not None:
         customer = session.scalar(select(Customer).where(
             Customer.shop_id == shop.id, Customer.id == customer_id))
     event = dict(context.get("event") or {})
