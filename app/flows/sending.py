@@ -66,6 +66,7 @@ from app.flows.models import (
 from app.flows.service import definition_of
 from app.profiles.identity import normalize_email
 from app.profiles.models import Customer
+from app.settings.models import ShopSettings
 from app.settings.service import read_settings
 from app.settings.timezone import UTC_ZONE, zone_or_none
 from app.shops.models import Shop
@@ -215,19 +216,21 @@ def _job_id(message_pk: int) -> str:
 def enqueue_sends(app: Flask, message_pks: list[int]) -> None:
     """Enqueue the delivery of each message. A lost enqueue is not lost mail: the message
     is a queued row, and `requeue_stale` enqueues it again."""
-    from rq import Retry
+    from rq import Queue, Retry
 
     from app.queue import get_queue
 
     queue = get_queue(SEND_QUEUE, app)
-    for pk in message_pks:
-        try:
-            # Retrying is safe: a delivery after the claim never sends again.
-            queue.enqueue(SEND_JOB, pk, job_id=_job_id(pk), job_timeout=120,
-                          result_ttl=3600, failure_ttl=7 * 86400,
-                          retry=Retry(max=3, interval=[10, 60, 300]))
-        except RedisError:
-            log.warning("flows.send.enqueue_failed", extra={"message_pk": pk}, exc_info=True)
+    # Retrying is safe: a delivery after the claim never sends again.
+    jobs = [Queue.prepare_data(SEND_JOB, (pk,), job_id=_job_id(pk), timeout=120,
+                               result_ttl=3600, failure_ttl=7 * 86400,
+                               retry=Retry(max=3, interval=[10, 60, 300]))
+            for pk in message_pks]
+    try:
+        queue.enqueue_many(jobs)  # one round trip for a batch
+    except RedisError:
+        log.warning("flows.send.enqueue_failed", extra={"message_pks": message_pks[:20]},
+                    exc_info=True)
 
 
 # One mail server connection per worker process (and SMTP_URL), reused across messages; a
@@ -291,15 +294,21 @@ def deliver(message_pk: int, *, now: datetime | None = None) -> str:
     and then finds it claimed, and two messages to one shopper are decided one after the
     other (smart sending holds). The claim commits before the server is contacted."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    with db.new_session() as session:
+    # One connection for the whole delivery (a commit does not hand it back to the pool).
+    with db.engine.connect() as connection, Session(bind=connection,
+                                                     expire_on_commit=False) as session:
+        # The store and its settings come along, so the renderer and the claim read them
+        # from the session without another round trip.
         found = session.execute(
-            select(Message, FlowRun, Flow)
+            select(Message, FlowRun, Flow, Shop, ShopSettings)
+            .join(Shop, Shop.id == Message.shop_id)
+            .outerjoin(ShopSettings, ShopSettings.shop_id == Message.shop_id)
             .outerjoin(FlowRun, FlowRun.id == Message.run_id)
             .outerjoin(Flow, Flow.id == Message.flow_id)
             .where(Message.id == message_pk).with_for_update(of=Message)).first()
         if found is None:
             return "missing"
-        message, run, flow = found
+        message, run, flow, shop, _settings = found
         if message.status != QUEUED:
             return message.status
         definition = _definition(session, flow, run.version) if flow and run else {}
@@ -313,10 +322,10 @@ def deliver(message_pk: int, *, now: datetime | None = None) -> str:
         customer = session.scalar(select(Customer).where(
             Customer.shop_id == message.shop_id, Customer.id == message.customer_id,
         ).with_for_update())
-        p = _Prepared(message, run, flow, definition, step, session.get(Shop, message.shop_id))
+        p = _Prepared(message, run, flow, definition, step, shop)
         try:
-            rendered = render_email(step, variables.build(session, run, step, message_pk,
-                                                          customer=customer))
+            rendered = render_email(step, variables.build(
+                session, run, step, message_pk, customer=customer, definition=definition))
         except TemplateRefused as exc:
             _finish(session, message_pk, QUEUED, FAILED, f"the template failed: {exc}")
             return FAILED

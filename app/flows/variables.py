@@ -35,14 +35,23 @@ RECOMMENDATIONS = 3
 
 
 def build(session: Session, run: FlowRun, step: dict[str, Any], message_pk: int, *,
-          customer: Customer | None = None) -> dict[str, Any]:
+          customer: Customer | None = None,
+          definition: dict[str, Any] | None = None) -> dict[str, Any]:
     """The variables of the email `message_pk`, sent by `run` at `step` (`customer`: the
-    run's shopper when the caller has the row already)."""
+    run's shopper and `definition` the run's, when the caller has them already: a flow
+    without a discount step has no code to look up)."""
     shop = session.get(Shop, run.shop_id)
     variables = for_customer(session, shop, run.customer_id, step, run.context or {},
                              message_pk=message_pk, customer=customer)
-    variables["discount"] = discount_of_run(session, run.shop_id, run.id)
+    if definition is None or _has_discount_step(definition):
+        variables["discount"] = discount_of_run(session, run.shop_id, run.id)
     return variables
+
+
+def _has_discount_step(definition: dict[str, Any]) -> bool:
+    from app.flows.definition import walk
+
+    return any(s.get("type") == "discount" for s in walk(definition.get("steps") or []))
 
 
 def for_customer(session: Session, shop: Shop, customer_id: int | None, step: dict[str, Any],
