@@ -1,10 +1,11 @@
-"""The delivery job of a flow email (app/flows/sending.py has the exactly-once rule). Ids in,
-never objects; enqueued after the message's row is committed, with a retry that is safe
+"""The delivery jobs of flow emails (app/flows/sending.py has the exactly-once rule). Ids in,
+never objects; enqueued after the messages' rows are committed, with a retry that is safe
 because a delivery after the claim never sends again."""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 from app.flows import sending
 from jobs.context import app_context
@@ -12,8 +13,19 @@ from jobs.context import app_context
 log = logging.getLogger(__name__)
 
 
+def send_messages(message_pks: list[int]) -> dict:
+    """Deliver a batch of messages in one worker process, on one mail server connection."""
+    outcomes: Counter = Counter()
+    with app_context():
+        for pk in message_pks:
+            outcomes[sending.deliver(int(pk))] += 1
+    log.info("flows.send.delivered", extra={"count": len(message_pks),
+                                            "outcomes": dict(outcomes)})
+    return {"delivered": len(message_pks), "outcomes": dict(outcomes)}
+
+
 def send_message(message_pk: int) -> dict:
+    """Deliver one message (the same rule; for a message enqueued on its own)."""
     with app_context():
         status = sending.deliver(int(message_pk))
-    log.info("flows.send.delivered", extra={"message_pk": message_pk, "status": status})
     return {"message_pk": message_pk, "status": status}

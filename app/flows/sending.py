@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -73,7 +74,9 @@ from app.shops.models import Shop
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "jobs.flow_sending.send_message"
+SEND_JOB = "jobs.flow_sending.send_messages"
+SEND_BATCH = 50
+MARKER_TTL_SECONDS = 2 * 86400
 SEND_QUEUE = "default"
 # A queued message older than this whose job Redis no longer has is enqueued again.
 STALE_AFTER = timedelta(minutes=5)
@@ -209,25 +212,34 @@ def enqueue_after_commit(session: Session, message_pks: list[int]) -> None:
     after_commit(session, "flows.send_message", message_pks, partial(enqueue_sends, app))
 
 
-def _job_id(message_pk: int) -> str:
-    return f"flow-message-{message_pk}"
+def _marker(message_pk: int) -> str:
+    return f"sticky:flow-message:{message_pk}"
 
 
 def enqueue_sends(app: Flask, message_pks: list[int]) -> None:
-    """Enqueue the delivery of each message. A lost enqueue is not lost mail: the message
-    is a queued row, and `requeue_stale` enqueues it again."""
+    """Enqueue the delivery of the messages, `SEND_BATCH` to a job (one worker process
+    delivers a batch on one mail server connection). Each message's key in Redis names
+    its job, so the sweep can tell a waiting message from a lost one. A lost enqueue is not
+    lost mail: the message is a queued row, and `requeue_stale` enqueues it again."""
     from rq import Queue, Retry
 
     from app.queue import get_queue
 
     queue = get_queue(SEND_QUEUE, app)
-    # Retrying is safe: a delivery after the claim never sends again.
-    jobs = [Queue.prepare_data(SEND_JOB, (pk,), job_id=_job_id(pk), timeout=120,
-                               result_ttl=3600, failure_ttl=7 * 86400,
-                               retry=Retry(max=3, interval=[10, 60, 300]))
-            for pk in message_pks]
     try:
-        queue.enqueue_many(jobs)  # one round trip for a batch
+        pipe = queue.connection.pipeline()
+        jobs = []
+        for i in range(0, len(message_pks), SEND_BATCH):
+            batch = list(message_pks[i:i + SEND_BATCH])
+            job_id = f"flow-messages-{batch[0]}-{uuid.uuid4().hex[:12]}"
+            # Retrying is safe: a delivery after the claim never sends again.
+            jobs.append(Queue.prepare_data(SEND_JOB, (batch,), job_id=job_id, timeout=600,
+                                           result_ttl=3600, failure_ttl=7 * 86400,
+                                           retry=Retry(max=3, interval=[10, 60, 300])))
+            for pk in batch:
+                pipe.set(_marker(pk), job_id, ex=MARKER_TTL_SECONDS)
+        queue.enqueue_many(jobs, pipeline=pipe)
+        pipe.execute()
     except RedisError:
         log.warning("flows.send.enqueue_failed", extra={"message_pks": message_pks[:20]},
                     exc_info=True)
@@ -415,12 +427,14 @@ def requeue_stale(session: Session, now: datetime | None = None) -> int:
     redis = get_redis(app)
     pending = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
     lost = []
-    for pk in pks:
-        try:
-            if Job.fetch(_job_id(pk), connection=redis).get_status() in pending:
-                continue
-        except NoSuchJobError:
-            pass
+    job_ids = redis.mget([_marker(pk) for pk in pks])
+    for pk, job_id in zip(pks, job_ids, strict=True):
+        if job_id is not None:
+            try:
+                if Job.fetch(job_id.decode(), connection=redis).get_status() in pending:
+                    continue
+            except NoSuchJobError:
+                pass
         lost.append(pk)
     enqueue_sends(app, lost)
     if lost:

@@ -313,7 +313,8 @@ def test_a_lost_queue_is_refilled_by_the_sweep_and_the_email_sent_once(app, stor
     # then it was sent once
     assert len(smtp_server.messages) == 1
     assert messages()[0].status == SENT
-    assert Job.fetch(f"flow-message-{outcome.message_pk}", connection=get_redis())
+    job_id = get_redis().get(f"sticky:flow-message:{outcome.message_pk}").decode()
+    assert Job.fetch(job_id, connection=get_redis()).get_status() == "finished"
 
 
 def test_a_test_send_goes_to_the_merchant_now_and_counts_nowhere(store, smtp_server):
@@ -329,3 +330,19 @@ def test_a_test_send_goes_to_the_merchant_now_and_counts_nowhere(store, smtp_ser
         sending.test_send(db.session, store, welcome, "nope", "owner@shop.example")
     with pytest.raises(sending.TestSendRefused):
         sending.test_send(db.session, store, welcome, "e1", "not an address")
+
+
+def test_the_messages_of_one_commit_are_delivered_by_one_job(app, store, smtp_server):
+    # given three shoppers' steps queued in one transaction (a sweep's batch)
+    welcome = flow(store)
+    shoppers = [customer(store, f"s{i}@example.com") for i in range(3)]
+    for shopper in shoppers:
+        sending.queue_email(db.session, run(store, welcome, shopper), welcome,
+                            welcome.definition["steps"][0], welcome.definition, NOW)
+    db.session.commit()
+    # then one job carries them, and a worker delivers each once
+    assert get_queue("default").count == 1
+    run_worker(app)
+    assert sorted(m["To"] for m in smtp_server.messages) == [
+        "s0@example.com", "s1@example.com", "s2@example.com"]
+    assert {m.status for m in messages()} == {SENT}
