@@ -181,7 +181,7 @@ def test_flows_benchmark_small_run_sends_each_email_once_and_prints_its_figures(
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stdout + done.stderr
-    for figure in ("steps/s", "emails/s (outcomes", "the limit", "ratio", "p95"):
+    for figure in ("steps/s", "emails/s (messages by status", "the limit", "ratio", "p95"):
         assert figure in done.stdout, done.stdout
     assert "CHECK FAILED" not in done.stdout
     import re
