@@ -39,6 +39,8 @@ from typing import Any
 from flask import Flask, current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.db import after_commit, db, insert_for, utcnow
@@ -296,19 +298,24 @@ def _checkpoint(name: str, message_pk: int) -> None:
         hook(message_pk)
 
 
-def deliver(message_pk: int, *, now: datetime | None = None) -> str:
+def deliver(message_pk: int, *, now: datetime | None = None,
+            connection: Connection | None = None) -> str:
     """Deliver one queued message by the rule above; returns its status afterwards
     ("queued" while its flow is not live: held, like its run). Safe to call any number of
-    times, from any number of workers.
+    times, from any number of workers. `connection`: a connection of the caller's to
+    deliver on (a batch job delivers many messages on one).
 
     One transaction renders and claims: the message's row and then the shopper's are locked
     (FOR UPDATE, in that order everywhere), so a second delivery of the same message waits
     and then finds it claimed, and two messages to one shopper are decided one after the
     other (smart sending holds). The claim commits before the server is contacted."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    # One connection for the whole delivery (a commit does not hand it back to the pool).
-    with db.engine.connect() as connection, Session(bind=connection,
-                                                     expire_on_commit=False) as session:
+    if connection is None:
+        with db.engine.connect() as own:
+            return deliver(message_pk, now=now, connection=own)
+    # One connection for the whole delivery, or a batch's (a commit does not hand it back to
+    # the pool, so no check-out ping and no reset between the steps).
+    with Session(bind=connection, expire_on_commit=False) as session:
         # The store and its settings come along, so the renderer and the claim read them
         # from the session without another round trip.
         found = session.execute(
@@ -338,12 +345,19 @@ def deliver(message_pk: int, *, now: datetime | None = None) -> str:
         try:
             rendered = render_email(step, variables.build(
                 session, run, step, message_pk, customer=customer, definition=definition))
+            envelope = composing.envelope_for(session, p.shop, message.to_email,
+                                              message_pk=message_pk)
+            mime = composing.compose(rendered, envelope, message_pk=message_pk)
         except TemplateRefused as exc:
             _finish(session, message_pk, QUEUED, FAILED, f"the template failed: {exc}")
             return FAILED
-        envelope = composing.envelope_for(session, p.shop, message.to_email,
-                                          message_pk=message_pk)
-        mime = composing.compose(rendered, envelope, message_pk=message_pk)
+        except SQLAlchemyError:
+            raise  # the database: the job's retry (nothing was claimed)
+        except Exception as exc:  # noqa: BLE001 - a message that cannot be made fails alone
+            log.exception("flows.send.compose_failed", extra={"message_pk": message_pk})
+            _finish(session, message_pk, QUEUED, FAILED,
+                    f"the email could not be made: {type(exc).__name__}: {exc}"[:1000])
+            return FAILED
         _checkpoint("rendered", message_pk)
 
         refused = _claim(session, p, customer, rendered.subject, mime["Message-ID"],

@@ -346,3 +346,32 @@ def test_the_messages_of_one_commit_are_delivered_by_one_job(app, store, smtp_se
     assert sorted(m["To"] for m in smtp_server.messages) == [
         "s0@example.com", "s1@example.com", "s2@example.com"]
     assert {m.status for m in messages()} == {SENT}
+
+
+def test_a_message_that_cannot_be_made_fails_alone_and_its_batch_goes_out(
+        app, store, smtp_server, monkeypatch):
+    # given a batch of three where one shopper's data breaks the variables
+    from app.flows import variables
+
+    welcome = flow(store)
+    shoppers = [customer(store, f"s{i}@example.com") for i in range(3)]
+    for shopper in shoppers:
+        sending.queue_email(db.session, run(store, welcome, shopper), welcome,
+                            welcome.definition["steps"][0], welcome.definition, NOW)
+    db.session.commit()
+    real = variables.build
+
+    def build(session, r, step, pk, **kw):
+        if r.customer_id == shoppers[1].id:
+            raise ValueError("a checkout line without a title")
+        return real(session, r, step, pk, **kw)
+
+    monkeypatch.setattr(variables, "build", build)
+    # when the worker delivers the batch
+    run_worker(app)
+    # then the two others are sent, and the broken one failed with why, not retried forever
+    assert sorted(m["To"] for m in smtp_server.messages) == ["s0@example.com", "s2@example.com"]
+    broken = next(m for m in messages() if m.customer_id == shoppers[1].id)
+    assert broken.status == FAILED
+    assert broken.reason == "the email could not be made: ValueError: a checkout line without " \
+                            "a title"
