@@ -4,9 +4,10 @@ The rule. A message is a row before it is anything else: `queue_email` writes it
 unique (run, step), so a step run twice, a redelivered trigger or a retried job finds the
 same row. `deliver` then moves it through these states, each change committed on its own:
 
-    queued ──render──▶ (claim, one transaction: the shopper's row locked FOR UPDATE; exit
-                        conditions, consent, suppression and smart sending checked again)
-           ──▶ sending ──hand to the mail server (or the outbox)──▶ sent | suppressed | failed
+    queued ──render──▶ claim (the message's and the shopper's rows locked FOR UPDATE; exit
+                        conditions, consent, suppression and smart sending checked again;
+                        committed) ──▶ sending ──hand to the mail server (or the outbox)──▶
+                        sent | suppressed | failed
 
 - Only a `queued` message is ever claimed, and the claim is a committed state change, so two
   workers (a double enqueue, a retry) cannot both send: the second finds `sending` or later.
@@ -22,6 +23,10 @@ same row. `deliver` then moves it through these states, each change committed on
 
 Quiet hours defer a step (the run waits, nothing is written); a message skipped by consent,
 suppression or smart sending is written with its reason and not rescheduled.
+
+Jobs: the queued messages of one commit are delivered by `jobs.flow_sending.send_messages`,
+a batch to a job, on one database and one mail server connection. A message whose flow is
+paused stays queued (held, like its run) and goes out once the flow is live again.
 """
 
 from __future__ import annotations
