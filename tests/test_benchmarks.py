@@ -30,7 +30,7 @@ import sys
 for name in {TEST_ONLY!r}:
     sys.modules[name] = None  # importing any of them now raises ImportError
 import benchmarks.ingest, benchmarks.backfill, benchmarks.profile_receiver, benchmarks.panel
-import benchmarks.loyalty
+import benchmarks.loyalty, benchmarks.flows
 from benchmarks.loyalty_workload import LoyaltyStream
 from benchmarks.workload import shopify_deliveries, woo_deliveries
 shopify = shopify_deliveries(60, secret="s", domain="d.myshopify.com")
@@ -163,3 +163,28 @@ def test_wrk_replay_sends_each_delivery_once_and_counts_what_it_issued(tmp_path)
     answered = sum(t.accepted for t in run.threads)
     assert 40 - run.in_flight_allowance() * len(run.threads) <= answered <= 40
     assert "wrk" in run.cpu
+
+
+def test_flows_benchmark_small_run_sends_each_email_once_and_prints_its_figures():
+    """A small run of benchmarks/flows.py end to end, on a database of its own (the benchmark
+    recreates its target's schema) next to the tests' one."""
+    import os
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql") or not os.environ.get("REDIS_URL"):
+        pytest.skip("needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL)")
+    base, _, name = url.rpartition("/")
+    done = subprocess.run(
+        [sys.executable, "benchmarks/flows.py", "--customers", "400", "--latency-seconds", "1",
+         "--database-url", f"{base}/{name}_flows_bench", "--redis-url",
+         os.environ["REDIS_URL"]],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    for figure in ("steps/s", "emails/s (messages by status", "the limit", "ratio", "p95"):
+        assert figure in done.stdout, done.stdout
+    assert "CHECK FAILED" not in done.stdout
+    import re
+
+    sent = re.search(r"by one worker: ([\d,]+) in", done.stdout)
+    assert sent and int(sent.group(1).replace(",", "")) > 0, done.stdout

@@ -1,0 +1,500 @@
+"""Sending a flow's emails, exactly once.
+
+The rule. A message is a row before it is anything else: `queue_email` writes it under its
+unique (run, step), so a step run twice, a redelivered trigger or a retried job finds the
+same row. `deliver` then moves it through these states, each change committed on its own:
+
+    queued ──render──▶ claim (the message's and the shopper's rows locked FOR UPDATE; exit
+                        conditions, consent, suppression and smart sending checked again;
+                        committed) ──▶ sending ──hand to the mail server (or the outbox)──▶
+                        sent | suppressed | failed
+
+- Only a `queued` message is ever claimed, and the claim is a committed state change, so two
+  workers (a double enqueue, a retry) cannot both send: the second finds `sending` or later.
+- A crash before the claim leaves `queued`: the job's retry, or the sweep's `requeue_stale`
+  (Redis lost the job), delivers it later, once.
+- A crash after the claim leaves `sending`, and nobody can know whether the server took it.
+  Such a message is never sent again: `resolve_unknown` marks it failed, "outcome unknown
+  after a worker stopped; not resent", after `UNKNOWN_AFTER`. One possibly missing email is
+  the price of never sending two.
+- A hard refusal (5xx) suppresses the address for every later send in the store, visibly; a
+  soft one (4xx, timeout, connection lost) marks the message failed with the reason. Neither
+  is resent automatically (no endless resends after a provider rejection).
+
+Quiet hours defer a step (the run waits, nothing is written); a message skipped by consent,
+suppression or smart sending is written with its reason and not rescheduled.
+
+Jobs: the queued messages of one commit are delivered by `jobs.flow_sending.send_messages`,
+a batch to a job, on one database and one mail server connection. A message whose flow is
+paused stays queued (held, like its run) and goes out once the flow is live again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from flask import Flask, current_app
+from redis.exceptions import RedisError
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from app.db import after_commit, db, insert_for, utcnow
+from app.email import compose as composing
+from app.email import transport as transports
+from app.email.render import TemplateRefused, render_email
+from app.flows import policy, variables
+from app.flows.definition import walk
+from app.flows.models import (
+    FAILED,
+    LIVE,
+    MARKETING,
+    QUEUED,
+    SENDING,
+    SENT,
+    SKIPPED,
+    STEP_DONE,
+    STEP_SKIPPED,
+    SUPPRESSED,
+    Flow,
+    FlowRun,
+    FlowRunStep,
+    Message,
+    OutboxMail,
+)
+from app.flows.service import definition_of
+from app.profiles.identity import normalize_email
+from app.profiles.models import Customer
+from app.settings.models import ShopSettings
+from app.settings.service import read_settings
+from app.settings.timezone import UTC_ZONE, zone_or_none
+from app.shops.models import Shop
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "jobs.flow_sending.send_messages"
+SEND_BATCH = 50
+MARKER_TTL_SECONDS = 2 * 86400
+SEND_QUEUE = "default"
+# A queued message older than this whose job Redis no longer has is enqueued again.
+STALE_AFTER = timedelta(minutes=5)
+# A message still `sending` after this was being handed over when its worker stopped.
+UNKNOWN_AFTER = timedelta(minutes=15)
+UNKNOWN_REASON = "outcome unknown after a worker stopped; not resent"
+NO_SENDER_REASON = "the store has no sender address: set one in Settings"
+NO_EMAIL_REASON = "no email address"
+QUIET_REASON = "quiet hours"
+REQUEUE_BATCH = 1000
+
+# Test seam: named points of `deliver` ("rendered", "claimed", "sent") at which the crash
+# tests stop a worker (os._exit in a forked child). Empty in production.
+checkpoints: dict[str, Callable[[int], None]] = {}
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What an email step did. `status`: "queued" (a message will be delivered), "skipped"
+    (recorded with `reason`; `exited` when the run itself must stop, e.g. the shopper
+    ordered), "deferred" (quiet hours: run the step again at `defer_until`)."""
+
+    status: str
+    reason: str | None = None
+    message_pk: int | None = None
+    defer_until: datetime | None = None
+    exited: bool = False
+
+
+class TestSendRefused(ValueError):
+    """A test send cannot be made (no such email step); the message says why."""
+
+
+def _exit_reason(session: Session, run: FlowRun, now: datetime) -> str | None:
+    # The engine's exit conditions (order placed, unsubscribed, redacted, filters): imported
+    # here, as the engine imports this module.
+    from app.flows import exits
+
+    return exits.exit_reason(session, run, now)
+
+
+def find_step(definition: dict[str, Any], step_id: str) -> dict[str, Any] | None:
+    return next((s for s in walk(definition.get("steps") or []) if s.get("id") == step_id),
+                None)
+
+
+def _zone(name: str | None):
+    return zone_or_none(name) or UTC_ZONE
+
+
+def _record_step(session: Session, run: FlowRun, step: dict[str, Any], status: str,
+                 reason: str | None, message_pk: int | None, now: datetime) -> None:
+    session.execute(insert_for(session, FlowRunStep).values(
+        shop_id=run.shop_id, run_id=run.id, step_id=step["id"], step_type="email",
+        status=status, reason=reason,
+        detail={"message_pk": message_pk} if message_pk is not None else None, at=now,
+    ).on_conflict_do_nothing(index_elements=["run_id", "step_id"]))
+
+
+def _outcome_of(message: Message) -> StepOutcome:
+    if message.status in (SKIPPED, SUPPRESSED):
+        return StepOutcome("skipped", message.reason, message.id)
+    return StepOutcome("queued", message.reason, message.id)
+
+
+def _message_of(session: Session, run_id: int, step_id: str) -> Message | None:
+    return session.scalar(select(Message).where(Message.run_id == run_id,
+                                                Message.step_id == step_id))
+
+
+def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
+                definition: dict[str, Any], now: datetime) -> StepOutcome:
+    """Decide the email of `step` for `run` and write its message (queued, or skipped or
+    suppressed with the reason), once per (run, step); a queued message's delivery job is
+    enqueued when the caller commits. Quiet hours write nothing and defer the step."""
+    reason = _exit_reason(session, run, now)
+    if reason:
+        _record_step(session, run, step, STEP_SKIPPED, reason, None, now)
+        return StepOutcome("skipped", reason, exited=True)
+    customer = session.scalar(select(Customer).where(Customer.shop_id == run.shop_id,
+                                                     Customer.id == run.customer_id))
+    if customer is None or not customer.email:
+        _record_step(session, run, step, STEP_SKIPPED, NO_EMAIL_REASON, None, now)
+        return StepOutcome("skipped", NO_EMAIL_REASON)
+    shop = session.get(Shop, run.shop_id)
+    settings = read_settings(session, shop)
+    until = policy.quiet_until(now, settings.quiet_hours, _zone(settings.timezone))
+    if until is not None:
+        return StepOutcome("deferred", QUIET_REASON, defer_until=until)
+
+    status, reason = QUEUED, None
+    if not settings.can_send:
+        status, reason = SKIPPED, NO_SENDER_REASON
+    elif refusal := policy.consent_refusal(flow.category, definition.get("send_to", "subscribed"),
+                                           customer.email_marketing):
+        status, reason = SKIPPED, refusal
+    elif refusal := _standing(session, flow, definition, customer, customer.email,
+                              settings.smart_sending_hours, now):
+        status, reason = refusal
+
+    # The (run, step) key decides: a second worker running this step at the same moment
+    # (or a step run again after a crash) gets the first one's message.
+    pk = session.scalar(insert_for(session, Message).values(
+        shop_id=run.shop_id, flow_id=flow.id, run_id=run.id, step_id=step["id"],
+        customer_id=run.customer_id, category=flow.category, test=False,
+        to_email=customer.email, status=status, reason=reason, created_at=now,
+    ).on_conflict_do_nothing(index_elements=["run_id", "step_id"]).returning(Message.id))
+    if pk is None:
+        return _outcome_of(_message_of(session, run.id, step["id"]))
+    _record_step(session, run, step, STEP_DONE if status == QUEUED else STEP_SKIPPED,
+                 reason, pk, now)
+    if status == QUEUED:
+        enqueue_after_commit(session, [pk])
+        return StepOutcome("queued", None, pk)
+    return StepOutcome("skipped", reason, pk)
+
+
+def _standing(session: Session, flow: Flow, definition: dict[str, Any], customer: Customer,
+              email: str, hours: int, now: datetime, *,
+              exclude_pk: int | None = None) -> tuple[str, str] | None:
+    """(status, reason) when the suppression list or smart sending holds the email back."""
+    if flow.category != MARKETING or not definition.get("smart_sending", True):
+        hours = 0
+    suppressed, smart = policy.standing(session, flow.shop_id, customer.id, email, hours, now,
+                                        exclude_pk=exclude_pk)
+    if suppressed:
+        return SUPPRESSED, suppressed
+    return (SKIPPED, smart) if smart else None
+
+
+def enqueue_after_commit(session: Session, message_pks: list[int]) -> None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    after_commit(session, "flows.send_message", message_pks, partial(enqueue_sends, app))
+
+
+def _marker(message_pk: int) -> str:
+    return f"sticky:flow-message:{message_pk}"
+
+
+def enqueue_sends(app: Flask, message_pks: list[int]) -> None:
+    """Enqueue the delivery of the messages, `SEND_BATCH` to a job (one worker process
+    delivers a batch on one mail server connection). Each message's key in Redis names
+    its job, so the sweep can tell a waiting message from a lost one. A lost enqueue is not
+    lost mail: the message is a queued row, and `requeue_stale` enqueues it again."""
+    from rq import Queue, Retry
+
+    from app.queue import get_queue
+
+    queue = get_queue(SEND_QUEUE, app)
+    try:
+        pipe = queue.connection.pipeline()
+        jobs = []
+        for i in range(0, len(message_pks), SEND_BATCH):
+            batch = list(message_pks[i:i + SEND_BATCH])
+            job_id = f"flow-messages-{batch[0]}-{uuid.uuid4().hex[:12]}"
+            # Retrying is safe: a delivery after the claim never sends again.
+            jobs.append(Queue.prepare_data(SEND_JOB, (batch,), job_id=job_id, timeout=600,
+                                           result_ttl=3600, failure_ttl=7 * 86400,
+                                           retry=Retry(max=3, interval=[10, 60, 300])))
+            for pk in batch:
+                pipe.set(_marker(pk), job_id, ex=MARKER_TTL_SECONDS)
+        queue.enqueue_many(jobs, pipeline=pipe)
+        pipe.execute()
+    except RedisError:
+        log.warning("flows.send.enqueue_failed", extra={"message_pks": message_pks[:20]},
+                    exc_info=True)
+
+
+# One mail server connection per worker process (and SMTP_URL), reused across messages; a
+# forked child never touches its parent's socket.
+_transport: dict[str, Any] = {}
+
+
+def current_transport(app: Flask) -> transports.Transport:
+    key = (os.getpid(), app.config.get("SMTP_URL"))
+    if _transport.get("key") != key:
+        old = _transport.get("transport")
+        if old is not None and _transport["key"][0] == key[0]:
+            old.close()
+        _transport["transport"] = transports.open_transport(app)
+        _transport["key"] = key
+    return _transport["transport"]
+
+
+@dataclass
+class _Prepared:
+    message: Message
+    run: FlowRun | None
+    flow: Flow | None
+    definition: dict[str, Any]
+    step: dict[str, Any] | None
+    shop: Shop
+
+
+def _definition(session: Session, flow: Flow, version: int) -> dict[str, Any]:
+    """The definition a run on `version` follows (the flow's own when it is the current
+    one, which the caller has loaded already)."""
+    if version == flow.version:
+        return flow.definition
+    return definition_of(session, flow.id, version) or {}
+
+
+def _finish(session: Session, message_pk: int, expected: str, status: str,
+            reason: str | None, **values: Any) -> bool:
+    """Move the message from `expected` to `status` and commit; False if it was not in
+    `expected` (someone else decided it)."""
+    done = session.execute(update(Message).where(
+        Message.id == message_pk, Message.status == expected,
+    ).values(status=status, reason=reason, **values)).rowcount
+    session.commit()
+    return bool(done)
+
+
+def _checkpoint(name: str, message_pk: int) -> None:
+    hook = checkpoints.get(name)
+    if hook is not None:
+        hook(message_pk)
+
+
+def deliver(message_pk: int, *, now: datetime | None = None,
+            connection: Connection | None = None) -> str:
+    """Deliver one queued message by the rule above; returns its status afterwards
+    ("queued" while its flow is not live: held, like its run). Safe to call any number of
+    times, from any number of workers. `connection`: a connection of the caller's to
+    deliver on (a batch job delivers many messages on one).
+
+    One transaction renders and claims: the message's row and then the shopper's are locked
+    (FOR UPDATE, in that order everywhere), so a second delivery of the same message waits
+    and then finds it claimed, and two messages to one shopper are decided one after the
+    other (smart sending holds). The claim commits before the server is contacted."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if connection is None:
+        with db.engine.connect() as own:
+            return deliver(message_pk, now=now, connection=own)
+    # One connection for the whole delivery, or a batch's (a commit does not hand it back to
+    # the pool, so no check-out ping and no reset between the steps).
+    with Session(bind=connection, expire_on_commit=False) as session:
+        # The store and its settings come along, so the renderer and the claim read them
+        # from the session without another round trip.
+        found = session.execute(
+            select(Message, FlowRun, Flow, Shop, ShopSettings)
+            .join(Shop, Shop.id == Message.shop_id)
+            .outerjoin(ShopSettings, ShopSettings.shop_id == Message.shop_id)
+            .outerjoin(FlowRun, FlowRun.id == Message.run_id)
+            .outerjoin(Flow, Flow.id == Message.flow_id)
+            .where(Message.id == message_pk).with_for_update(of=Message)).first()
+        if found is None:
+            return "missing"
+        message, run, flow, shop, _settings = found
+        if message.status != QUEUED:
+            return message.status
+        definition = _definition(session, flow, run.version) if flow and run else {}
+        step = find_step(definition, message.step_id) if message.step_id else None
+        if step is None:
+            _finish(session, message_pk, QUEUED, FAILED, "the flow step no longer exists")
+            return FAILED
+        if flow.status != LIVE:
+            session.rollback()
+            return QUEUED
+        customer = session.scalar(select(Customer).where(
+            Customer.shop_id == message.shop_id, Customer.id == message.customer_id,
+        ).with_for_update())
+        p = _Prepared(message, run, flow, definition, step, shop)
+        try:
+            rendered = render_email(step, variables.build(
+                session, run, step, message_pk, customer=customer, definition=definition))
+            envelope = composing.envelope_for(session, p.shop, message.to_email,
+                                              message_pk=message_pk)
+            mime = composing.compose(rendered, envelope, message_pk=message_pk)
+        except TemplateRefused as exc:
+            _finish(session, message_pk, QUEUED, FAILED, f"the template failed: {exc}")
+            return FAILED
+        except SQLAlchemyError:
+            raise  # the database: the job's retry (nothing was claimed)
+        except Exception as exc:  # noqa: BLE001 - a message that cannot be made fails alone
+            log.exception("flows.send.compose_failed", extra={"message_pk": message_pk})
+            _finish(session, message_pk, QUEUED, FAILED,
+                    f"the email could not be made: {type(exc).__name__}: {exc}"[:1000])
+            return FAILED
+        _checkpoint("rendered", message_pk)
+
+        refused = _claim(session, p, customer, rendered.subject, mime["Message-ID"],
+                         now or utcnow())
+        if refused is not None:
+            return refused
+        _checkpoint("claimed", message_pk)
+        return _hand_over(session, app, p, mime)
+
+
+def _claim(session: Session, p: _Prepared, customer: Customer | None, subject: str,
+           message_id: str | None, now: datetime) -> str | None:
+    """queued → sending, committed, after the last checks (the caller holds the message's
+    and the shopper's rows). Returns None when claimed, else the message's new status."""
+    pk = p.message.id
+    settings = read_settings(session, p.shop)
+    refusal: tuple[str, str] | None = None
+    if customer is None or customer.deleted_at is not None:
+        refusal = (SKIPPED, "the shopper's profile was deleted")
+    elif reason := _exit_reason(session, p.run, now):
+        refusal = (SKIPPED, reason)
+    elif reason := policy.consent_refusal(p.flow.category,
+                                          p.definition.get("send_to", "subscribed"),
+                                          customer.email_marketing):
+        refusal = (SKIPPED, reason)
+    else:
+        refusal = _standing(session, p.flow, p.definition, customer, p.message.to_email,
+                            settings.smart_sending_hours, now, exclude_pk=pk)
+    if refusal is not None:
+        _finish(session, pk, QUEUED, *refusal)
+        return refusal[0]
+    _finish(session, pk, QUEUED, SENDING, None, sending_at=now, subject=subject,
+            message_id=message_id)
+    return None
+
+
+def _hand_over(session: Session, app: Flask, p: _Prepared, mime) -> str:
+    """Give the claimed message to the mail server (or the outbox) and record the outcome."""
+    pk, shop_id = p.message.id, p.message.shop_id
+    transport = current_transport(app)
+    if transport.outbox:
+        session.add(OutboxMail(message_pk=pk, shop_id=shop_id, raw=mime.as_string()))
+        _finish(session, pk, SENDING, SENT, None, sent_at=utcnow())
+        return SENT
+    try:
+        transport.send(mime)
+    except transports.HardRefusal as exc:
+        reason = f"refused by the mail server: {exc}"
+        policy.suppress(session, shop_id, p.message.to_email, reason, pk, utcnow())
+        _finish(session, pk, SENDING, SUPPRESSED, reason)
+        log.info("flows.send.refused", extra={"message_pk": pk})
+        return SUPPRESSED
+    except Exception as exc:  # noqa: BLE001 - 4xx, timeouts and the unforeseen alike
+        # Never resent automatically: the server may have taken it (a timeout after DATA).
+        reason = f"not delivered: {exc}" if isinstance(exc, transports.SoftFailure) else (
+            f"not delivered: {type(exc).__name__}: {exc}")
+        _finish(session, pk, SENDING, FAILED, reason[:1000])
+        log.warning("flows.send.failed", extra={"message_pk": pk, "reason": reason})
+        return FAILED
+    _checkpoint("sent", pk)
+    _finish(session, pk, SENDING, SENT, None, sent_at=utcnow())
+    return SENT
+
+
+def requeue_stale(session: Session, now: datetime | None = None) -> int:
+    """Enqueue again the queued messages of live flows older than `STALE_AFTER` whose job
+    Redis no longer holds (a restart, a flush); returns how many."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from app.queue import get_redis
+
+    now = now or utcnow()
+    pks = list(session.scalars(select(Message.id).join(Flow, Flow.id == Message.flow_id).where(
+        Message.status == QUEUED, Message.test.is_(False), Flow.status == LIVE,
+        Message.created_at < now - STALE_AFTER,
+    ).order_by(Message.id).limit(REQUEUE_BATCH)))
+    if not pks:
+        return 0
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    redis = get_redis(app)
+    pending = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+    lost = []
+    job_ids = redis.mget([_marker(pk) for pk in pks])
+    for pk, job_id in zip(pks, job_ids, strict=True):
+        if job_id is not None:
+            try:
+                if Job.fetch(job_id.decode(), connection=redis).get_status() in pending:
+                    continue
+            except NoSuchJobError:
+                pass
+        lost.append(pk)
+    enqueue_sends(app, lost)
+    if lost:
+        log.info("flows.send.requeued", extra={"count": len(lost)})
+    return len(lost)
+
+
+def resolve_unknown(session: Session, now: datetime | None = None) -> int:
+    """Mark failed, never to be resent, every message left `sending` for `UNKNOWN_AFTER`
+    (its worker stopped between the claim and the record); commits; returns how many."""
+    now = now or utcnow()
+    count = session.execute(update(Message).where(
+        Message.status == SENDING, Message.sending_at < now - UNKNOWN_AFTER,
+    ).values(status=FAILED, reason=UNKNOWN_REASON)).rowcount
+    session.commit()
+    if count:
+        log.warning("flows.send.outcome_unknown", extra={"count": count})
+    return count
+
+
+def test_send(session: Session, shop: Shop, flow: Flow, step_id: str, to: str,
+              customer_id: int | None = None) -> Message:
+    """Send one email step to `to` now (the merchant's own address), rendered with
+    `customer_id`'s data (else the store's alone): a `test` message, without tracking or an
+    unsubscribe link, counted nowhere. Commits; raises TestSendRefused or TemplateRefused."""
+    step = find_step(flow.definition, step_id)
+    if step is None or step.get("type") != "email":
+        raise TestSendRefused(f"this flow has no email step {step_id!r}")
+    if normalize_email(to) is None:
+        raise TestSendRefused("enter an email address to send the test to")
+    rendered = render_email(step, variables.for_customer(session, shop, customer_id, step, None))
+    rendered = dataclasses.replace(rendered, subject=f"[Test] {rendered.subject}")
+    mime = composing.compose(rendered, composing.envelope_for(session, shop, to))
+    now = utcnow()
+    message = Message(shop_id=shop.id, flow_id=flow.id, step_id=step_id,
+                      customer_id=customer_id, category=flow.category, test=True,
+                      to_email=to, subject=rendered.subject, status=SENDING, sending_at=now,
+                      message_id=mime["Message-ID"], created_at=now)
+    session.add(message)
+    session.commit()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _hand_over(session, app, _Prepared(message, None, flow, flow.definition, step, shop), mime)
+    session.refresh(message)
+    return message
