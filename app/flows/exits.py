@@ -1,0 +1,168 @@
+"""When a run stops before its end, and why.
+
+`exit_reason` is asked before every step (and by the sending policy right before a send):
+
+- **the shopper ordered** (flows with `exit_on_order`, and every flow started by a checkout
+  or an abandoned cart): an order that names the run's checkout or cart token, whenever it
+  was placed, or any order of the same profile or email address placed since the trigger
+  (the order that started the run excepted). The order may be stored before or after the
+  checkout's own webhook: both orders of arrival are looked up here, in the store's tables,
+  so the answer never depends on which subscriber ran first;
+- **unsubscribed**, for marketing flows;
+- **the profile is gone**: deleted by the store (`deleted_at`), or erased (a redaction
+  deletes the row, and its runs with it);
+- **the flow's filters no longer hold**.
+
+`exit_runs` stops a shopper's active runs at once (an unsubscribe, a deletion).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.flows import conditions
+from app.flows.definition import trigger_events
+from app.flows.models import MARKETING, RUN_ACTIVE, RUN_EXITED, Flow, FlowRun
+from app.flows.service import definition_of
+from app.profiles.models import CART_CONVERTED, UNSUBSCRIBED, Cart, Customer, Order
+
+# Reasons, as stored in `flow_runs.exit_reason` (an order's name is appended).
+ORDER_PLACED = "order placed"
+UNSUBSCRIBED_REASON = "unsubscribed"
+CUSTOMER_DELETED = "customer deleted"
+CUSTOMER_REDACTED = "customer redacted"
+FILTERS_FAILED = "flow filters no longer hold"
+STEP_GONE = "step no longer in the flow's version"
+
+# Triggers after which an order always ends the run: a checkout or cart is only worth
+# recovering until it is bought.
+CART_TRIGGERS = frozenset({"checkout_started", "cart_abandoned"})
+
+
+def stops_on_order(definition: dict[str, Any]) -> bool:
+    return bool(definition.get("exit_on_order")) or bool(
+        trigger_events(definition) & CART_TRIGGERS)
+
+
+def _aware(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def ordered_since(session: Session, shop_id: int, customer_id: int | None,
+                  context: dict[str, Any]) -> str | None:
+    """Why an order ends a run started with `context` ("order placed (#1001)"), or None. An
+    order counts by checkout or cart token at any time, by profile or email when placed at
+    or after the trigger (`context["since"]`); the trigger's own order (`context["order_id"]`)
+    never counts. A checkout already marked completed counts even before its order is
+    mirrored."""
+    checkout_token = context.get("checkout_token")
+    cart_token = context.get("cart_token")
+    matches = []
+    if checkout_token:
+        matches.append(Order.checkout_token == checkout_token)
+    if cart_token:
+        matches.append(Order.cart_token == cart_token)
+    since = _aware(context.get("since"))
+    people = []
+    if customer_id is not None:
+        people.append(Order.customer_id == customer_id)
+    email = (context.get("email") or "").strip().lower()
+    if email:
+        people.append(func.lower(Order.email) == email)
+    if people:
+        later = or_(*people) if since is None else (or_(*people) & (Order.placed_at >= since))
+        matches.append(later)
+    if not matches:
+        return None
+    query = select(Order).where(Order.shop_id == shop_id, or_(*matches))
+    if context.get("order_id") is not None:
+        query = query.where(Order.id != context["order_id"])
+    found = session.execute(query.order_by(Order.placed_at).limit(1)).first()
+    if found is not None:
+        name = found[0].name
+        return f"{ORDER_PLACED} ({name})" if name else ORDER_PLACED
+    if checkout_token:
+        converted = session.execute(select(Cart.id).where(
+            Cart.shop_id == shop_id, Cart.kind == "checkout", Cart.token == checkout_token,
+            Cart.status == CART_CONVERTED)).first()
+        if converted is not None:
+            return f"{ORDER_PLACED} (checkout completed)"
+    return None
+
+
+def facts_for(session: Session, customer: Customer, event: dict[str, Any],
+              now: datetime) -> conditions.Facts:
+    """What filters and splits are checked against: the profile now (its platform tags and
+    the merchant's own tags together) and the trigger's facts."""
+    from app.customers.models import CustomerTag
+
+    profile = conditions.profile_facts(customer, now)
+    merchant_tags = session.execute(select(CustomerTag.tag_normalized).where(
+        CustomerTag.customer_id == customer.id)).scalars()
+    profile["tags"] = sorted(set(profile["tags"]) | set(merchant_tags))
+    return conditions.Facts(profile, event or {})
+
+
+def exit_reason(session: Session, run: FlowRun, now: datetime, *,
+                flow: Flow | None = None,
+                definition: dict[str, Any] | None = None) -> str | None:
+    """Why `run` must stop now, or None. Reads the store as it is (see the module's list)."""
+    customer = session.execute(select(Customer).where(
+        Customer.id == run.customer_id, Customer.shop_id == run.shop_id)
+    ).scalar_one_or_none()
+    if customer is None:
+        return CUSTOMER_REDACTED
+    if customer.deleted_at is not None:
+        return CUSTOMER_DELETED
+    flow = flow or session.get(Flow, run.flow_id)
+    if definition is None:
+        definition = definition_of(session, run.flow_id, run.version) or flow.definition
+    if stops_on_order(definition):
+        ordered = ordered_since(session, run.shop_id, run.customer_id, run.context or {})
+        if ordered is not None:
+            return ordered
+    if flow.category == MARKETING and customer.email_marketing == UNSUBSCRIBED:
+        return UNSUBSCRIBED_REASON
+    filters = definition.get("flow_filters") or []
+    if filters and not conditions.evaluate(
+            filters, facts_for(session, customer, (run.context or {}).get("event", {}), now)):
+        return FILTERS_FAILED
+    return None
+
+
+def stop(run: FlowRun, reason: str, now: datetime) -> None:
+    """End `run` with `reason` (the caller holds its row)."""
+    run.status = RUN_EXITED
+    run.exit_reason = reason
+    run.due_at = None
+    run.finished_at = now
+
+
+def exit_runs(session: Session, shop_id: int, customer_id: int, reason: str, *,
+              marketing_only: bool = False, now: datetime | None = None) -> int:
+    """Stop every active run of this shopper (of marketing flows only, if asked); returns
+    how many. Used by the unsubscribe page, consent changes and profile deletions."""
+    from app.db import utcnow
+
+    when = now or utcnow()
+    condition = (FlowRun.shop_id == shop_id) & (FlowRun.customer_id == customer_id) & (
+        FlowRun.status == RUN_ACTIVE)
+    if marketing_only:
+        marketing = select(Flow.id).where(Flow.shop_id == shop_id, Flow.category == MARKETING)
+        condition = condition & FlowRun.flow_id.in_(marketing)
+    result = session.execute(
+        update(FlowRun).where(condition)
+        .values(status=RUN_EXITED, exit_reason=reason, due_at=None, finished_at=when)
+        .execution_options(synchronize_session=False))
+    return result.rowcount or 0
