@@ -1,0 +1,156 @@
+"""Entering a flow: one run per trigger, trigger and flow filters, re-entry, holdout."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.flows import entry, runner, service
+from app.flows.models import RUN_ACTIVE, RUN_EXITED, STEP_DONE, STEP_HOLDOUT, FlowRun
+from app.loyalty.models import LedgerEntry, Redemption
+from tests.flows.engine_support import (  # noqa: F401 - `sending` is a fixture
+    NOW,
+    email,
+    later,
+    live_flow,
+    message_count,
+    messages_of,
+    sending,
+    shopper,
+    steps_of,
+    wait,
+)
+
+
+def runs(session, flow) -> int:
+    return session.execute(select(func.count(FlowRun.id)).where(
+        FlowRun.flow_id == flow.id)).scalar_one()
+
+
+def test_a_redelivered_trigger_never_starts_a_second_run(session, shop, sending):
+    # given a live flow and a shopper
+    flow = live_flow(session, shop, [email()])
+    ada = shopper(session, shop)
+    # when the same trigger is handled twice
+    first = entry.enter(session, flow, ada.id, "event:41", {"event": {}}, NOW)
+    second = entry.enter(session, flow, ada.id, "event:41", {"event": {}}, NOW)
+    session.commit()
+    # then one run exists, and advancing it twice sends one email
+    assert first is not None and second is None
+    assert runs(session, flow) == 1
+    runner.advance(session, first, NOW)
+    runner.advance(session, first, later(5))
+    session.commit()
+    assert messages_of(session, first) == ["s1"]
+
+
+def test_trigger_filters_are_checked_once_on_the_triggering_event(session, shop, sending):
+    # given a flow for orders of 50 or more, from shoppers without an order before
+    flow = live_flow(session, shop, [email(), wait(60), email()], trigger="order_placed",
+                     trigger_filters=[{"field": "event.total_price", "op": "gte", "value": 50},
+                                      {"field": "orders_count", "op": "eq", "value": 0}])
+    ada, bob = shopper(session, shop), shopper(session, shop)
+    # when a small order and a big one arrive
+    small = entry.enter(session, flow, bob.id, "event:1", {"event": {"total_price": "20"}}, NOW)
+    big = entry.enter(session, flow, ada.id, "event:2", {"event": {"total_price": "80"}}, NOW)
+    session.commit()
+    assert small is None and big is not None
+    runner.advance(session, big, NOW)
+    # and the profile no longer matches the trigger filter later
+    ada.orders_count = 3
+    session.commit()
+    runner.advance(session, big, later(61))
+    session.commit()
+    # then the run goes on: trigger filters are not checked again
+    assert messages_of(session, big) == ["s1", "s3"]
+    assert big.status == "completed"
+
+
+def test_flow_filters_are_checked_on_entry_and_before_every_step(session, shop, sending):
+    # given a flow for shoppers who have not ordered
+    flow = live_flow(session, shop, [email(), wait(24 * 60), email()],
+                     flow_filters=[{"field": "orders_count", "op": "eq", "value": 0}])
+    buyer, newcomer = shopper(session, shop, orders_count=2), shopper(session, shop)
+    # when both are triggered
+    refused = entry.enter(session, flow, buyer.id, "event:1", {"event": {}}, NOW)
+    run = entry.enter(session, flow, newcomer.id, "event:2", {"event": {}}, NOW)
+    runner.advance(session, run, NOW)
+    session.commit()
+    # then only the newcomer enters and gets the first email
+    assert refused is None
+    assert messages_of(session, run) == ["s1"]
+    # when the newcomer orders during the wait
+    newcomer.orders_count = 1
+    session.commit()
+    runner.advance(session, run, later(days=1, minutes=1))
+    session.commit()
+    # then the run stops before the second email, saying why
+    assert run.status == RUN_EXITED
+    assert run.exit_reason == "flow filters no longer hold"
+    assert messages_of(session, run) == ["s1"]
+
+
+def test_a_shopper_enters_once_ever_when_reentry_is_not_allowed(session, shop, sending):
+    flow = live_flow(session, shop, [email()], reentry_days=None)
+    ada = shopper(session, shop)
+    assert entry.enter(session, flow, ada.id, "event:1", {"event": {}}, NOW) is not None
+    assert entry.enter(session, flow, ada.id, "event:2", {"event": {}},
+                       later(days=400)) is None
+    session.commit()
+    assert runs(session, flow) == 1
+
+
+def test_reentry_days_keep_a_shopper_out_for_that_many_days(session, shop, sending):
+    flow = live_flow(session, shop, [email()], reentry_days=7)
+    ada = shopper(session, shop)
+    assert entry.enter(session, flow, ada.id, "event:1", {"event": {}}, NOW) is not None
+    assert entry.enter(session, flow, ada.id, "event:2", {"event": {}}, later(days=6)) is None
+    assert entry.enter(session, flow, ada.id, "event:3", {"event": {}},
+                       later(days=7, minutes=1)) is not None
+    session.commit()
+    assert runs(session, flow) == 2
+
+
+def test_a_flow_that_is_not_live_starts_nothing(session, shop, sending):
+    flow = live_flow(session, shop, [email()])
+    service.pause(session, flow)
+    session.commit()
+    ada = shopper(session, shop)
+    assert entry.enter(session, flow, ada.id, "event:1", {"event": {}}, NOW) is None
+
+
+def test_a_held_out_run_goes_through_its_steps_and_receives_nothing(session, shop, sending,
+                                                                   monkeypatch):
+    # given a flow keeping 10 % of entrants out, and a draw that falls in them
+    flow = live_flow(session, shop, [
+        email(), {"type": "award_points", "points": 100, "reason": "Welcome"},
+        {"type": "discount", "kind": "percentage", "value": 10, "expires_after_days": 7},
+        {"type": "tag", "tag": "welcomed"}, wait(60), email()], holdout_percent=10)
+    monkeypatch.setattr(entry, "draw", lambda: 4.2)
+    ada = shopper(session, shop)
+    # when the run goes through every step
+    run = entry.enter(session, flow, ada.id, "event:1", {"event": {}}, NOW)
+    runner.advance(session, run, NOW)
+    runner.advance(session, run, later(61))
+    session.commit()
+    # then it is counted as held out, and sent, awarded and made nothing
+    assert run.holdout is True and run.status == "completed"
+    assert [(s, status) for s, status, _ in steps_of(session, run)] == [
+        ("s1", STEP_HOLDOUT), ("s2", STEP_HOLDOUT), ("s3", STEP_HOLDOUT), ("s4", STEP_DONE),
+        ("s5", STEP_DONE), ("s6", STEP_HOLDOUT)]
+    assert message_count(session) == 0 and sending.calls == []
+    assert session.execute(select(func.count(LedgerEntry.id))).scalar_one() == 0
+    assert session.execute(select(func.count(Redemption.id))).scalar_one() == 0
+
+
+def test_the_holdout_draw_keeps_about_its_share_of_entrants(session, shop, sending):
+    flow = live_flow(session, shop, [email()], holdout_percent=20)
+    held = 0
+    for n in range(300):
+        person = shopper(session, shop)
+        run = entry.enter(session, flow, person.id, f"event:{n}", {"event": {}}, NOW)
+        held += run.holdout
+    session.commit()
+    # 300 draws at 20 %: 60 expected; outside 30..95 happens about once in 10^6 runs
+    assert 30 <= held <= 95
+    assert session.execute(select(func.count(FlowRun.id)).where(
+        FlowRun.status == RUN_ACTIVE)).scalar_one() == 300
