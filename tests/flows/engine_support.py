@@ -112,8 +112,8 @@ class StandInSending:
         return Outcome(status, told.reason if told is not None else None, pk)
 
 
-@pytest.fixture
-def sending(monkeypatch) -> StandInSending:
+@pytest.fixture(name="sending")
+def sending_fixture(monkeypatch) -> StandInSending:
     stand_in = StandInSending()
     monkeypatch.setattr(runner, "queue_email", stand_in)
     return stand_in

@@ -7,14 +7,14 @@ from sqlalchemy import func, select
 from app.flows import entry, runner, service
 from app.flows.models import RUN_ACTIVE, RUN_EXITED, STEP_DONE, STEP_HOLDOUT, FlowRun
 from app.loyalty.models import LedgerEntry, Redemption
-from tests.flows.engine_support import (  # noqa: F401 - `sending` is a fixture
+from tests.flows.engine_support import (  # noqa: F401 - `sending_fixture`: a fixture
     NOW,
     email,
     later,
     live_flow,
     message_count,
     messages_of,
-    sending,
+    sending_fixture,
     shopper,
     steps_of,
     wait,
