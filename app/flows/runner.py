@@ -68,7 +68,8 @@ DEFERRED, QUEUED, SKIPPED = "deferred", "queued", "skipped"
 def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
                 definition: dict[str, Any], now: datetime) -> Any:
     """The email step's outcome from the sending policy (`app.flows.sending`): an object with
-    `status` ("queued" | "skipped" | "deferred"), `reason`, `message_pk`, `defer_until`."""
+    `status` ("queued" | "skipped" | "deferred"), `reason`, `message_pk`, `defer_until`, and
+    `exited` (the run itself must stop, for `reason`)."""
     from app.flows import sending
 
     return sending.queue_email(session, run, flow, step, definition, now)
@@ -185,6 +186,10 @@ def _run_step(session: Session, run: FlowRun, flow: Flow, definition: dict[str, 
             status = STEP_DONE if outcome.status == QUEUED else STEP_SKIPPED
             record_step(session, run, step, status, now, reason=outcome.reason,
                         detail={"message_pk": outcome.message_pk})
+            if getattr(outcome, "exited", False):
+                # The policy's own last look found an exit condition (e.g. the order).
+                exits.stop(run, outcome.reason or "exited", now)
+                return False
     elif step_outcome(session, run, step["id"]) is None:
         detail = actions.ACTIONS[kind](session, run, flow, step, now)
         record_step(session, run, step, STEP_DONE, now, detail=detail)

@@ -84,6 +84,7 @@ class Outcome:
     reason: str | None = None
     message_pk: int | None = None
     defer_until: datetime | None = None
+    exited: bool = False
 
 
 @dataclass
@@ -96,7 +97,7 @@ class StandInSending:
     def __call__(self, session, run, flow, step, definition, now) -> Outcome:
         self.calls.append((run.id, step["id"]))
         told = self.answer.get(step["id"])
-        if told is not None and told.status == "deferred":
+        if told is not None and (told.status == "deferred" or told.exited):
             return told
         status = told.status if told is not None else QUEUED
         customer = session.get(Customer, run.customer_id)

@@ -10,7 +10,14 @@ from sqlalchemy import select
 
 from app.db import db
 from app.flows import entry, runner, service
-from app.flows.models import RUN_ACTIVE, RUN_COMPLETED, STEP_SKIPPED, FlowRun, Message
+from app.flows.models import (
+    RUN_ACTIVE,
+    RUN_COMPLETED,
+    RUN_EXITED,
+    STEP_SKIPPED,
+    FlowRun,
+    Message,
+)
 from app.settings.models import ShopSettings
 from tests.flows.engine_support import (  # noqa: F401 - `sending_fixture`: a fixture
     NOW,
@@ -174,6 +181,17 @@ def test_a_skipped_email_is_recorded_with_its_reason_and_the_run_goes_on(session
     session.commit()
     assert steps_of(session, run)[0] == ("s1", STEP_SKIPPED, "smart sending: mailed 3 hours ago")
     assert run.status == RUN_COMPLETED
+
+
+def test_an_exit_the_sending_policy_finds_stops_the_run(session, shop, sending):
+    flow = live_flow(session, shop, [email(), email()])
+    run = start(session, flow, shopper(session, shop))
+    sending.answer["s1"] = Outcome("skipped", "order placed (#1001)", exited=True)
+    runner.advance(session, run, NOW)
+    session.commit()
+    assert run.status == RUN_EXITED and run.exit_reason == "order placed (#1001)"
+    assert steps_of(session, run) == [("s1", STEP_SKIPPED, "order placed (#1001)")]
+    assert messages_of(session, run) == []
 
 
 def test_two_sweeps_at_once_never_advance_a_run_twice(app, session, shop, sending):
