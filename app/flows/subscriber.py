@@ -92,10 +92,10 @@ def _enqueue_advance(run_ids: list[int]) -> None:
         pass  # the sweep advances due runs whatever became of the queue
 
 
-def live_flows(session: Session, shop_id: int, kind: str) -> list[Flow]:
-    flows = session.execute(select(Flow).where(Flow.shop_id == shop_id, Flow.status == LIVE)
-                            .order_by(Flow.id)).scalars().all()
-    return [flow for flow in flows if kind in trigger_events(flow.definition or {})]
+def live_flows(session: Session, shop_id: int) -> list[Flow]:
+    return list(session.execute(select(Flow).where(Flow.shop_id == shop_id,
+                                                   Flow.status == LIVE)
+                                .order_by(Flow.id)).scalars())
 
 
 def exit_on_order(session: Session, event: DomainEvent, now: datetime) -> int:
@@ -126,6 +126,20 @@ def exit_on_order(session: Session, event: DomainEvent, now: datetime) -> int:
 
 
 def handle_event(session: Session, event: DomainEvent) -> None:
+    _handle(session, event, live_flows(session, event.shop_id))
+
+
+def handle_batch(session: Session, events_: list[DomainEvent]) -> None:
+    """A dispatch batch (one shop's events, in order): the same effects as `handle_event`
+    one by one, reading the shop's live flows once."""
+    flows: dict[int, list[Flow]] = {}
+    for event in events_:
+        if event.shop_id not in flows:
+            flows[event.shop_id] = live_flows(session, event.shop_id)
+        _handle(session, event, flows[event.shop_id])
+
+
+def _handle(session: Session, event: DomainEvent, shop_flows: list[Flow]) -> None:
     now = utcnow()
     if event.kind == events.ORDER_PLACED:
         exit_on_order(session, event, now)
@@ -133,7 +147,7 @@ def handle_event(session: Session, event: DomainEvent) -> None:
         if (event.data or {}).get("email_marketing") == UNSUBSCRIBED:
             exits.exit_runs(session, event.shop_id, event.customer_id,
                             exits.UNSUBSCRIBED_REASON, marketing_only=True, now=now)
-    flows = live_flows(session, event.shop_id, event.kind)
+    flows = [flow for flow in shop_flows if event.kind in trigger_events(flow.definition or {})]
     if not flows:
         return
     key = trigger_key(event)
@@ -155,4 +169,5 @@ def merge(session: Session, shop_id: int, guest_id: int, into_id: int) -> None:
 
 WANTED = frozenset(events.KINDS)
 
-SUBSCRIBER = Subscriber("flows", handle_event, kinds=WANTED, merge=merge)
+SUBSCRIBER = Subscriber("flows", handle_event, kinds=WANTED, merge=merge,
+                        batch_handler=handle_batch)

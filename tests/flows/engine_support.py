@@ -16,11 +16,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from app.db import insert_for
+from app.db import db, insert_for
+from app.events.models import EventCursor
 from app.flows import runner, service
 from app.flows.models import LIVE, QUEUED, FlowRun, FlowRunStep, Message
 from app.profiles.models import Customer
+from tests.conftest import post_webhook, run_worker
 from tests.customer_helpers import customer_row
+from tests.factories import BASE_TIME
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -76,6 +79,26 @@ def message_count(session) -> int:
 
 def later(minutes: float = 0, *, days: float = 0, at: datetime = NOW) -> datetime:
     return at + timedelta(minutes=minutes, days=days)
+
+
+def minutes(moment: datetime) -> float:
+    """`updated=`/`placed=` of the payload builders for a moment."""
+    return (moment - BASE_TIME).total_seconds() / 60
+
+
+def deliver(client, topic: str, payload: dict[str, Any]) -> None:
+    response = post_webhook(client, topic, payload)
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def settle(app) -> None:
+    """Run the worker dry; the flows subscriber must have failed on nothing."""
+    run_worker(app)
+    db.session.rollback()
+    db.session.expire_all()
+    errors = list(db.session.execute(select(EventCursor.last_error).where(
+        EventCursor.subscriber == "flows", EventCursor.last_error.is_not(None))).scalars())
+    assert errors == []
 
 
 @dataclass

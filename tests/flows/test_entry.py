@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import UTC, datetime
 
+from sqlalchemy import func, select, update
+
+from app.events.models import EventCursor
 from app.flows import entry, runner, service
 from app.flows.models import RUN_ACTIVE, RUN_EXITED, STEP_DONE, STEP_HOLDOUT, FlowRun
 from app.loyalty.models import LedgerEntry, Redemption
+from tests.conftest import post_webhook
+from tests.factories import checkout_payload
 from tests.flows.engine_support import (  # noqa: F401 - `sending_fixture`: a fixture
     NOW,
+    deliver,
     email,
     later,
     live_flow,
     message_count,
     messages_of,
+    minutes,
     sending_fixture,
+    settle,
     shopper,
     steps_of,
     wait,
@@ -154,3 +162,30 @@ def test_the_holdout_draw_keeps_about_its_share_of_entrants(session, shop, sendi
     assert 30 <= held <= 95
     assert session.execute(select(func.count(FlowRun.id)).where(
         FlowRun.status == RUN_ACTIVE)).scalar_one() == 300
+
+
+def test_a_redelivered_webhook_and_a_replayed_log_start_no_second_run(app, client, session,
+                                                                      shop, sending):
+    # given a live abandoned-checkout flow, and a checkout delivered twice by Shopify
+    flow = live_flow(session, shop, [wait(60), email()], trigger="checkout_started",
+                     exit_on_order=True)
+    payload = checkout_payload(token="tok-r", email="ada@example.com",
+                               updated=minutes(datetime.now(UTC)))
+    deliver(client, "checkouts/create", payload)
+    assert post_webhook(client, "checkouts/update", payload).status_code == 200
+    settle(app)
+    assert runs(session, flow) == 1
+    # when the flows subscriber's cursor is rewound and the whole log handed to it again
+    session.execute(update(EventCursor).where(EventCursor.subscriber == "flows")
+                    .values(last_event_id=0))
+    session.commit()
+    from jobs.events import sweep_events
+
+    sweep_events()
+    settle(app)
+    # then the log was handed over again, and there is still one run, under the checkout's key
+    assert session.execute(select(EventCursor.last_event_id).where(
+        EventCursor.subscriber == "flows")).scalar_one() > 0
+    assert runs(session, flow) == 1
+    run = session.execute(select(FlowRun)).scalar_one()
+    assert run.trigger_key == "checkout:tok-r"

@@ -5,48 +5,27 @@ stop runs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
-from app.db import db
-from app.events.models import EventCursor
 from app.flows import exits, runner
 from app.flows.models import RUN_ACTIVE, RUN_EXITED, TRANSACTIONAL, FlowRun
 from app.profiles.models import Customer, Order
-from tests.conftest import post_webhook, run_worker
-from tests.factories import BASE_TIME, checkout_payload, customer_payload, order_payload
+from tests.factories import checkout_payload, customer_payload, order_payload
 from tests.flows.engine_support import (  # noqa: F401 - `sending_fixture`: a fixture
+    deliver,
     email,
     live_flow,
     message_count,
     messages_of,
+    minutes,
     sending_fixture,
+    settle,
     shopper,
     wait,
 )
 
 ADA = "ada@example.com"
-
-
-def minutes(moment: datetime) -> float:
-    """`updated=`/`placed=` of the payload builders for a moment."""
-    return (moment - BASE_TIME).total_seconds() / 60
-
-
-def deliver(client, topic: str, payload: dict[str, Any]) -> None:
-    response = post_webhook(client, topic, payload)
-    assert response.status_code == 200, response.get_data(as_text=True)
-
-
-def settle(app) -> None:
-    """Run the worker dry; the flows subscriber must have failed on nothing."""
-    run_worker(app)
-    db.session.rollback()
-    db.session.expire_all()
-    errors = list(db.session.execute(select(EventCursor.last_error).where(
-        EventCursor.subscriber == "flows", EventCursor.last_error.is_not(None))).scalars())
-    assert errors == []
 
 
 def abandoned_checkout(session, shop):
