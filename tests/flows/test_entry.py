@@ -11,7 +11,7 @@ from app.flows import entry, runner, service
 from app.flows.models import RUN_ACTIVE, RUN_EXITED, STEP_DONE, STEP_HOLDOUT, FlowRun
 from app.loyalty.models import LedgerEntry, Redemption
 from tests.conftest import post_webhook
-from tests.factories import checkout_payload
+from tests.factories import checkout_payload, customer_payload
 from tests.flows.engine_support import (  # noqa: F401 - `sending_fixture`: a fixture
     NOW,
     deliver,
@@ -189,3 +189,30 @@ def test_a_redelivered_webhook_and_a_replayed_log_start_no_second_run(app, clien
     assert runs(session, flow) == 1
     run = session.execute(select(FlowRun)).scalar_one()
     assert run.trigger_key == "checkout:tok-r"
+
+
+def test_a_guests_run_follows_them_when_their_profile_is_merged(app, client, session, shop,
+                                                                sending):
+    # given a registered customer, and a guest checkout under another address
+    flow = live_flow(session, shop, [wait(60), email()], trigger="checkout_started",
+                     exit_on_order=True)
+    now = minutes(datetime.now(UTC))
+    registered = customer_payload(email="ada.old@example.com", updated=now - 60)
+    deliver(client, "customers/create", registered)
+    deliver(client, "checkouts/create", checkout_payload(token="tok-m", email="ada@example.com",
+                                                         updated=now))
+    settle(app)
+    guest_run = session.execute(select(FlowRun)).scalar_one()
+    # when the customer's address changes to the guest's: the guest profile is merged
+    deliver(client, "customers/update", {**registered, "email": "ada@example.com",
+                                         "updated_at": datetime.now(UTC).isoformat()})
+    settle(app)
+    # then the run survives, now the registered profile's
+    from app.profiles.models import Customer
+
+    ada = session.execute(select(Customer).where(
+        Customer.platform_customer_id == str(registered["id"]))).scalar_one()
+    session.expire_all()
+    run = session.execute(select(FlowRun)).scalar_one()
+    assert run.id == guest_run.id and run.flow_id == flow.id
+    assert run.customer_id == ada.id != guest_run.customer_id
