@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.flows import conditions
@@ -61,44 +61,45 @@ def _aware(value: Any) -> datetime | None:
 
 def ordered_since(session: Session, shop_id: int, customer_id: int | None,
                   context: dict[str, Any]) -> str | None:
-    """Why an order ends a run started with `context` ("order placed (#1001)"), or None. An
-    order counts by checkout or cart token at any time, by profile or email when placed at
-    or after the trigger (`context["since"]`); the trigger's own order (`context["order_id"]`)
-    never counts. A checkout already marked completed counts even before its order is
-    mirrored."""
-    checkout_token = context.get("checkout_token")
-    cart_token = context.get("cart_token")
-    matches = []
-    if checkout_token:
-        matches.append(Order.checkout_token == checkout_token)
-    if cart_token:
-        matches.append(Order.cart_token == cart_token)
-    since = _aware(context.get("since"))
-    people = []
-    if customer_id is not None:
-        people.append(Order.customer_id == customer_id)
+    """Why an order ends a run started with `context` ("order placed (#1001)"), or None.
+
+    By token, whenever the order was placed: the run's checkout or cart is converted (the
+    profile store converts it when the order names it, in either order of arrival). By
+    person: an order of the run's profile, or of any profile with the run's email address,
+    placed at or after the trigger (`context["since"]`). The trigger's own order
+    (`context["order_id"]`) never counts. Each lookup uses an index (carts by token, orders
+    by customer), so this is cheap enough to ask before every step."""
+    trigger_order = context.get("order_id")
+    for kind, token in (("checkout", context.get("checkout_token")),
+                        ("cart", context.get("cart_token"))):
+        if not token:
+            continue
+        cart = session.execute(select(Cart.status, Cart.converted_order_id).where(
+            Cart.shop_id == shop_id, Cart.kind == kind, Cart.token == token)).first()
+        if (cart is not None and cart.status == CART_CONVERTED
+                and (cart.converted_order_id is None
+                     or cart.converted_order_id != trigger_order)):
+            name = None if cart.converted_order_id is None else session.execute(
+                select(Order.name).where(Order.id == cart.converted_order_id)).scalar()
+            return f"{ORDER_PLACED} ({name or f'{kind} completed'})"
+    people = {customer_id} if customer_id is not None else set()
     email = (context.get("email") or "").strip().lower()
     if email:
-        people.append(func.lower(Order.email) == email)
-    if people:
-        later = or_(*people) if since is None else (or_(*people) & (Order.placed_at >= since))
-        matches.append(later)
-    if not matches:
+        people.update(session.execute(select(Customer.id).where(
+            Customer.shop_id == shop_id, Customer.email_normalized == email)).scalars())
+    if not people:
         return None
-    query = select(Order).where(Order.shop_id == shop_id, or_(*matches))
-    if context.get("order_id") is not None:
-        query = query.where(Order.id != context["order_id"])
+    query = select(Order.name).where(Order.shop_id == shop_id,
+                                     Order.customer_id.in_(sorted(people)))
+    since = _aware(context.get("since"))
+    if since is not None:
+        query = query.where(Order.placed_at >= since)
+    if trigger_order is not None:
+        query = query.where(Order.id != trigger_order)
     found = session.execute(query.order_by(Order.placed_at).limit(1)).first()
-    if found is not None:
-        name = found[0].name
-        return f"{ORDER_PLACED} ({name})" if name else ORDER_PLACED
-    if checkout_token:
-        converted = session.execute(select(Cart.id).where(
-            Cart.shop_id == shop_id, Cart.kind == "checkout", Cart.token == checkout_token,
-            Cart.status == CART_CONVERTED)).first()
-        if converted is not None:
-            return f"{ORDER_PLACED} (checkout completed)"
-    return None
+    if found is None:
+        return None
+    return f"{ORDER_PLACED} ({found.name})" if found.name else ORDER_PLACED
 
 
 def facts_for(session: Session, customer: Customer, event: dict[str, Any],
