@@ -105,11 +105,27 @@ def wait_until(session: Session, run: FlowRun, step: dict[str, Any],
     for days in range(0, 3):
         day = local.date() + timedelta(days=days)
         candidate = datetime.combine(day, time(hour, minute), tzinfo=zone)
-        # A clock time skipped by a DST change resolves to the same wall time after it.
+        # A time the change to summer time skips comes an hour later (02:30 → 03:30); one
+        # the change back repeats is its first occurrence (fold 0).
         candidate = candidate.astimezone(reached.tzinfo)
         if candidate >= reached:
             return candidate
     raise AssertionError("a time of day recurs within two days")
+
+
+def _version(session: Session, flow: Flow, version: int) -> tuple[dict[str, Any], Plan]:
+    """The definition (and its plan) a run on `version` follows. A version never changes
+    once saved, so it is read once per transaction (once per flow in a sweep's batch)."""
+    cache = session.info.setdefault("flows.versions", {})
+    transaction = session.get_transaction()
+    if cache.get("transaction") is not transaction:
+        cache.clear()
+        cache["transaction"] = transaction
+    key = (flow.id, version)
+    if key not in cache:
+        definition = definition_of(session, flow.id, version) or flow.definition
+        cache[key] = (definition, Plan(definition))
+    return cache[key]
 
 
 def _facts(session: Session, run: FlowRun, now: datetime) -> conditions.Facts | None:
@@ -134,8 +150,7 @@ def advance(session: Session, run: FlowRun, now: datetime) -> str:
     flow = session.get(Flow, run.flow_id)
     if flow is None or flow.status != LIVE:
         return run.status
-    definition = definition_of(session, run.flow_id, run.version) or flow.definition
-    plan = Plan(definition)
+    definition, plan = _version(session, flow, run.version)
     for _ in range(MAX_STEPS_PER_ADVANCE):
         if run.step_id is None:
             _finish(run, now)

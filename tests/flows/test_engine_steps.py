@@ -89,6 +89,20 @@ def test_a_wait_until_a_time_already_past_today_waits_for_tomorrow(session, shop
     assert run.due_at == datetime(2026, 6, 2, 6, 0, tzinfo=UTC)
 
 
+def test_a_wait_until_a_time_skipped_by_summer_time_ends_an_hour_later(session, shop,
+                                                                      sending):
+    # given Paris, where 02:00 becomes 03:00 on 29 March 2026
+    session.add(ShopSettings(shop_id=shop.id, timezone="Europe/Paris"))
+    session.commit()
+    flow = live_flow(session, shop, [wait(until="02:30"), email()])
+    entered = datetime(2026, 3, 28, 23, 0, tzinfo=UTC)  # midnight in Paris
+    run = start(session, flow, shopper(session, shop), at=entered)
+    runner.advance(session, run, entered)
+    session.commit()
+    # then the wait ends at 03:30 summer time, 01:30 UTC
+    assert run.due_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
+
+
 def test_a_split_sends_each_shopper_down_their_branch_then_on(session, shop, sending):
     # given a flow splitting on the loyalty tier, both branches rejoining a last email
     flow = live_flow(session, shop, [
