@@ -100,6 +100,10 @@ def live_flows(session: Session, shop_id: int) -> list[Flow]:
 
 def exit_on_order(session: Session, event: DomainEvent, now: datetime) -> int:
     """Stop the active runs this order ends; returns how many."""
+    if session.execute(select(FlowRun.id).where(FlowRun.shop_id == event.shop_id,
+                                                FlowRun.status == RUN_ACTIVE)
+                       .limit(1)).first() is None:
+        return 0  # nothing to stop (most events of a shop without flows)
     order_id = (event.data or {}).get("order_id")
     order = session.get(Order, order_id) if order_id is not None else None
     people = {event.customer_id}
