@@ -119,7 +119,8 @@ def exit_on_order(session: Session, event: DomainEvent, now: datetime) -> int:
                 Cart.shop_id == event.shop_id, Cart.token.in_(tokens))).scalars() if c)
     runs = session.execute(select(FlowRun).where(
         FlowRun.shop_id == event.shop_id, FlowRun.customer_id.in_(sorted(people)),
-        FlowRun.status == RUN_ACTIVE).with_for_update()).scalars().all()
+        FlowRun.status == RUN_ACTIVE).with_for_update()
+        .execution_options(populate_existing=True)).scalars().all()
     stopped = 0
     for run in runs:
         reason = exits.exit_reason(session, run, now)
