@@ -21,12 +21,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.flows import conditions
 from app.flows.definition import trigger_events
-from app.flows.models import MARKETING, RUN_ACTIVE, RUN_EXITED, Flow, FlowRun
+from app.flows.models import (
+    MARKETING,
+    RUN_ACTIVE,
+    RUN_EXITED,
+    STEP_SKIPPED,
+    Flow,
+    FlowRun,
+    FlowRunStep,
+)
 from app.flows.service import definition_of
 from app.profiles.models import CART_CONVERTED, UNSUBSCRIBED, Cart, Customer, Order
 
@@ -142,8 +150,21 @@ def exit_reason(session: Session, run: FlowRun, now: datetime, *,
     return None
 
 
-def stop(run: FlowRun, reason: str, now: datetime) -> None:
-    """End `run` with `reason` (the caller holds its row)."""
+def stop(session: Session, run: FlowRun, reason: str, now: datetime) -> None:
+    """End `run` with `reason` (the caller holds its row). The step it was waiting to run is
+    recorded as skipped with the same reason, so its history says where and why it ended."""
+    from app.db import insert_for
+    from app.flows.definition import Plan
+
+    if run.step_id is not None:
+        definition = definition_of(session, run.flow_id, run.version) or {}
+        plan = Plan(definition) if definition.get("steps") else None
+        if plan is not None and run.step_id in plan:
+            table = FlowRunStep.__table__
+            session.execute(insert_for(session, table).values(
+                shop_id=run.shop_id, run_id=run.id, step_id=run.step_id,
+                step_type=plan.step(run.step_id)["type"], status=STEP_SKIPPED, reason=reason,
+                at=now).on_conflict_do_nothing(index_elements=["run_id", "step_id"]))
     run.status = RUN_EXITED
     run.exit_reason = reason
     run.due_at = None
@@ -157,13 +178,15 @@ def exit_runs(session: Session, shop_id: int, customer_id: int, reason: str, *,
     from app.db import utcnow
 
     when = now or utcnow()
-    condition = (FlowRun.shop_id == shop_id) & (FlowRun.customer_id == customer_id) & (
-        FlowRun.status == RUN_ACTIVE)
+    query = select(FlowRun).where(FlowRun.shop_id == shop_id,
+                                  FlowRun.customer_id == customer_id,
+                                  FlowRun.status == RUN_ACTIVE)
     if marketing_only:
-        marketing = select(Flow.id).where(Flow.shop_id == shop_id, Flow.category == MARKETING)
-        condition = condition & FlowRun.flow_id.in_(marketing)
-    result = session.execute(
-        update(FlowRun).where(condition)
-        .values(status=RUN_EXITED, exit_reason=reason, due_at=None, finished_at=when)
-        .execution_options(synchronize_session=False))
-    return result.rowcount or 0
+        query = query.where(FlowRun.flow_id.in_(select(Flow.id).where(
+            Flow.shop_id == shop_id, Flow.category == MARKETING)))
+    runs = session.execute(query.order_by(FlowRun.id).with_for_update()
+                           .execution_options(populate_existing=True)).scalars().all()
+    for run in runs:
+        stop(session, run, reason, when)
+    session.flush()
+    return len(runs)

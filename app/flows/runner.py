@@ -159,12 +159,12 @@ def advance(session: Session, run: FlowRun, now: datetime) -> str:
             break
         reason = exits.exit_reason(session, run, now, flow=flow, definition=definition)
         if reason is not None:
-            exits.stop(run, reason, now)
+            exits.stop(session, run, reason, now)
             log.info("flows.run_exited", extra={"shop_id": run.shop_id, "run_id": run.id,
                                                 "reason": reason})
             break
         if run.step_id not in plan:
-            exits.stop(run, exits.STEP_GONE, now)
+            exits.stop(session, run, exits.STEP_GONE, now)
             break
         step = plan.step(run.step_id)
         if not _run_step(session, run, flow, definition, plan, step, now):
@@ -203,7 +203,7 @@ def _run_step(session: Session, run: FlowRun, flow: Flow, definition: dict[str, 
                         detail={"message_pk": outcome.message_pk})
             if getattr(outcome, "exited", False):
                 # The policy's own last look found an exit condition (e.g. the order).
-                exits.stop(run, outcome.reason or "exited", now)
+                exits.stop(session, run, outcome.reason or "exited", now)
                 return False
     elif step_outcome(session, run, step["id"]) is None:
         detail = actions.ACTIONS[kind](session, run, flow, step, now)

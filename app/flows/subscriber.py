@@ -125,7 +125,7 @@ def exit_on_order(session: Session, event: DomainEvent, now: datetime) -> int:
     for run in runs:
         reason = exits.exit_reason(session, run, now)
         if reason is not None and reason.startswith(exits.ORDER_PLACED):
-            exits.stop(run, reason, now)
+            exits.stop(session, run, reason, now)
             stopped += 1
     return stopped
 

@@ -22,6 +22,7 @@ from tests.flows.engine_support import (  # noqa: F401 - `sending_fixture`: a fi
     sending_fixture,
     settle,
     shopper,
+    steps_of,
     wait,
 )
 
@@ -66,6 +67,8 @@ def test_an_order_during_the_delay_stops_the_abandoned_checkout(app, client, ses
     run = the_run(session)
     assert run.status == RUN_EXITED and run.exit_reason.startswith("order placed")
     assert message_count(session) == 0
+    # and the email it was waiting for is recorded as skipped, with the same reason
+    assert steps_of(session, run) == [("s1", "done", None), ("s2", "skipped", run.exit_reason)]
 
 
 def test_an_order_that_arrives_before_the_checkout_starts_no_run(app, client, session, shop,
