@@ -295,7 +295,8 @@ def enter_candidates(session: Session, now: datetime, *,
         finder = {"lapsed": candidates.lapsed, "date": candidates.dates}.get(trigger.get("type"))
         if finder is None:
             continue
-        for candidate in finder(session, flow.shop_id, trigger, now):
+        # `flow_id`: the finder leaves out shoppers who already have a run under their key.
+        for candidate in finder(session, flow.shop_id, trigger, now, flow_id=flow.id):
             context = {"event": dict(candidate.context), "since": now.isoformat()}
             if entry.enter(session, flow, candidate.customer_id, candidate.trigger_key,
                            context, now) is not None:

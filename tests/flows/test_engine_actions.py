@@ -155,7 +155,7 @@ def test_the_sweep_enters_lapsed_shoppers_once(app, session, shop, sending, monk
     flow = live_flow(session, shop, [email()], trigger={"type": "lapsed", "factor": 3},
                      name="Win-back")
     ada = shopper(session, shop)
-    monkeypatch.setattr(candidates, "lapsed", lambda s, shop_id, trigger, now: [
+    monkeypatch.setattr(candidates, "lapsed", lambda s, shop_id, trigger, now, flow_id: [
         candidates.Candidate(ada.id, "lapsed:order-77", {"days_since_last_order": 200})])
     # when the sweep's entry runs twice
     now = datetime.now(UTC)
