@@ -34,7 +34,6 @@ from app.flows.models import (
     RUN_ACTIVE,
     EmailEngagement,
     Flow,
-    FlowConversion,
     FlowRun,
     Message,
     SurveyResponse,
@@ -164,8 +163,9 @@ def _handle(session: Session, event: DomainEvent, shop_flows: list[Flow]) -> Non
 
 
 def merge(session: Session, shop_id: int, guest_id: int, into_id: int) -> None:
-    """A guest's runs, messages and what hangs on them now belong to the merged profile."""
-    for model in (FlowRun, Message, EmailEngagement, FlowConversion, SurveyResponse):
+    """A guest's runs, messages and what hangs on them now belong to the merged profile
+    (attributed orders are moved by the attribution subscriber, which owns them)."""
+    for model in (FlowRun, Message, EmailEngagement, SurveyResponse):
         session.execute(update(model).where(model.shop_id == shop_id,
                                             model.customer_id == guest_id)
                         .values(customer_id=into_id)
