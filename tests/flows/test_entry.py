@@ -216,3 +216,25 @@ def test_a_guests_run_follows_them_when_their_profile_is_merged(app, client, ses
     run = session.execute(select(FlowRun)).scalar_one()
     assert run.id == guest_run.id and run.flow_id == flow.id
     assert run.customer_id == ada.id != guest_run.customer_id
+
+
+def test_consent_given_starts_a_welcome_and_other_consent_changes_do_not(app, client, session,
+                                                                         shop, sending):
+    # given a welcome flow for shoppers who subscribe
+    flow = live_flow(session, shop, [email()], trigger="email_marketing_changed",
+                     trigger_filters=[{"field": "event.email_marketing", "op": "eq",
+                                       "value": "subscribed"}])
+    start = datetime.now(UTC)
+    ada, bob = customer_payload(email="ada@example.com"), customer_payload(email="bob@example.com")
+    for person, state in ((ada, "subscribed"), (bob, "not_subscribed")):
+        deliver(client, "customers_email_marketing_consent/update", {
+            "customer_id": person["id"], "email_address": person["email"],
+            "email_marketing_consent": {"state": state, "opt_in_level": "single_opt_in",
+                                        "consent_updated_at": start.isoformat()}})
+    settle(app)
+    # then only the shopper who subscribed entered, and had the email
+    run = session.execute(select(FlowRun)).scalar_one()
+    from app.profiles.models import Customer
+
+    assert session.get(Customer, run.customer_id).email == "ada@example.com"
+    assert run.flow_id == flow.id and messages_of(session, run) == ["s1"]

@@ -56,6 +56,8 @@ def test_an_order_during_the_delay_stops_the_abandoned_checkout(app, client, ses
     run = the_run(session)
     assert run is not None and run.flow_id == flow.id and run.status == RUN_ACTIVE
     assert run.context["checkout_token"] == "tok-1" and run.context["cart_token"] == "cart-1"
+    # (the worker ran its first step: it waits an hour from entry for the email)
+    assert run.step_id == "s2" and run.due_at == run.entered_at + timedelta(minutes=60)
     # when they order 20 minutes later, before the first email is due
     deliver(client, "orders/create", order_payload(checkout_token="tok-1", cart_token="cart-1",
                                                    email=ADA, placed=minutes(start) + 20,
