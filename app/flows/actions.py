@@ -15,7 +15,9 @@ a replay makes it once:
 - **tag**: the merchant tags of the profile (`app.customers.notes.add_tag`: unique per
   profile and tag, on the timeline), authored by the flow.
 
-Each returns the step's `detail` (what was made) for `flow_run_steps`.
+Each returns the step's `detail` (what was made) for `flow_run_steps`, or raises
+`ActionSkipped` (the loyalty program is off, a tag the profile cannot take) to have the step
+recorded as skipped with why.
 """
 
 from __future__ import annotations
@@ -42,12 +44,25 @@ PURPOSE = "flow"
 CODE_ATTEMPTS = 5
 
 
+class ActionSkipped(Exception):
+    """The action cannot be made for this shopper or store; `reason` is recorded on the
+    step (skipped) and the run goes on."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def natural_key(run: FlowRun, step_id: str) -> str:
     return f"flow:{run.id}:{step_id}"
 
 
 def award_points(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
                  now: datetime) -> dict[str, Any]:
+    from app.loyalty.program import read_program
+
+    if not read_program(session, run.shop_id).enabled:
+        raise ActionSkipped("the loyalty program is off: no points awarded")
     points = int(step["points"])
     reason = (step.get("reason") or "").strip() or f"From {flow.name}"
     ledger.lock_member(session, run.shop_id, run.customer_id)
@@ -112,11 +127,15 @@ def discount(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
 
 def add_tag(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
             now: datetime) -> dict[str, Any]:
+    from app.customers.notes import InvalidInput
     from app.customers.notes import add_tag as add_merchant_tag
 
     customer = session.execute(select(Customer).where(
         Customer.id == run.customer_id, Customer.shop_id == run.shop_id)).scalar_one()
-    result = add_merchant_tag(session, customer, step["tag"], f"Flow: {flow.name}"[:120])
+    try:
+        result = add_merchant_tag(session, customer, step["tag"], f"Flow: {flow.name}"[:120])
+    except InvalidInput as exc:
+        raise ActionSkipped(f"tag not added: {exc}") from exc
     return {"tag": result.tag.tag, "added": result.created}
 
 

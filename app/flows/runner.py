@@ -206,8 +206,13 @@ def _run_step(session: Session, run: FlowRun, flow: Flow, definition: dict[str, 
                 exits.stop(session, run, outcome.reason or "exited", now)
                 return False
     elif step_outcome(session, run, step["id"]) is None:
-        detail = actions.ACTIONS[kind](session, run, flow, step, now)
-        record_step(session, run, step, STEP_DONE, now, detail=detail)
+        try:
+            with session.begin_nested():
+                detail = actions.ACTIONS[kind](session, run, flow, step, now)
+        except actions.ActionSkipped as skipped:
+            record_step(session, run, step, STEP_SKIPPED, now, reason=skipped.reason)
+        else:
+            record_step(session, run, step, STEP_DONE, now, detail=detail)
     run.step_id = plan.after(step["id"])
     run.due_at = reached
     return True

@@ -16,6 +16,7 @@ from app.flows import actions, entry, exits, runner
 from app.flows.models import FlowRun, FlowRunStep
 from app.loyalty import ledger
 from app.loyalty.models import ISSUED, LedgerEntry, Redemption
+from app.loyalty.program import save_program
 from app.profiles.models import Customer
 from jobs import flows as flow_jobs
 from jobs.tick import run_periodic_jobs_once
@@ -66,7 +67,9 @@ def started(session, flow, customer, now=NOW) -> FlowRun:
 
 
 def test_points_are_awarded_once_per_run_and_step(session, shop, sending):
-    # given a flow that awards 150 points
+    # given a store running a loyalty program, and a flow that awards 150 points
+    save_program(session, shop.id, {"enabled": True}, saved_by="test")
+    session.commit()
     flow = live_flow(session, shop, [{"type": "award_points", "points": 150,
                                       "reason": "Thanks for joining"}])
     ada = shopper(session, shop)
@@ -82,6 +85,28 @@ def test_points_are_awarded_once_per_run_and_step(session, shop, sending):
     entry_row = session.execute(select(LedgerEntry)).scalar_one()
     assert (entry_row.key, entry_row.reason, entry_row.source) == (
         f"flow:{run.id}:s1", "Thanks for joining", "flow")
+
+
+def test_no_points_are_awarded_while_the_loyalty_program_is_off(session, shop, sending):
+    flow = live_flow(session, shop, [{"type": "award_points", "points": 150}, email()])
+    ada = shopper(session, shop)
+    run = started(session, flow, ada)
+    runner.advance(session, run, NOW)
+    session.commit()
+    assert steps_of(session, run)[0] == ("s1", "skipped",
+                                         "the loyalty program is off: no points awarded")
+    assert count(session, LedgerEntry) == 0
+    assert messages_of(session, run) == ["s2"] and run.status == "completed"
+
+
+def test_a_tag_the_profile_cannot_take_is_skipped_with_why(session, shop, sending):
+    flow = live_flow(session, shop, [{"type": "tag", "tag": "vip, gold"}])
+    run = started(session, flow, shopper(session, shop))
+    runner.advance(session, run, NOW)
+    session.commit()
+    (step,) = steps_of(session, run)
+    assert step[:2] == ("s1", "skipped") and "comma" in step[2]
+    assert run.status == "completed"
 
 
 def test_a_discount_step_makes_one_unique_code_on_shopify(app, session, shop, sending,
