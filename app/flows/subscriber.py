@@ -18,6 +18,7 @@ replay or a retry finds every effect already made):
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,8 @@ from app.flows.models import (
     SurveyResponse,
 )
 from app.profiles.models import UNSUBSCRIBED, Cart, Customer, Order
+
+log = logging.getLogger(__name__)
 
 
 def trigger_key(event: DomainEvent) -> str:
@@ -88,7 +91,8 @@ def _enqueue_advance(run_ids: list[int]) -> None:
         for run_id in run_ids:
             queue.enqueue("jobs.flows.advance_run", run_id, job_timeout=300, result_ttl=600)
     except RedisError:
-        pass  # the sweep advances due runs whatever became of the queue
+        # The sweep advances due runs whatever became of the queue: a minute late, not lost.
+        log.warning("flows.advance_enqueue_failed", extra={"run_ids": run_ids}, exc_info=True)
 
 
 def live_flows(session: Session, shop_id: int) -> list[Flow]:
