@@ -3,9 +3,9 @@
 `exit_reason` is asked before every step (and by the sending policy right before a send):
 
 - **the shopper ordered** (flows with `exit_on_order`, and every flow started by a checkout
-  or an abandoned cart): an order that names the run's checkout or cart token, whenever it
-  was placed, or any order of the same profile or email address placed since the trigger
-  (the order that started the run excepted). The order may be stored before or after the
+  or an abandoned cart): the run's checkout or cart converted by an order, whenever it was
+  placed, or any order of the same profile or email address placed since the trigger (the
+  order that started the run excepted). The order may be stored before or after the
   checkout's own webhook: both orders of arrival are looked up here, in the store's tables,
   so the answer never depends on which subscriber ran first;
 - **unsubscribed**, for marketing flows;
@@ -24,8 +24,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.customers.models import CustomerTag
+from app.db import insert_for, utcnow
 from app.flows import conditions
-from app.flows.definition import trigger_events
+from app.flows.definition import Plan, trigger_events
 from app.flows.models import (
     MARKETING,
     RUN_ACTIVE,
@@ -114,8 +116,6 @@ def facts_for(session: Session, customer: Customer, event: dict[str, Any],
               now: datetime) -> conditions.Facts:
     """What filters and splits are checked against: the profile now (its platform tags and
     the merchant's own tags together) and the trigger's facts."""
-    from app.customers.models import CustomerTag
-
     profile = conditions.profile_facts(customer, now)
     merchant_tags = session.execute(select(CustomerTag.tag_normalized).where(
         CustomerTag.customer_id == customer.id)).scalars()
@@ -153,9 +153,6 @@ def exit_reason(session: Session, run: FlowRun, now: datetime, *,
 def stop(session: Session, run: FlowRun, reason: str, now: datetime) -> None:
     """End `run` with `reason` (the caller holds its row). The step it was waiting to run is
     recorded as skipped with the same reason, so its history says where and why it ended."""
-    from app.db import insert_for
-    from app.flows.definition import Plan
-
     if run.step_id is not None:
         definition = definition_of(session, run.flow_id, run.version) or {}
         plan = Plan(definition) if definition.get("steps") else None
@@ -175,8 +172,6 @@ def exit_runs(session: Session, shop_id: int, customer_id: int, reason: str, *,
               marketing_only: bool = False, now: datetime | None = None) -> int:
     """Stop every active run of this shopper (of marketing flows only, if asked); returns
     how many. Used by the unsubscribe page, consent changes and profile deletions."""
-    from app.db import utcnow
-
     when = now or utcnow()
     query = select(FlowRun).where(FlowRun.shop_id == shop_id,
                                   FlowRun.customer_id == customer_id,
