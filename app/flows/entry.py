@@ -75,10 +75,10 @@ def enter(session: Session, flow: Flow, customer_id: int, trigger_key: str,
     if customer is None or customer.deleted_at is not None:
         return None
     definition = definition_of(session, flow.id, flow.version) or flow.definition
-    facts = facts_for(session, customer, context.get("event") or {}, now)
-    if not conditions.evaluate(definition.get("trigger_filters") or [], facts):
-        return None
-    if not conditions.evaluate(definition.get("flow_filters") or [], facts):
+    filters = [*(definition.get("trigger_filters") or []),
+               *(definition.get("flow_filters") or [])]
+    if filters and not conditions.evaluate(filters, facts_for(
+            session, customer, context.get("event") or {}, now, condition=filters)):
         return None
     if stops_on_order(definition) and ordered_since(session, flow.shop_id, customer_id,
                                                     context) is not None:

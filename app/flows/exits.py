@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.customers.models import CustomerTag
@@ -77,30 +77,32 @@ def ordered_since(session: Session, shop_id: int, customer_id: int | None,
     profile store converts it when the order names it, in either order of arrival). By
     person: an order of the run's profile, or of any profile with the run's email address,
     placed at or after the trigger (`context["since"]`). The trigger's own order
-    (`context["order_id"]`) never counts. Each lookup uses an index (carts by token, orders
-    by customer), so this is cheap enough to ask before every step."""
+    (`context["order_id"]`) never counts. At most two indexed lookups (carts by token,
+    orders by customer), cheap enough to ask before every step."""
     trigger_order = context.get("order_id")
-    for kind, token in (("checkout", context.get("checkout_token")),
-                        ("cart", context.get("cart_token"))):
-        if not token:
-            continue
-        cart = session.execute(select(Cart.status, Cart.converted_order_id).where(
-            Cart.shop_id == shop_id, Cart.kind == kind, Cart.token == token)).first()
-        if (cart is not None and cart.status == CART_CONVERTED
-                and (cart.converted_order_id is None
-                     or cart.converted_order_id != trigger_order)):
-            name = None if cart.converted_order_id is None else session.execute(
-                select(Order.name).where(Order.id == cart.converted_order_id)).scalar()
-            return f"{ORDER_PLACED} ({name or f'{kind} completed'})"
-    people = {customer_id} if customer_id is not None else set()
+    tokens = [and_(Cart.kind == kind, Cart.token == token)
+              for kind, token in (("checkout", context.get("checkout_token")),
+                                  ("cart", context.get("cart_token"))) if token]
+    if tokens:
+        query = (select(Cart.kind, Cart.converted_order_id, Order.name)
+                 .outerjoin(Order, Order.id == Cart.converted_order_id)
+                 .where(Cart.shop_id == shop_id, Cart.status == CART_CONVERTED, or_(*tokens)))
+        if trigger_order is not None:
+            query = query.where(or_(Cart.converted_order_id.is_(None),
+                                    Cart.converted_order_id != trigger_order))
+        converted = session.execute(query.limit(1)).first()
+        if converted is not None:
+            return f"{ORDER_PLACED} ({converted.name or f'{converted.kind} completed'})"
     email = (context.get("email") or "").strip().lower()
+    same_person = []
+    if customer_id is not None:
+        same_person.append(Customer.id == customer_id)
     if email:
-        people.update(session.execute(select(Customer.id).where(
-            Customer.shop_id == shop_id, Customer.email_normalized == email)).scalars())
-    if not people:
+        same_person.append(Customer.email_normalized == email)
+    if not same_person:
         return None
-    query = select(Order.name).where(Order.shop_id == shop_id,
-                                     Order.customer_id.in_(sorted(people)))
+    people = select(Customer.id).where(Customer.shop_id == shop_id, or_(*same_person))
+    query = select(Order.name).where(Order.shop_id == shop_id, Order.customer_id.in_(people))
     since = _aware(context.get("since"))
     if since is not None:
         query = query.where(Order.placed_at >= since)
@@ -112,14 +114,31 @@ def ordered_since(session: Session, shop_id: int, customer_id: int | None,
     return f"{ORDER_PLACED} ({found.name})" if found.name else ORDER_PLACED
 
 
+def fields_of(condition: Any) -> set[str]:
+    """The fields a condition (or a list of them) reads."""
+    if isinstance(condition, list):
+        return set().union(*(fields_of(c) for c in condition)) if condition else set()
+    if not isinstance(condition, dict):
+        return set()
+    for group in ("all", "any"):
+        if isinstance(condition.get(group), list):
+            return fields_of(condition[group])
+    if "not" in condition:
+        return fields_of(condition["not"])
+    field = condition.get("field")
+    return {field} if isinstance(field, str) else set()
+
+
 def facts_for(session: Session, customer: Customer, event: dict[str, Any],
-              now: datetime) -> conditions.Facts:
+              now: datetime, *, condition: Any = None) -> conditions.Facts:
     """What filters and splits are checked against: the profile now (its platform tags and
-    the merchant's own tags together) and the trigger's facts."""
+    the merchant's own tags together) and the trigger's facts. Given the `condition` to be
+    checked, the merchant's tags are read only when it reads `tags`."""
     profile = conditions.profile_facts(customer, now)
-    merchant_tags = session.execute(select(CustomerTag.tag_normalized).where(
-        CustomerTag.customer_id == customer.id)).scalars()
-    profile["tags"] = sorted(set(profile["tags"]) | set(merchant_tags))
+    if condition is None or "tags" in fields_of(condition):
+        merchant_tags = session.execute(select(CustomerTag.tag_normalized).where(
+            CustomerTag.customer_id == customer.id)).scalars()
+        profile["tags"] = sorted(set(profile["tags"]) | set(merchant_tags))
     return conditions.Facts(profile, event or {})
 
 
@@ -144,8 +163,8 @@ def exit_reason(session: Session, run: FlowRun, now: datetime, *,
     if flow.category == MARKETING and customer.email_marketing == UNSUBSCRIBED:
         return UNSUBSCRIBED_REASON
     filters = definition.get("flow_filters") or []
-    if filters and not conditions.evaluate(
-            filters, facts_for(session, customer, (run.context or {}).get("event", {}), now)):
+    if filters and not conditions.evaluate(filters, facts_for(
+            session, customer, (run.context or {}).get("event", {}), now, condition=filters)):
         return FILTERS_FAILED
     return None
 

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 _S = FlowRunStep.__table__
 MAX_STEPS_PER_ADVANCE = 200  # a definition has at most 50; a guard, never reached
 HELD_OUT_TYPES = frozenset({"email", "award_points", "discount"})
+EFFECT_TYPES = frozenset({"email", "award_points", "discount", "tag"})
 DEFERRED, QUEUED, SKIPPED = "deferred", "queued", "skipped"
 
 
@@ -86,11 +87,6 @@ def record_step(session: Session, run: FlowRun, step: dict[str, Any], status: st
         .on_conflict_do_nothing(index_elements=["run_id", "step_id"])
         .returning(_S.c.id)).first()
     return inserted is not None
-
-
-def step_outcome(session: Session, run: FlowRun, step_id: str) -> FlowRunStep | None:
-    return session.execute(select(FlowRunStep).where(
-        FlowRunStep.run_id == run.id, FlowRunStep.step_id == step_id)).scalar_one_or_none()
 
 
 def wait_until(session: Session, run: FlowRun, step: dict[str, Any],
@@ -128,11 +124,13 @@ def _version(session: Session, flow: Flow, version: int) -> tuple[dict[str, Any]
     return cache[key]
 
 
-def _facts(session: Session, run: FlowRun, now: datetime) -> conditions.Facts | None:
+def _facts(session: Session, run: FlowRun, now: datetime,
+           condition: Any) -> conditions.Facts | None:
     customer = session.get(Customer, run.customer_id)
     if customer is None:
         return None
-    return exits.facts_for(session, customer, (run.context or {}).get("event", {}), now)
+    return exits.facts_for(session, customer, (run.context or {}).get("event", {}), now,
+                           condition=condition)
 
 
 def _finish(run: FlowRun, now: datetime) -> None:
@@ -151,24 +149,29 @@ def advance(session: Session, run: FlowRun, now: datetime) -> str:
     if flow is None or flow.status != LIVE:
         return run.status
     definition, plan = _version(session, flow, run.version)
-    for _ in range(MAX_STEPS_PER_ADVANCE):
-        if run.step_id is None:
-            _finish(run, now)
-            break
-        if run.due_at is not None and run.due_at > now:
-            break
-        reason = exits.exit_reason(session, run, now, flow=flow, definition=definition)
-        if reason is not None:
-            exits.stop(session, run, reason, now)
-            log.info("flows.run_exited", extra={"shop_id": run.shop_id, "run_id": run.id,
-                                                "reason": reason})
-            break
-        if run.step_id not in plan:
-            exits.stop(session, run, exits.STEP_GONE, now)
-            break
-        step = plan.step(run.step_id)
-        if not _run_step(session, run, flow, definition, plan, step, now):
-            break
+    # The run's row is written once, at the end (its changes are read by nothing before).
+    with session.no_autoflush:
+        for _ in range(MAX_STEPS_PER_ADVANCE):
+            if run.step_id is None:
+                _finish(run, now)
+                break
+            if run.due_at is not None and run.due_at > now:
+                break
+            if run.step_id not in plan:
+                exits.stop(session, run, exits.STEP_GONE, now)
+                break
+            step = plan.step(run.step_id)
+            if step["type"] in EFFECT_TYPES:
+                # Asked before every step that reaches the shopper; a wait or a split changes
+                # nothing they see, and the step after it asks again.
+                reason = exits.exit_reason(session, run, now, flow=flow, definition=definition)
+                if reason is not None:
+                    exits.stop(session, run, reason, now)
+                    log.info("flows.run_exited", extra={"shop_id": run.shop_id,
+                                                        "run_id": run.id, "reason": reason})
+                    break
+            if not _run_step(session, run, flow, definition, plan, step, now):
+                break
     session.flush()
     return run.status
 
@@ -184,7 +187,7 @@ def _run_step(session: Session, run: FlowRun, flow: Flow, definition: dict[str, 
         run.step_id, run.due_at = plan.after(step["id"]), until
         return True
     if kind == "split":
-        facts = _facts(session, run, now)
+        facts = _facts(session, run, now, step["condition"])
         branch = "yes" if facts is not None and conditions.evaluate(
             step["condition"], facts) else "no"
         record_step(session, run, step, STEP_DONE, now, detail={"branch": branch})
@@ -193,19 +196,20 @@ def _run_step(session: Session, run: FlowRun, flow: Flow, definition: dict[str, 
     if run.holdout and kind in HELD_OUT_TYPES:
         record_step(session, run, step, STEP_HOLDOUT, now, reason="holdout: receives nothing")
     elif kind == "email":
-        if step_outcome(session, run, step["id"]) is None:
-            outcome = queue_email(session, run, flow, step, definition, now)
-            if outcome.status == DEFERRED:
-                run.due_at = outcome.defer_until
-                return False
-            status = STEP_DONE if outcome.status == QUEUED else STEP_SKIPPED
-            record_step(session, run, step, status, now, reason=outcome.reason,
-                        detail={"message_pk": outcome.message_pk})
-            if getattr(outcome, "exited", False):
-                # The policy's own last look found an exit condition (e.g. the order).
-                exits.stop(session, run, outcome.reason or "exited", now)
-                return False
-    elif step_outcome(session, run, step["id"]) is None:
+        # The message is unique per (run, step): run again, the step finds the first one.
+        outcome = queue_email(session, run, flow, step, definition, now)
+        if outcome.status == DEFERRED:
+            run.due_at = outcome.defer_until
+            return False
+        status = STEP_DONE if outcome.status == QUEUED else STEP_SKIPPED
+        record_step(session, run, step, status, now, reason=outcome.reason,
+                    detail={"message_pk": outcome.message_pk})
+        if getattr(outcome, "exited", False):
+            # The policy's own last look found an exit condition (e.g. the order).
+            exits.stop(session, run, outcome.reason or "exited", now)
+            return False
+    else:
+        # Each action is keyed by (run, step) itself: run again, it makes nothing new.
         try:
             with session.begin_nested():
                 detail = actions.ACTIONS[kind](session, run, flow, step, now)
