@@ -4,7 +4,7 @@ In order, a shopper enters only if:
 
 1. the flow is live and the profile exists (not deleted);
 2. the **trigger filters** hold on the triggering event (checked here, once, never again);
-3. the **flow filters** hold now (they are checked again before every step);
+3. the **flow filters** hold now (checked again before every step that reaches the shopper);
 4. for a flow that stops on an order, the shopper has not already ordered since the trigger
    (an order that reached the store before the checkout's own webhook: the run would only
    exit at its first step, so it never starts);

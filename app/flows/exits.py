@@ -1,6 +1,7 @@
 """When a run stops before its end, and why.
 
-`exit_reason` is asked before every step (and by the sending policy right before a send):
+`exit_reason` is asked before every step that reaches the shopper (an email, points, a code,
+a tag) and by the sending policy right before a send:
 
 - **the shopper ordered** (flows with `exit_on_order`, and every flow started by a checkout
   or an abandoned cart): the run's checkout or cart converted by an order, whenever it was

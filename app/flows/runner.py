@@ -5,9 +5,10 @@
 and every effect of a step is keyed by (run, step), so even a step run twice (a crash after
 the effect, before the commit) makes nothing twice.
 
-Before each step the exit conditions are asked (`app.flows.exits.exit_reason`: an order,
-unsubscribe, a deleted profile, the flow's filters no longer holding); a stop is recorded
-on the run with its reason. Then, by the step's type:
+Before each step that reaches the shopper (email, points, code, tag) the exit conditions are
+asked (`app.flows.exits.exit_reason`: an order, unsubscribe, a deleted profile, the flow's
+filters no longer holding); a stop is recorded on the run with its reason. Then, by the
+step's type:
 
 - **wait**: the run moves past it, due `minutes` after the wait was reached, or at the next
   `HH:MM` in the shop's time zone (at or after that moment). A lost queue loses nothing:

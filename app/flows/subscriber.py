@@ -4,10 +4,10 @@ For each event, in the dispatcher's transaction (which also moves the flows curs
 replay or a retry finds every effect already made):
 
 - **exits first**: an `order_placed` stops the runs it ends (abandoned checkout by checkout
-  or cart token, profile or email; any `exit_on_order` flow), whichever of the order and
-  the checkout arrived first; an `email_marketing_changed` to unsubscribed stops the
-  shopper's marketing runs. The runner asks the same questions again before every step, so
-  a run never depends on this subscriber having seen the event yet;
+  or cart token, profile or email; any `exit_on_order` flow), whichever of the order and the
+  checkout arrived first; an `email_marketing_changed` to unsubscribed stops the shopper's
+  marketing runs. The runner asks the same questions again before every step that reaches
+  the shopper, so a run never depends on this subscriber having seen the event yet;
 - **then entries**: every live flow of the shop triggered by this kind of event enters the
   shopper (`app.flows.entry.enter`), under the trigger's natural key: "checkout:<token>" for
   a checkout, "event:<event id>" otherwise. A new run's first steps are run after commit by
