@@ -2,7 +2,7 @@
 
 In order, a shopper enters only if:
 
-1. the flow is live and the profile exists (not deleted);
+1. the flow is live, the store has Sticky installed, and the profile exists (not deleted);
 2. the **trigger filters** hold on the triggering event (checked here, once, never again);
 3. the **flow filters** hold now (checked again before every step that reaches the shopper);
 4. for a flow that stops on an order, the shopper has not already ordered since the trigger
@@ -36,6 +36,7 @@ from app.flows.exits import facts_for, ordered_since, stops_on_order
 from app.flows.models import LIVE, RUN_ACTIVE, RUN_COMPLETED, Flow, FlowRun
 from app.flows.service import definition_of
 from app.profiles.models import Customer
+from app.shops.models import Shop
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ def enter(session: Session, flow: Flow, customer_id: int, trigger_key: str,
     (the caller advances it, or the sweep does). Writes through `session`; commits nothing."""
     if flow.status != LIVE:
         return None
+    shop = session.get(Shop, flow.shop_id)
+    if shop is None or shop.status != "active":
+        return None  # the store uninstalled Sticky
     customer = session.execute(
         select(Customer).where(Customer.id == customer_id, Customer.shop_id == flow.shop_id)
         .with_for_update()).scalar_one_or_none()

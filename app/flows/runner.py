@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 _S = FlowRunStep.__table__
 MAX_STEPS_PER_ADVANCE = 200  # a definition has at most 50; a guard, never reached
+ACTIVE_SHOP = "active"  # shops.status: an uninstalled store's runs are held
 HELD_OUT_TYPES = frozenset({"email", "award_points", "discount"})
 EFFECT_TYPES = frozenset({"email", "award_points", "discount", "tag"})
 DEFERRED, QUEUED, SKIPPED = "deferred", "queued", "skipped"
@@ -242,10 +243,14 @@ RETRY_FAILED_AFTER = timedelta(minutes=5)
 
 
 def _due_run_ids(session: Session, now: datetime, limit: int, seen: set[int]) -> list[int]:
-    """Ids of due runs of live flows, locked for this transaction; on PostgreSQL rows another
-    worker holds are skipped, so two sweeps share the work instead of repeating it."""
+    """Ids of due runs of live flows of installed stores, locked for this transaction; on
+    PostgreSQL rows another worker holds are skipped, so two sweeps share the work instead
+    of repeating it. A store that uninstalled Sticky mails no one: its runs stay where they
+    are."""
     query = (select(FlowRun.id).join(Flow, Flow.id == FlowRun.flow_id)
-             .where(FlowRun.status == RUN_ACTIVE, FlowRun.due_at <= now, Flow.status == LIVE)
+             .join(Shop, Shop.id == FlowRun.shop_id)
+             .where(FlowRun.status == RUN_ACTIVE, FlowRun.due_at <= now, Flow.status == LIVE,
+                    Shop.status == ACTIVE_SHOP)
              .order_by(FlowRun.due_at, FlowRun.id).limit(limit))
     if seen:
         query = query.where(FlowRun.id.not_in(sorted(seen)))
@@ -296,7 +301,8 @@ def enter_candidates(session: Session, now: datetime, *,
     twice. Returns how many entered. Commits per flow."""
     from app.flows import candidates, entry
 
-    query = select(Flow).where(Flow.status == LIVE)
+    query = (select(Flow).join(Shop, Shop.id == Flow.shop_id)
+             .where(Flow.status == LIVE, Shop.status == ACTIVE_SHOP))
     if flow_ids is not None:
         query = query.where(Flow.id.in_(flow_ids))
     entered = 0

@@ -171,6 +171,17 @@ def test_pause_holds_runs_and_resume_sends_nothing_twice(session, shop, sending)
     assert len(sending.calls) == 6
 
 
+def test_a_store_that_uninstalled_sticky_mails_no_one(session, shop, sending):
+    flow = live_flow(session, shop, [email()])
+    ada = shopper(session, shop)
+    run = start(session, flow, ada)
+    shop.status = "uninstalled"
+    session.commit()
+    assert runner.sweep(session, NOW)["advanced"] == 0
+    assert entry.enter(session, flow, ada.id, "event:2", {"event": {}}, later(1)) is None
+    assert message_count(session) == 0 and run.status == RUN_ACTIVE
+
+
 def test_a_deferred_email_keeps_the_run_on_its_step_until_then(session, shop, sending):
     # given the sending policy defers the email to the end of quiet hours
     flow = live_flow(session, shop, [email(), email("After")])
