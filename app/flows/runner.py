@@ -65,7 +65,8 @@ MAX_STEPS_PER_ADVANCE = 200  # a definition has at most 50; a guard, never reach
 ACTIVE_SHOP = "active"  # shops.status: an uninstalled store's runs are held
 HELD_OUT_TYPES = frozenset({"email", "award_points", "discount"})
 EFFECT_TYPES = frozenset({"email", "award_points", "discount", "tag"})
-DEFERRED, QUEUED, SKIPPED = "deferred", "queued", "skipped"
+DEFERRED, QUEUED = "deferred", "queued"
+RETRY_FAILED_AFTER = timedelta(minutes=5)
 
 
 def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
@@ -201,7 +202,7 @@ def _run_step(session: Session, run: FlowRun, flow: Flow, definition: dict[str, 
         # The message is unique per (run, step): run again, the step finds the first one.
         outcome = queue_email(session, run, flow, step, definition, now)
         if outcome.status == DEFERRED:
-            run.due_at = outcome.defer_until
+            run.due_at = outcome.defer_until or now + RETRY_FAILED_AFTER
             return False
         status = STEP_DONE if outcome.status == QUEUED else STEP_SKIPPED
         record_step(session, run, step, status, now, reason=outcome.reason,
@@ -239,7 +240,6 @@ def advance_locked(session: Session, run_id: int, now: datetime) -> str | None:
 # --- the sweep ------------------------------------------------------------------------------
 
 SWEEP_BATCH = 100
-RETRY_FAILED_AFTER = timedelta(minutes=5)
 
 
 def _due_run_ids(session: Session, now: datetime, limit: int, seen: set[int]) -> list[int]:
