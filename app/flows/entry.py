@@ -34,7 +34,6 @@ from app.flows import conditions
 from app.flows.definition import Plan
 from app.flows.exits import facts_for, ordered_since, stops_on_order
 from app.flows.models import LIVE, RUN_ACTIVE, RUN_COMPLETED, Flow, FlowRun
-from app.flows.service import definition_of
 from app.profiles.models import Customer
 from app.shops.models import Shop
 
@@ -78,7 +77,7 @@ def enter(session: Session, flow: Flow, customer_id: int, trigger_key: str,
         .with_for_update()).scalar_one_or_none()
     if customer is None or customer.deleted_at is not None:
         return None
-    definition = definition_of(session, flow.id, flow.version) or flow.definition
+    definition = flow.definition  # the current version's (`flows.definition` mirrors it)
     filters = [*(definition.get("trigger_filters") or []),
                *(definition.get("flow_filters") or [])]
     if filters and not conditions.evaluate(filters, facts_for(
