@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from app.events.registry import Subscriber
 from app.flows.attribution import SUBSCRIBER as FLOW_ATTRIBUTION
+from app.flows.subscriber import SUBSCRIBER as FLOWS
 from app.loyalty.subscriber import SUBSCRIBER as LOYALTY
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY, FLOW_ATTRIBUTION)
+SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY, FLOW_ATTRIBUTION, FLOWS)

@@ -32,6 +32,8 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     # Each store once per local day, at the first run after its midnight.
     ("jobs.loyalty_daily.run_daily", 15 * 60),
     ("jobs.loyalty.release_due", 300),
+    # Due flow steps, and the date and lapsed flows' entrants (app/flows/runner.py).
+    ("jobs.flows.sweep_due", 60),
 )
 
 
