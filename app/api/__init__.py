@@ -9,8 +9,10 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 from app.api import (  # noqa: E402,F401  (routes register on import)
     compliance,
     customers,
+    flows,
     loyalty,
     loyalty_points,
+    messages,
     metrics,
     openapi,
     redemptions,

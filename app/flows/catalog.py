@@ -1,0 +1,56 @@
+"""The store's flows as the API and the panel list them: the built-ins installed on first
+look (switched off), each flow with its figures. The parts that other modules own are looked
+up when called, so the list still works while one of them is missing."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.flows.models import Flow
+from app.flows.service import list_flows, serialize
+
+log = logging.getLogger(__name__)
+
+
+def optional(module: str, name: str) -> Any | None:
+    """`module.name`, or None when this build does not have it."""
+    try:
+        return getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+
+
+def ensure_builtins(session: Session, shop_id: int) -> None:
+    """Install the built-in flows (drafts) the store does not have yet; idempotent."""
+    install = (optional("app.flows.builtins", "ensure_installed")
+               or optional("app.flows.builtins", "install"))
+    if install is None:
+        return
+    install(session, shop_id)
+    session.flush()
+
+
+def store_flows(session: Session, shop_id: int) -> list[Flow]:
+    ensure_builtins(session, shop_id)
+    return list_flows(session, shop_id)
+
+
+def figures(session: Session, shop_id: int, flow_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per flow: entered, sent, opened, clicked, converted, revenue, unsubscribed."""
+    from app.flows.stats import flow_stats
+
+    return flow_stats(session, shop_id, flow_ids) if flow_ids else {}
+
+
+def serialized(session: Session, shop_id: int, flows: list[Flow]) -> list[dict[str, Any]]:
+    stats = figures(session, shop_id, [f.id for f in flows])
+    return [serialize(f, stats.get(f.id)) for f in flows]
+
+
+def step_figures(session: Session, shop_id: int, flow_id: int) -> dict[str, dict[str, Any]]:
+    step_stats = optional("app.flows.stats", "step_stats")
+    return step_stats(session, shop_id, flow_id) if step_stats else {}
