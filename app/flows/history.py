@@ -62,5 +62,5 @@ def runs(session: Session, shop_id: int, customer_id: int,
 
 
 def flow_names(session: Session, shop_id: int) -> dict[int, str]:
-    return dict(session.execute(select(Flow.id, Flow.name).where(Flow.shop_id == shop_id))
-                .tuples())
+    rows = session.execute(select(Flow.id, Flow.name).where(Flow.shop_id == shop_id))
+    return {flow_id: name for flow_id, name in rows}

@@ -23,6 +23,7 @@ from app.db import db
 from app.panel import bp
 from app.panel.customer_forms import CustomerFilterForm, NoteForm, TagForm
 from app.panel.door import panel_page, panel_url
+from app.panel.flow_customer import flows_card
 from app.panel.loyalty_customer import adjust_points, loyalty_card, new_adjust_form
 from app.panel.loyalty_forms import AdjustForm
 from app.profiles.models import Customer
@@ -113,6 +114,7 @@ def _profile_page(customer: Customer, note_form: NoteForm | None = None,
         when=LocalTime(zone), money=money, consent_labels=CONSENT_LABELS,
         safe_link=safe_link, active_nav="panel.customers",
         loyalty=loyalty_card(session, g.shop.id, customer),
+        flows=flows_card(session, g.shop.id, customer.id),
         adjust_form=adjust_form or new_adjust_form(),
         back_url=panel_url("panel.customers"),
     ), status

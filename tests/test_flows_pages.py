@@ -1,0 +1,314 @@
+"""The panel's flow pages through the test client: the list with its figures, creating a
+flow, the editor's forms (saved, refused next to the field, rows added, moved and removed),
+status changes, the JSON view, the email editor with its preview and refusals, the outbox,
+and the profile's Flows card."""
+
+from __future__ import annotations
+
+import html
+import re
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+
+from app.flows.models import Flow, FlowVersion, OutboxMail
+from tests.customer_helpers import csrf_from, customer_row, sign_in
+from tests.flows_helpers import a_flow, a_message, a_run
+
+
+@pytest.fixture
+def panel(client, session, shop):
+    sign_in(client, session, shop)
+    return client
+
+
+def text_of(response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+                    .split())
+
+
+def post(client, path: str, data: dict, token_from: str | None = None):
+    token = csrf_from(client, token_from or path)
+    return client.post(path, data={**data, "csrf_token": token})
+
+
+def editor_form(client, flow_id: int) -> dict[str, str]:
+    """The editor's fields as the browser would post them (selects at their chosen option)."""
+    page = client.get(f"/admin/flows/{flow_id}").get_data(as_text=True)
+    form = page[page.index('id="flow-form"'):page.index("</form>", page.index('id="flow-form"'))]
+    data: dict[str, str] = {}
+    for match in re.finditer(r"<input([^>]*)>", form):
+        attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', match.group(1)))
+        name = attrs.get("name")
+        if not name or attrs.get("type") == "submit":
+            continue
+        if attrs.get("type") == "checkbox":
+            if " checked" in match.group(1):
+                data[name] = attrs.get("value", "y")
+            continue
+        data[name] = html.unescape(attrs.get("value", ""))
+    for match in re.finditer(r'<select([^>]*)>(.*?)</select>', form, re.S):
+        name = re.search(r'name="([^"]+)"', match.group(1)).group(1)
+        chosen = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected',
+                           match.group(2))
+        first = re.search(r'<option[^>]*value="([^"]*)"', match.group(2))
+        data[name] = html.unescape((chosen and (chosen.group(1) or chosen.group(2)))
+                                   or first.group(1))
+    for match in re.finditer(r'<textarea([^>]*)>(.*?)</textarea>', form, re.S):
+        name = re.search(r'name="([^"]+)"', match.group(1)).group(1)
+        data[name] = html.unescape(match.group(2)).lstrip("\n")
+    return data
+
+
+def test_the_list_shows_each_flow_with_status_and_figures(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    response = panel.get("/admin/flows")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    row = page[page.index(f'id="flow-{flow.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Welcome" in row and "Draft" in row and "Customer created" in row
+    for figure in ("entered", "sent", "opened", "clicked", "converted", "revenue",
+                   "unsubscribed"):
+        assert f'data-figure="{figure}"' in row
+    assert 'href="/admin/flows"' in page  # the nav's Flows entry
+
+
+def test_creating_a_flow_opens_its_editor_and_a_blank_name_is_refused(panel, session, shop):
+    response = post(panel, "/admin/flows", {"name": "Thanks", "trigger_event": "order_placed"},
+                    token_from="/admin/flows")
+    assert response.status_code == 302
+    flow = session.scalar(select(Flow).where(Flow.name == "Thanks"))
+    assert response.headers["Location"].endswith(f"/admin/flows/{flow.id}")
+    assert flow.definition["trigger"] == {"type": "event", "event": "order_placed"}
+    refused = post(panel, "/admin/flows", {"name": " ", "trigger_event": "order_placed"},
+                   token_from="/admin/flows")
+    assert refused.status_code == 400
+    assert "a name of 1 to 120 characters" in text_of(refused).lower()
+
+
+def test_the_editor_saves_a_wait_in_days_and_a_new_version(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = editor_form(panel, flow.id)
+    assert data["steps-0-wait_amount"] == "1" and data["steps-0-wait_unit"] == "hours"
+    data.update({"steps-0-wait_amount": "2", "steps-0-wait_unit": "days",
+                 "steps-1-subject": "Hello {{ customer.first_name }}", "holdout_percent": "10"})
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code == 302, text_of(response)[:2000]
+    session.expire_all()
+    saved = session.get(Flow, flow.id)
+    assert saved.version == 2 and saved.holdout_percent == 10
+    assert saved.definition["steps"][0] == {"id": "wait1", "type": "wait", "minutes": 2880}
+    assert saved.definition["steps"][1]["subject"] == "Hello {{ customer.first_name }}"
+    # the email's HTML was kept: the editor only shows its subject
+    assert "welcome to {{ shop.name }}" in saved.definition["steps"][1]["html"]
+
+
+def test_a_bad_wait_and_a_bad_filter_show_next_to_their_fields(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = editor_form(panel, flow.id)
+    data.update({"steps-0-wait_amount": "soon", "op": ""})
+    data.update({"flow_filters-0-field": "orders_count", "flow_filters-0-op": "in",
+                 "flow_filters-0-value": ""})
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="steps-0-wait_amount-error"' in page
+    assert "whole number of minutes" in page
+    session.expire_all()
+    assert session.get(Flow, flow.id).version == 1
+
+
+def test_steps_are_added_moved_and_removed_before_saving(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = editor_form(panel, flow.id)
+    # add a split at the end, then a tag on its yes branch
+    response = post(panel, f"/admin/flows/{flow.id}",
+                    {**data, "op": "add::", "new_type::": "split"})
+    assert response.status_code == 200
+    assert "Not saved yet" in text_of(response)
+    page = response.get_data(as_text=True)
+    split_id = re.search(r'id="step-(s\d+)"[^>]*data-step-type="split"', page).group(1)
+    data = editor_form_from(page)
+    response = post(panel, f"/admin/flows/{flow.id}",
+                    {**data, "op": f"add:{split_id}:yes", f"new_type:{split_id}:yes": "tag"})
+    data = editor_form_from(response.get_data(as_text=True))
+    # move the email above the wait, then save
+    data = editor_form_from(post(panel, f"/admin/flows/{flow.id}",
+                                 {**data, "op": "up:mail1"}).get_data(as_text=True))
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code == 302, text_of(response)[:3000]
+    session.expire_all()
+    steps = session.get(Flow, flow.id).definition["steps"]
+    assert [s["type"] for s in steps] == ["email", "wait", "split"]
+    assert [s["type"] for s in steps[2]["yes"]] == ["tag"] and steps[2]["no"] == []
+    # remove the split (and its branch) again
+    data = editor_form(panel, flow.id)
+    data = editor_form_from(post(panel, f"/admin/flows/{flow.id}",
+                                 {**data, "op": f"remove:{split_id}"}).get_data(as_text=True))
+    assert post(panel, f"/admin/flows/{flow.id}", data).status_code == 302
+    session.expire_all()
+    assert [s["id"] for s in session.get(Flow, flow.id).definition["steps"]] == [
+        "mail1", "wait1"]
+
+
+def editor_form_from(page: str) -> dict[str, str]:
+    class Fake:
+        def get(self, path):
+            class R:
+                def get_data(self, as_text=True):
+                    return page
+            return R()
+    return editor_form(Fake(), 0)
+
+
+def test_go_live_pause_and_resume(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/status"
+    for wanted, words in (("live", "is live"), ("paused", "is paused"), ("live", "nothing is "
+                                                                                  "sent twice")):
+        response = post(panel, path, {"status": wanted}, token_from=f"/admin/flows/{flow.id}")
+        assert response.status_code == 302
+        page = panel.get(f"/admin/flows/{flow.id}")
+        assert words in text_of(page)
+        session.expire_all()
+        assert session.get(Flow, flow.id).status == wanted
+
+
+def test_the_json_view_saves_and_names_errors_by_path(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    bad = ('{"trigger": {"type": "event", "event": "order_placed"}, '
+           '"steps": [{"type": "wait", "minutes": -1}]}')
+    response = post(panel, f"/admin/flows/{flow.id}/json", {"definition": bad},
+                    token_from=f"/admin/flows/{flow.id}")
+    assert response.status_code == 400
+    assert "steps.0.minutes" in text_of(response)
+    good = bad.replace("-1", "5")
+    response = post(panel, f"/admin/flows/{flow.id}/json", {"definition": good},
+                    token_from=f"/admin/flows/{flow.id}")
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(Flow, flow.id).definition["steps"][0]["minutes"] == 5
+
+
+def test_backtest_button_answers_with_counts_or_says_it_is_missing(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    response = post(panel, f"/admin/flows/{flow.id}/backtest", {},
+                    token_from=f"/admin/flows/{flow.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="backtest-counts"' in page or "not available in this build" in page
+    assert session.scalar(select(FlowVersion.version).where(
+        FlowVersion.flow_id == flow.id).order_by(FlowVersion.version.desc())) == 1
+
+
+def test_the_email_editor_previews_with_a_real_customer(panel, session, shop):
+    customer_row(session, shop, first_name="Grace", email="grace@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    response = panel.get(f"/admin/flows/{flow.id}/steps/mail1")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Welcome, Grace" in text_of(response)
+    assert "grace@example.com" in page
+    assert "srcdoc=" in page and "Hello Grace" in html.unescape(page)
+
+
+def test_the_preview_endpoint_renders_as_typed_and_names_refusals(panel, session, shop):
+    customer = customer_row(session, shop, first_name="Ada", email="ada@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1/preview"
+    fields = {"subject": "Hi {{ customer.first_name }}", "preheader": "", "text": "",
+              "html": "<b>{{ customer.email }}</b>", "customer_id": str(customer.id)}
+    body = post(panel, path, fields, token_from=f"/admin/flows/{flow.id}/steps/mail1").get_json()
+    assert body["subject"] == "Hi Ada" and "<b>ada@example.com</b>" in body["html"]
+    assert "Content-Security-Policy" in body["html"]  # no script runs in the preview
+    refused = post(panel, path, {**fields, "html": "{{ ''.__class__.__mro__ }}"},
+                   token_from=f"/admin/flows/{flow.id}/steps/mail1").get_json()
+    assert "__class__" in refused["errors"]["html"]
+    broken = post(panel, path, {**fields, "subject": "{{ oops"},
+                  token_from=f"/admin/flows/{flow.id}/steps/mail1").get_json()
+    assert "subject" in broken["errors"]
+
+
+def test_saving_the_email_keeps_it_and_a_syntax_error_stays_next_to_its_field(panel, session,
+                                                                             shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    fields = {"subject": "Thanks", "preheader": "A little gift inside",
+              "html": "<p>{{ shop.name }}</p>", "text": ""}
+    assert post(panel, path, fields).status_code == 302
+    session.expire_all()
+    step = session.get(Flow, flow.id).definition["steps"][1]
+    assert step["subject"] == "Thanks" and step["preheader"] == "A little gift inside"
+    assert step["text"] is None
+    response = post(panel, path, {**fields, "html": "<p>{% if %}</p>"})
+    assert response.status_code == 400
+    assert 'id="html-error"' in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Flow, flow.id).version == 2
+
+
+def test_another_stores_flow_and_a_missing_step_are_404_pages(panel, session, shop,
+                                                              other_shop):
+    theirs = a_flow(session, other_shop)
+    mine = a_flow(session, shop)
+    session.commit()
+    assert panel.get(f"/admin/flows/{theirs.id}").status_code == 404
+    assert panel.get(f"/admin/flows/{theirs.id}/steps/mail1").status_code == 404
+    assert panel.get(f"/admin/flows/{mine.id}/steps/wait1").status_code == 404
+
+
+def test_the_outbox_lists_kept_mail_and_shows_one_message(panel, session, shop, other_shop):
+    ada = customer_row(session, shop, email="ada@example.com")
+    flow = a_flow(session, shop)
+    message = a_message(session, flow, ada, subject="Welcome, Ada")
+    mime = EmailMessage()
+    mime["Subject"] = "Welcome, Ada"
+    mime["To"] = "ada@example.com"
+    mime["List-Unsubscribe"] = "<https://sticky.test/unsubscribe/abc>"
+    mime.set_content("Hello Ada, plain.")
+    mime.add_alternative('<p>Hello <b>Ada</b></p><img src="https://sticky.test/t/o/x">',
+                         subtype="html")
+    session.add(OutboxMail(shop_id=shop.id, message_pk=message.id, raw=mime.as_string()))
+    theirs = customer_row(session, other_shop)
+    their_flow = a_flow(session, other_shop)
+    their_message = a_message(session, their_flow, theirs, subject="Not yours")
+    session.add(OutboxMail(shop_id=other_shop.id, message_pk=their_message.id, raw="x"))
+    session.commit()
+    listing = panel.get("/admin/flows/outbox")
+    assert listing.status_code == 200
+    assert "Welcome, Ada" in text_of(listing) and "Not yours" not in text_of(listing)
+    one = panel.get(f"/admin/flows/outbox/{message.id}")
+    assert one.status_code == 200
+    page = html.unescape(one.get_data(as_text=True))
+    assert "List-Unsubscribe" in page and "Hello Ada, plain." in page
+    assert "<b>Ada</b>" in page and "img-src data:" in page
+    assert panel.get(f"/admin/flows/outbox/{their_message.id}").status_code == 404
+
+
+def test_the_profile_has_a_flows_card_with_runs_and_messages(panel, session, shop):
+    ada = customer_row(session, shop, email="ada@example.com")
+    flow = a_flow(session, shop)
+    run = a_run(session, flow, ada, status="exited", exit_reason="order placed",
+                step_id=None, due_at=None)
+    a_message(session, flow, ada, run=run, status="skipped",
+              reason="smart sending: emailed 2 hours ago", sent_at=None)
+    session.commit()
+    response = panel.get(f"/admin/customers/{ada.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    card = text_of(panel.get(f"/admin/customers/{ada.id}"))
+    assert 'id="flow-runs"' in page and 'id="flow-messages"' in page
+    assert "order placed" in card and "Exited" in card
+    assert "Skipped" in card and "smart sending: emailed 2 hours ago" in card
