@@ -252,11 +252,14 @@ def test_saving_the_email_keeps_it_and_a_syntax_error_stays_next_to_its_field(pa
     step = session.get(Flow, flow.id).definition["steps"][1]
     assert step["subject"] == "Thanks" and step["preheader"] == "A little gift inside"
     assert step["text"] is None
-    response = post(panel, path, {**fields, "html": "<p>{% if %}</p>"})
-    assert response.status_code == 400
-    assert 'id="html-error"' in response.get_data(as_text=True)
-    session.expire_all()
-    assert session.get(Flow, flow.id).version == 2
+    for bad in ("<p>{% if %}</p>", "<p>{{ ''.__class__.__mro__ }}</p>"):
+        response = post(panel, path, {**fields, "html": bad})
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert 'id="html-error"' in page and 'id="email-errors"' in page
+        session.expire_all()
+        assert session.get(Flow, flow.id).version == 2
+    assert "__class__" in text_of(response)
 
 
 def test_another_stores_flow_and_a_missing_step_are_404_pages(panel, session, shop,

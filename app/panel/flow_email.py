@@ -148,7 +148,8 @@ def _default_recipient() -> str:
 
 
 def _page(flow, row, form: EmailForm, *, status: int = 200, shown: Preview | None = None,
-          loose: list[str] = (), test_form: TestSendForm | None = None):
+          loose: list[str] = (), test_form: TestSendForm | None = None,
+          refused: bool = False):
     session: Session = db.session
     choices = _customer_choices(session, g.shop.id, None)
     form.customer_id.choices = options(choices)
@@ -166,7 +167,7 @@ def _page(flow, row, form: EmailForm, *, status: int = 200, shown: Preview | Non
     return render_template(
         "panel/flow_email.html", flow=flow, step=row.step, form=form, preview=shown,
         preview_doc=Markup.escape(framed(shown.html)) if shown.html else "",
-        loose_errors=list(loose), test_form=test_form,
+        loose_errors=list(loose), test_form=test_form, refused=refused,
         variables=getattr(render, "VARIABLES", {}), fields=EMAIL_FIELDS,
         sending_available=optional("app.flows.sending", "test_send") is not None,
         active_nav="panel.flows"), status
@@ -189,6 +190,12 @@ def flow_email_save(flow_id: int, step_id: str):
     form = EmailForm()
     if request.form.get("action") == "preview":
         return _page(flow, row, form)
+    # The sources are rendered for the preview customer first: a template that cannot be
+    # rendered (a sandbox refusal, a syntax error) is refused beside its field, unsaved.
+    choices = _customer_choices(session, g.shop.id, None)
+    tried = preview(session, g.shop, form.step(row.step), _chosen_customer(form, choices))
+    if tried.errors:
+        return _page(flow, row, form, status=400, shown=tried, refused=True)
     steps = copy.deepcopy(flow.definition.get("steps", []))
     target = next(r for r in rows_from_tree(steps) if r.step.get("id") == step_id)
     target.step.clear()
@@ -202,7 +209,7 @@ def flow_email_save(flow_id: int, step_id: str):
         mine = {k[len(prefix):]: v for k, v in exc.errors.items() if k.startswith(prefix)}
         form.show_errors(mine)
         loose = [f"{k}: {v}" for k, v in exc.errors.items() if not k.startswith(prefix)]
-        return _page(flow, row, form, status=400, loose=loose,
+        return _page(flow, row, form, status=400, loose=loose, refused=True,
                      shown=Preview(errors={}) if mine else None)
     version = flow.version
     session.commit()
