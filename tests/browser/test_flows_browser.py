@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from app.db import db
 from app.flows.models import Flow
-from tests.browser.support import commit_test_writes, follow, goto, shot
+from tests.browser.support import commit_test_writes, embedded_path, follow, goto, shot
 from tests.flows_helpers import a_flow
 
 
@@ -77,3 +77,24 @@ def test_edit_a_wait_then_the_email_with_its_live_preview_and_a_refusal(signed_i
     expect(page.locator("#email-errors")).to_contain_text("The email was not saved")
     expect(page.locator("#html-error")).to_contain_text("__class__")
     assert saved_flow(flow.id).version == 2
+
+
+def test_the_preview_follows_edits_embedded_in_the_shopify_admin_and_go_live_posts(
+        embedded_page, shop, seeded_store):
+    page = embedded_page
+    flow = a_flow(db.session, shop, name="Thank you")
+    commit_test_writes()
+    goto(page, embedded_path(shop, f"/admin/flows/{flow.id}/steps/mail1"), "email-embedded")
+    page.fill("#subject", "Embedded {{ customer.first_name }}")
+    expect(page.locator("#preview-subject")).to_contain_text("Embedded ")
+    # the preview's post carried App Bridge's session token, not a cookie
+    fetches = page.evaluate("window.__standin.fetches")
+    assert any("/preview" in f["url"] and f["method"] == "POST" and f["status"] == 200
+               and f["authorization"].startswith("Bearer ") for f in fetches), fetches
+
+    goto(page, embedded_path(shop, f"/admin/flows/{flow.id}"), "flow-embedded")
+    with page.expect_navigation():
+        page.click("#status-go-live")
+    expect(page.locator(".Banner--success")).to_contain_text("is live")
+    assert "embedded=1" in page.url
+    assert saved_flow(flow.id).status == "live"
