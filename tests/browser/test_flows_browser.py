@@ -36,6 +36,14 @@ def test_edit_a_wait_then_the_email_with_its_live_preview_and_a_refusal(signed_i
     expect(row.locator('[data-figure="sent"]')).to_have_text("0")
     follow(page, row.get_by_role("link", name="Welcome series"), "flow-editor")
 
+    # only the settings of the chosen trigger and wait show
+    expect(page.locator("#days_before")).to_be_hidden()
+    page.select_option("#trigger_type", "date")
+    expect(page.locator("#days_before")).to_be_visible()
+    expect(page.locator("#trigger_event")).to_be_hidden()
+    page.select_option("#trigger_type", "event")
+    expect(page.locator("#steps-0-until")).to_be_hidden()
+
     # when the merchant makes the wait three days and saves
     expect(page.locator("#steps-0-wait_amount")).to_have_value("1")
     page.fill("#steps-0-wait_amount", "3")
@@ -70,6 +78,9 @@ def test_edit_a_wait_then_the_email_with_its_live_preview_and_a_refusal(signed_i
     refusal = page.locator("#live-error-html")
     expect(refusal).to_be_visible()
     expect(refusal).to_contain_text("__class__")
+    # while the preview keeps the last version that rendered, and says so
+    expect(page.locator("#preview-status")).to_contain_text("last version that rendered")
+    expect(page.locator("#preview-subject")).to_have_text(f"A gift for {first_name}!")
     shot(page, "refusal-shown")
     # and saving it is refused too, beside the field, with nothing saved
     with page.expect_navigation():
