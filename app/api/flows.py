@@ -14,7 +14,7 @@ from flask import g, jsonify, request
 
 from app.api import bp
 from app.db import db
-from app.flows.catalog import optional, serialized, store_flows
+from app.flows.catalog import optional, serialized, store_flows, test_send_refusals
 from app.flows.definition import FlowInvalid, Plan
 from app.flows.service import DEFINITION_FIELDS, create_flow, get_flow, update_flow
 
@@ -168,12 +168,12 @@ def test_send_route(flow_id: int):
     if test_send is None:
         return jsonify({"status": 503, "message": "test sends are not available in this "
                                                   "build of Sticky"}), 503
-    from app.email.render import TemplateRefused
-
     try:
         message = test_send(db.session, g.shop, flow, step["id"], to, customer_id=customer_id)
-    except TemplateRefused as exc:
-        return _invalid(str(exc), {f"steps.{step['id']}.{k}": v for k, v in exc.errors.items()})
+    except test_send_refusals() as exc:
+        fields = getattr(exc, "errors", None) or {"step_id": str(exc)}
+        return _invalid(str(exc), {k if k == "step_id" else f"steps.{step['id']}.{k}": v
+                                   for k, v in fields.items()})
     from app.flows.history import message_json
 
     body = message_json(message)

@@ -54,3 +54,12 @@ def serialized(session: Session, shop_id: int, flows: list[Flow]) -> list[dict[s
 def step_figures(session: Session, shop_id: int, flow_id: int) -> dict[str, dict[str, Any]]:
     step_stats = optional("app.flows.stats", "step_stats")
     return step_stats(session, shop_id, flow_id) if step_stats else {}
+
+
+def test_send_refusals() -> tuple[type[Exception], ...]:
+    """What a test send raises when it refuses (a template that cannot render, a step or an
+    address it cannot use): shown to the merchant, never a server error."""
+    from app.email.render import TemplateRefused
+
+    refused = optional("app.flows.sending", "TestSendRefused")
+    return (TemplateRefused, refused) if refused else (TemplateRefused,)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.db import db
 from app.email import render
-from app.flows.catalog import optional
+from app.flows.catalog import optional, test_send_refusals
 from app.flows.definition import FlowInvalid
 from app.flows.service import get_flow, update_flow
 from app.panel import bp
@@ -101,8 +101,11 @@ def preview(session: Session, shop, step: dict[str, Any], customer_id: int | Non
         return Preview(errors=errors)
     note = None
     for_customer = optional("app.flows.variables", "for_customer")
-    if for_customer is not None and customer_id is not None:
-        variables = for_customer(session, shop, customer_id, step, {})
+    if for_customer is not None:
+        # No trigger context: the shopper's latest checkout and order stand in for it.
+        variables = for_customer(session, shop, customer_id, step, None)
+        if customer_id is None:
+            note = "No customer to preview with yet: the store's own values are shown."
     else:
         variables = _fallback_variables(session, shop, customer_id)
         if customer_id is None:
@@ -254,7 +257,7 @@ def flow_email_test(flow_id: int, step_id: str):
     try:
         message = test_send(session, g.shop, flow, step_id, to,
                             customer_id=int(customer) if customer.isdigit() else None)
-    except render.TemplateRefused as exc:
+    except test_send_refusals() as exc:
         session.rollback()
         flash(f"The test was not sent: {exc}", "error")
         return redirect(back)

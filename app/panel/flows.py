@@ -31,6 +31,19 @@ FIGURES = (("entered", "Entered", "Shoppers who started the flow (holdout includ
            ("converted", "Converted", "Orders attributed to the flow's emails, last touch."),
            ("revenue", "Revenue", "Those orders' totals."),
            ("unsubscribed", "Unsubscribed", "Shoppers who unsubscribed from its emails."))
+STEP_FIGURES = (("done", "Done"), ("held_out", "Held out"), ("sent", "Sent"),
+                ("skipped", "Skipped"), ("failed", "Failed"), ("suppressed", "Suppressed"),
+                ("opened", "Opened"), ("clicked", "Clicked"), ("converted", "Converted"),
+                ("revenue", "Revenue"), ("unsubscribed", "Unsubscribed"))
+BACKTEST_COUNTS = (("triggered", "Triggers in the period"), ("entered", "Would have entered"),
+                   ("filtered", "Filtered out"), ("reentry_blocked", "Blocked by re-entry"),
+                   ("held_out", "Held out"), ("smart_sending_skipped",
+                                              "Skipped by smart sending"),
+                   ("no_consent", "No consent"), ("suppressed", "Suppressed address"),
+                   ("completed", "Would have completed"), ("in_progress", "Still in progress"))
+BACKTEST_KNOWN = {key for key, _ in BACKTEST_COUNTS} | {
+    "flow_id", "days", "held_out_expected", "exited", "steps", "approximations", "available",
+    "reason"}
 STATUS_BADGES = {"draft": ("Draft", None), "live": ("Live", "success"),
                  "paused": ("Paused", "attention")}
 
@@ -40,6 +53,18 @@ def money(value: Any) -> str:
         return money_text(Decimal(str(value or "0")), g.shop.currency)
     except InvalidOperation:
         return str(value)
+
+
+def money_or_dash(value: Any) -> str:
+    return "—" if value is None else money(value)
+
+
+def percent(rate: Any) -> str:
+    """"12.5%" for a rate of 0.125 (a number or a decimal string); "—" when unknown."""
+    try:
+        return f"{Decimal(str(rate)) * 100:.1f}%" if rate is not None else "—"
+    except InvalidOperation:
+        return "—"
 
 
 def describe_trigger(trigger: dict[str, Any]) -> str:
@@ -122,6 +147,8 @@ def editor_page(flow: Flow, form: FlowForm, *, status: int = 200, loose: list[st
         op_labels=OP_LABELS, badges=STATUS_BADGES, money=money, kept_filters=kept,
         max_filters=MAX_FILTERS, describe_trigger=describe_trigger,
         backtest_available=optional("app.flows.backtest", "run") is not None,
+        backtest_labels=BACKTEST_COUNTS, backtest_known=BACKTEST_KNOWN,
+        step_figure_labels=STEP_FIGURES, percent=percent, money_or_dash=money_or_dash,
         active_nav="panel.flows"), status
 
 
