@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -33,11 +34,11 @@ def post(client, path: str, data: dict, token_from: str | None = None):
     return client.post(path, data={**data, "csrf_token": token})
 
 
-def editor_form(client, flow_id: int) -> dict[str, str]:
+def editor_form(client, flow_id: int) -> dict[str, Any]:
     """The editor's fields as the browser would post them (selects at their chosen option)."""
     page = client.get(f"/admin/flows/{flow_id}").get_data(as_text=True)
     form = page[page.index('id="flow-form"'):page.index("</form>", page.index('id="flow-form"'))]
-    data: dict[str, str] = {}
+    data: dict[str, Any] = {}
     for match in re.finditer(r"<input([^>]*)>", form):
         attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', match.group(1)))
         name = attrs.get("name")
@@ -50,11 +51,14 @@ def editor_form(client, flow_id: int) -> dict[str, str]:
         data[name] = html.unescape(attrs.get("value", ""))
     for match in re.finditer(r'<select([^>]*)>(.*?)</select>', form, re.S):
         name = re.search(r'name="([^"]+)"', match.group(1)).group(1)
-        chosen = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected',
-                           match.group(2))
-        first = re.search(r'<option[^>]*value="([^"]*)"', match.group(2))
-        data[name] = html.unescape((chosen and (chosen.group(1) or chosen.group(2)))
-                                   or first.group(1))
+        chosen = [html.unescape(a or b) for a, b in re.findall(
+            r'<option selected value="([^"]*)"|<option value="([^"]*)" selected',
+            match.group(2))]
+        if " multiple" in match.group(1):
+            data[name] = chosen
+        else:
+            first = re.search(r'<option[^>]*value="([^"]*)"', match.group(2)).group(1)
+            data[name] = chosen[0] if chosen else html.unescape(first)
     for match in re.finditer(r'<textarea([^>]*)>(.*?)</textarea>', form, re.S):
         name = re.search(r'name="([^"]+)"', match.group(1)).group(1)
         data[name] = html.unescape(match.group(2)).lstrip("\n")
@@ -157,7 +161,7 @@ def test_steps_are_added_moved_and_removed_before_saving(panel, session, shop):
         "mail1", "wait1"]
 
 
-def editor_form_from(page: str) -> dict[str, str]:
+def editor_form_from(page: str) -> dict[str, Any]:
     class Fake:
         def get(self, path):
             class R:
@@ -315,3 +319,32 @@ def test_the_profile_has_a_flows_card_with_runs_and_messages(panel, session, sho
     assert 'id="flow-runs"' in page and 'id="flow-messages"' in page
     assert "order placed" in card and "Exited" in card
     assert "Skipped" in card and "smart sending: emailed 2 hours ago" in card
+
+
+def test_saving_an_unchanged_editor_makes_no_version_and_keeps_what_it_does_not_show(
+        panel, session, shop):
+    # given flows shaped like the built-ins: two trigger events, a step's own keys, a split,
+    # a discount with a minimum order, and a lapsed trigger
+    welcome = a_flow(session, shop, trigger={"type": "event", "event": [
+        "customer_created", "email_marketing_changed"]}, steps=[
+        {"id": "w", "type": "wait", "minutes": 4320},
+        {"id": "m", "type": "email", "subject": "Hi", "html": "<p>Hi</p>", "text": None,
+         "template": "welcome_1", "preheader": "Welcome"},
+        {"id": "sp", "type": "split", "condition": {"field": "orders_count", "op": "gte",
+                                                    "value": 1},
+         "yes": [{"id": "d", "type": "discount", "kind": "percentage", "value": 15,
+                  "expires_after_days": 14, "minimum_order": "20.00"}],
+         "no": [{"id": "t", "type": "tag", "tag": "never-bought"}]}])
+    lapsed = a_flow(session, shop, name="Win-back", trigger={
+        "type": "lapsed", "factor": 2, "min_days": 45, "max_days": 365})
+    session.commit()
+    for flow in (welcome, lapsed):
+        before = dict(session.get(Flow, flow.id).definition)
+        # when the editor is saved as it was drawn
+        response = post(panel, f"/admin/flows/{flow.id}", editor_form(panel, flow.id))
+        assert response.status_code == 302, text_of(response)[:2000]
+        # then nothing changed
+        session.expire_all()
+        saved = session.get(Flow, flow.id)
+        assert saved.version == 1
+        assert saved.definition == before

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wtforms import Form, SelectField, StringField
+from wtforms import Form, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from app.flows.conditions import NO_VALUE_OPS, OPS, PROFILE_FIELDS
@@ -37,6 +37,13 @@ class Select(SelectField):
 
     def __init__(self, label=None, validators=None, choices=(), **kwargs):
         super().__init__(label, validators, choices=options(choices), **kwargs)
+        self.type = "SelectField"  # drawn as one by the field macro
+
+
+class SelectMultiple(SelectMultipleField):
+    def __init__(self, label=None, validators=None, choices=(), **kwargs):
+        super().__init__(label, validators, choices=options(choices), **kwargs)
+        self.type = "SelectMultipleField"
 
 
 def field_choices(current: str | None = None) -> list[tuple[str, str]]:

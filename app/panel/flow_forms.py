@@ -24,7 +24,9 @@ from app.panel.flow_conditions import (
     MAX_FILTERS,
     ConditionForm,
     Select,
+    SelectMultiple,
     is_simple,
+    value_text,
 )
 from app.panel.flow_steps import (
     StepForm,
@@ -40,7 +42,7 @@ from app.panel.loyalty_forms import PanelForm, _sentence, _whole_or_typed
 
 def _number(text: str) -> Any:
     try:
-        return float(text) if text else text
+        return int(text) if text.isdigit() else float(text) if text else text
     except ValueError:
         return text
 
@@ -56,9 +58,9 @@ class FlowForm(PanelForm):
     trigger_type = Select("Trigger", choices=[("event", "When something happens"),
                                                    ("date", "On a date (birthday)"),
                                                    ("lapsed", "When a shopper lapses")])
-    trigger_event = Select("Event", choices=[(k, EVENT_LABELS.get(k, k))
-                                                  for k in sorted(KINDS)],
-                                validate_choice=False)
+    trigger_event = SelectMultiple("Events", choices=[(k, EVENT_LABELS.get(k, k))
+                                                      for k in sorted(KINDS)],
+                                   validate_choice=False, render_kw={"size": 6})
     days_before = StringField("Days before the date", widget=NumberInput(min=0, max=60))
     factor = StringField("Times their usual interval between orders",
                          render_kw={"inputmode": "decimal"})
@@ -86,7 +88,7 @@ class FlowForm(PanelForm):
         trigger = definition.get("trigger") or {}
         self.trigger_type.data = trigger.get("type", "event")
         event = trigger.get("event")
-        self.trigger_event.data = event[0] if isinstance(event, list) and event else event
+        self.trigger_event.data = event if isinstance(event, list) else [event] if event else []
         self.days_before.data = str(trigger.get("days_before", 0))
         self.factor.data = str(trigger.get("factor", 2))
         self.min_days.data = str(trigger.get("min_days", 30))
@@ -123,13 +125,17 @@ class FlowForm(PanelForm):
         return [i for i, e in enumerate(rows.entries) if not e.form.is_blank()]
 
     def changes(self, saved_steps: list[dict[str, Any]],
-                complex_filters: dict[str, list[Any]]) -> dict[str, Any]:
+                complex_filters: dict[str, list[Any]],
+                saved_trigger: dict[str, Any] | None = None) -> dict[str, Any]:
         """What was typed, as a PUT body. Filters the form cannot show (any/all/not) are kept
         as they were."""
         kind = self.trigger_type.data
-        trigger: dict[str, Any] = {"type": kind}
+        saved_trigger = saved_trigger or {}
+        before = saved_trigger if saved_trigger.get("type") == kind else {}
+        trigger: dict[str, Any] = {**before, "type": kind}
         if kind == "event":
-            trigger["event"] = self.trigger_event.data
+            events = [e for e in (self.trigger_event.data or []) if e]
+            trigger["event"] = events[0] if len(events) == 1 else events or None
         elif kind == "date":
             trigger.update(property="birthday", days_before=_whole_or_typed(
                 self.days_before.data))
@@ -137,6 +143,9 @@ class FlowForm(PanelForm):
             factor = (self.factor.data or "").strip()
             trigger.update(factor=_number(factor), min_days=_whole_or_typed(self.min_days.data),
                            max_days=_whole_or_typed(self.max_days.data))
+        for key, value in before.items():  # typed as saved: keep the saved form (2, not 2.0)
+            if key != "event" and value_text(trigger.get(key)) == value_text(value):
+                trigger[key] = value
         saved = {s["id"]: s for s in walk_rows(saved_steps)}
         body: dict[str, Any] = {
             "name": self.name.data or "", "category": self.category.data,

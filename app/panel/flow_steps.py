@@ -169,9 +169,19 @@ def fill_step(form: StepForm, row: Row) -> None:
 
 def step_from_row(form: StepForm, saved: dict[str, dict[str, Any]]
                   ) -> tuple[dict[str, Any], str, str]:
+    """The step a row describes. What the row does not show (an email's HTML and text, a
+    built-in's own keys, a discount's minimum order) is kept from the saved step, and a
+    value typed as it was saved keeps its saved form, so saving an unchanged page makes no
+    new version."""
     kind = form.type.data if form.type.data in STEP_TYPES else "wait"
-    step: dict[str, Any] = {"id": form.id.data, "type": kind}
+    before = saved.get(form.id.data) or {}
+    if before.get("type") != kind:
+        before = {}
+    step: dict[str, Any] = {k: v for k, v in before.items() if k not in ("yes", "no")}
+    step.update(id=form.id.data, type=kind)
     if kind == "wait":
+        step.pop("until", None)
+        step.pop("minutes", None)
         if form.wait_mode.data == "until":
             step["until"] = (form.until.data or "").strip()
         else:
@@ -190,29 +200,33 @@ def step_from_row(form: StepForm, saved: dict[str, dict[str, Any]]
             step["condition"] = {"field": form.cond_field.data or "", "op": op}
             if op not in NO_VALUE_OPS:
                 step["condition"]["value"] = parse_value(form.cond_value.data, op)
+            if is_simple(before.get("condition")) and _same_text(before["condition"],
+                                                                 step["condition"]):
+                step["condition"] = before["condition"]
     elif kind == "email":
-        before = saved.get(form.id.data) or {}
-        step.update({"subject": form.subject.data or "",
-                     "html": before.get("html", DEFAULT_EMAIL_HTML),
-                     "text": before.get("text"), **({"preheader": before["preheader"]}
-                                                    if before.get("preheader") else {})})
-        for extra in ("survey",):
-            if extra in before:
-                step[extra] = before[extra]
+        step["subject"] = form.subject.data or ""
+        step.setdefault("html", DEFAULT_EMAIL_HTML)
+        step.setdefault("text", None)
     elif kind == "award_points":
         step.update(points=_whole_or_typed(form.points.data),
                     reason=(form.reason.data or "").strip())
     elif kind == "discount":
         step["kind"] = form.kind.data
+        step.pop("value", None)
         if form.kind.data != "free_shipping":
             step["value"] = (form.value.data or "").strip()
         step["expires_after_days"] = _whole_or_typed(form.expires_after_days.data or "14")
-        before = saved.get(form.id.data) or {}
-        if "minimum_order" in before:
-            step["minimum_order"] = before["minimum_order"]
     elif kind == "tag":
         step["tag"] = (form.tag.data or "").strip()
+    for key, value in list(step.items()):
+        if key in before and not isinstance(value, dict | list) \
+                and value_text(before[key]) == value_text(value):
+            step[key] = before[key]
     return step, form.parent.data or "", form.branch.data or ""
+
+
+def _same_text(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(value_text(a[k]) == value_text(b[k]) for k in a)
 
 
 # -- editing the tree ------------------------------------------------------------------------

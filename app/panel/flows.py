@@ -194,7 +194,8 @@ def flow_save(flow_id: int):
                else apply_op(steps, op))
         form.set_rows(steps)
         return editor_page(row, form, unsaved=True, loose=[why] if why else [])
-    body = form.changes(saved_steps, complex_filters(row.definition))
+    body = form.changes(saved_steps, complex_filters(row.definition),
+                        row.definition.get("trigger") or {})
     try:
         update_flow(session, row, body, saved_by=g.panel.author)
     except FlowInvalid as exc:
