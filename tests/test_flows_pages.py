@@ -326,7 +326,7 @@ def test_saving_an_unchanged_editor_makes_no_version_and_keeps_what_it_does_not_
     # given flows shaped like the built-ins: two trigger events, a step's own keys, a split,
     # a discount with a minimum order, and a lapsed trigger
     welcome = a_flow(session, shop, trigger={"type": "event", "event": [
-        "customer_created", "email_marketing_changed"]}, steps=[
+        "email_marketing_changed", "customer_created"]}, steps=[
         {"id": "w", "type": "wait", "minutes": 4320},
         {"id": "m", "type": "email", "subject": "Hi", "html": "<p>Hi</p>", "text": None,
          "template": "welcome_1", "preheader": "Welcome"},

@@ -136,6 +136,9 @@ class FlowForm(PanelForm):
         if kind == "event":
             events = [e for e in (self.trigger_event.data or []) if e]
             trigger["event"] = events[0] if len(events) == 1 else events or None
+            saved_events = before.get("event")
+            if isinstance(saved_events, list) and set(saved_events) == set(events):
+                trigger["event"] = saved_events  # the same events, in the saved order
         elif kind == "date":
             trigger.update(property="birthday", days_before=_whole_or_typed(
                 self.days_before.data))
