@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.flows.models import Flow, FlowVersion, OutboxMail
+from app.flows.models import EmailSuppression, Flow, FlowVersion, OutboxMail
 from tests.customer_helpers import csrf_from, customer_row, sign_in
 from tests.flows_helpers import a_flow, a_message, a_run
 
@@ -348,3 +348,33 @@ def test_saving_an_unchanged_editor_makes_no_version_and_keeps_what_it_does_not_
         saved = session.get(Flow, flow.id)
         assert saved.version == 1
         assert saved.definition == before
+
+
+def test_a_suppressed_address_is_listed_shown_on_the_profile_and_can_be_lifted(
+        panel, session, shop, other_shop):
+    ada = customer_row(session, shop, email="Ada@Example.com")
+    flow = a_flow(session, shop)
+    message = a_message(session, flow, ada, status="suppressed",
+                        reason="550 mailbox unavailable", sent_at=None)
+    row = EmailSuppression(shop_id=shop.id, email_normalized="ada@example.com",
+                           reason="550 mailbox unavailable", message_pk=message.id)
+    theirs = EmailSuppression(shop_id=other_shop.id, email_normalized="bo@example.com",
+                              reason="550 no such user")
+    session.add_all([row, theirs])
+    session.commit()
+    listing = text_of(panel.get("/admin/flows/suppressions"))
+    assert "ada@example.com" in listing and "550 mailbox unavailable" in listing
+    assert "bo@example.com" not in listing
+    profile = panel.get(f"/admin/customers/{ada.id}").get_data(as_text=True)
+    assert 'id="suppressed"' in profile
+    # another store's suppression cannot be lifted from here
+    assert post(panel, f"/admin/flows/suppressions/{theirs.id}/lift", {},
+                token_from="/admin/flows/suppressions").status_code == 404
+    response = post(panel, f"/admin/flows/suppressions/{row.id}/lift", {},
+                    token_from="/admin/flows/suppressions")
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(EmailSuppression, row.id) is None
+    assert session.get(EmailSuppression, theirs.id) is not None
+    assert 'id="suppressed"' not in panel.get(f"/admin/customers/{ada.id}").get_data(
+        as_text=True)

@@ -24,6 +24,7 @@ from app.panel import (  # noqa: E402,F401  (routes register on import)
     embedded,
     flow_email,
     flow_outbox,
+    flow_suppressions,
     flows,
     loyalty,
     loyalty_members,

@@ -114,7 +114,7 @@ def _profile_page(customer: Customer, note_form: NoteForm | None = None,
         when=LocalTime(zone), money=money, consent_labels=CONSENT_LABELS,
         safe_link=safe_link, active_nav="panel.customers",
         loyalty=loyalty_card(session, g.shop.id, customer),
-        flows=flows_card(session, g.shop.id, customer.id),
+        flows=flows_card(session, g.shop.id, customer.id, customer.email),
         adjust_form=adjust_form or new_adjust_form(),
         back_url=panel_url("panel.customers"),
     ), status

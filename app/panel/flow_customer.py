@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.flows import history
-from app.flows.models import FlowRun, Message
+from app.flows.models import EmailSuppression, FlowRun, Message
 
 RUNS_SHOWN = 20
 MESSAGES_SHOWN = 50
@@ -26,6 +26,7 @@ class FlowsCard:
     runs: list[tuple[FlowRun, str]]
     messages: list[Message]
     names: dict[int, str]
+    suppression: EmailSuppression | None = None
 
     def message_badge(self, message: Message) -> tuple[str, Any]:
         status = history.api_status(message.status)
@@ -36,8 +37,12 @@ class FlowsCard:
         return ("Held out", None) if run.holdout and run.status == "active" else badge
 
 
-def flows_card(session: Session, shop_id: int, customer_id: int) -> FlowsCard:
+def flows_card(session: Session, shop_id: int, customer_id: int,
+               email: str | None = None) -> FlowsCard:
+    from app.panel.flow_suppressions import suppression_for
+
     return FlowsCard(
+        suppression=suppression_for(session, shop_id, email),
         runs=history.runs(session, shop_id, customer_id, limit=RUNS_SHOWN),
         messages=history.messages(session, shop_id, customer_id=customer_id,
                                   limit=MESSAGES_SHOWN),
