@@ -319,6 +319,9 @@ def test_the_profile_has_a_flows_card_with_runs_and_messages(panel, session, sho
     assert 'id="flow-runs"' in page and 'id="flow-messages"' in page
     assert "order placed" in card and "Exited" in card
     assert "Skipped" in card and "smart sending: emailed 2 hours ago" in card
+    # and the timeline tells it in its place
+    timeline = page[page.index('id="timeline"'):page.index('id="flows"')]
+    assert "Flow email “Welcome, Ada” from Welcome: skipped" in html.unescape(timeline)
 
 
 def test_saving_an_unchanged_editor_makes_no_version_and_keeps_what_it_does_not_show(

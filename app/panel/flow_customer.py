@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.customers.display import TimelineItem
 from app.flows import history
 from app.flows.models import EmailSuppression, FlowRun, Message
 
@@ -47,3 +48,33 @@ def flows_card(session: Session, shop_id: int, customer_id: int,
         messages=history.messages(session, shop_id, customer_id=customer_id,
                                   limit=MESSAGES_SHOWN),
         names=history.flow_names(session, shop_id))
+
+
+MESSAGE_WORDS = {"queued": "queued", "sent": "sent", "skipped": "skipped",
+                 "failed": "not delivered", "suppressed": "not sent (address suppressed)"}
+
+
+def timeline_items(card: FlowsCard) -> list[TimelineItem]:
+    """The shopper's flow emails as timeline rows: sent (or why not), opened, clicked."""
+    items: list[TimelineItem] = []
+    for m in card.messages:
+        if m.test:
+            continue
+        flow = card.names.get(m.flow_id, "a flow")
+        subject = f"“{m.subject}”" if m.subject else "an email"
+        status = history.api_status(m.status)
+        items.append(TimelineItem(
+            when=m.sent_at or m.created_at, kind="flow_email",
+            title=f"Flow email {subject} from {flow}: {MESSAGE_WORDS.get(status, status)}",
+            detail=m.reason if status != "sent" else None))
+        for when, what in ((m.opened_at, "Opened"), (m.clicked_at, "Clicked a link in")):
+            if when:
+                items.append(TimelineItem(when=when, kind="flow_email",
+                                          title=f"{what} the flow email {subject}"))
+    return items
+
+
+def with_flow_emails(timeline: list[TimelineItem], card: FlowsCard) -> list[TimelineItem]:
+    """The profile's timeline (newest first) with the shopper's flow emails in their place."""
+    return sorted([*timeline, *timeline_items(card)], key=lambda item: item.when,
+                  reverse=True)
