@@ -6,6 +6,7 @@ and the profile's Flows card."""
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
 from email.message import EmailMessage
 from typing import Any
@@ -381,3 +382,37 @@ def test_a_suppressed_address_is_listed_shown_on_the_profile_and_can_be_lifted(
     assert session.get(EmailSuppression, theirs.id) is not None
     assert 'id="suppressed"' not in panel.get(f"/admin/customers/{ada.id}").get_data(
         as_text=True)
+
+
+NO_SENDING = pytest.mark.skipif(importlib.util.find_spec("app.flows.sending") is None,
+                                reason="test sends arrive with app.flows.sending (the editor "
+                                       "says they are not available until then)")
+
+
+@NO_SENDING
+def test_a_test_send_to_a_bad_address_is_refused_beside_the_field(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    response = post(panel, f"{path}/test", {"email": "not-an-address"}, token_from=path)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="email-error"' in page and "not a valid email address" in page
+    # the merchant's own address is offered by default
+    assert 'value="merchant@example.com"' in panel.get(path).get_data(as_text=True)
+
+
+@NO_SENDING
+def test_a_test_send_lands_in_the_outbox_marked_as_a_test(panel, session, shop):
+    from app.settings.service import update_settings
+
+    update_settings(session, shop, {"sender_email": "hello@sticky-test.example"})
+    customer_row(session, shop, first_name="Grace", email="grace@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    response = post(panel, f"{path}/test", {"email": "me@example.com"}, token_from=path)
+    assert response.status_code == 302
+    assert "Test email sent to me@example.com" in text_of(panel.get(path))
+    listing = text_of(panel.get("/admin/flows/outbox"))
+    assert "Welcome, Grace" in listing and "Test" in listing
