@@ -397,7 +397,7 @@ def test_a_test_send_to_a_bad_address_is_refused_beside_the_field(panel, session
     response = post(panel, f"{path}/test", {"email": "not-an-address"}, token_from=path)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert 'id="email-error"' in page and "not a valid email address" in page
+    assert 'id="email-error"' in page and "Not a valid email address: " in page
     # the merchant's own address is offered by default
     assert 'value="merchant@example.com"' in panel.get(path).get_data(as_text=True)
 
@@ -416,3 +416,22 @@ def test_a_test_send_lands_in_the_outbox_marked_as_a_test(panel, session, shop):
     assert "Test email sent to me@example.com" in text_of(panel.get(path))
     listing = text_of(panel.get("/admin/flows/outbox"))
     assert "Welcome, Grace" in listing and "Test" in listing
+
+
+def test_the_preview_customer_can_be_any_of_the_store_but_never_of_another(panel, session,
+                                                                           shop, other_shop):
+    for n in range(26):
+        customer_row(session, shop, first_name=f"Buyer{n}")
+    quiet = customer_row(session, shop, first_name="Quentin", email="quentin@example.com")
+    stranger = customer_row(session, other_shop, first_name="Stranger",
+                            email="stranger@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    assert "Welcome, Quentin" in text_of(panel.get(f"{path}?customer_id={quiet.id}"))
+    page = text_of(panel.get(f"{path}?customer_id={stranger.id}"))
+    assert "Stranger" not in page and "stranger@example.com" not in page
+    body = post(panel, f"{path}/preview", {"subject": "{{ customer.email }}", "html": "x",
+                                           "customer_id": str(stranger.id)},
+                token_from=path).get_json()
+    assert body["subject"] != "stranger@example.com"

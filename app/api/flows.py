@@ -128,7 +128,7 @@ def checked_address(value: Any) -> tuple[str | None, str | None]:
         return validate_email(value.strip(), check_deliverability=False,
                               allow_smtputf8=False).normalized, None
     except EmailNotValidError as exc:
-        return None, f"not a valid email address: {exc}"
+        return None, f"not a valid email address: {str(exc).rstrip('.')}"
 
 
 @bp.post("/flows/<int:flow_id>/test-send")

@@ -132,11 +132,16 @@ def _flow_and_step(flow_id: int, step_id: str):
     return flow, row
 
 
-def _chosen_customer(form: EmailForm, choices: list[tuple[str, str]]) -> int | None:
-    wanted = form.customer_id.data or request.args.get("customer_id")
-    if wanted and str(wanted).isdigit() and any(c[0] == str(wanted) for c in choices):
-        return int(wanted)
-    return int(choices[0][0]) if choices else None
+def _preview_customer(form: EmailForm) -> tuple[list[tuple[str, str]], int | None]:
+    """The customers offered for the preview, and the one chosen (the form's, the link's,
+    else the first offered: the store's latest buyer)."""
+    wanted = str(form.customer_id.data or request.args.get("customer_id") or "")
+    wanted_id = int(wanted) if wanted.isascii() and wanted.isdigit() and len(wanted) < 19 \
+        else None
+    choices = _customer_choices(db.session, g.shop.id, wanted_id)
+    if wanted_id is not None and any(c[0] == str(wanted_id) for c in choices):
+        return choices, wanted_id
+    return choices, int(choices[0][0]) if choices else None
 
 
 def _default_recipient() -> str:
@@ -154,9 +159,8 @@ def _page(flow, row, form: EmailForm, *, status: int = 200, shown: Preview | Non
           loose: list[str] = (), test_form: TestSendForm | None = None,
           refused: bool = False):
     session: Session = db.session
-    choices = _customer_choices(session, g.shop.id, None)
+    choices, customer_id = _preview_customer(form)
     form.customer_id.choices = options(choices)
-    customer_id = _chosen_customer(form, choices)
     form.customer_id.data = str(customer_id) if customer_id else ""
     step = form.step(row.step)
     shown = shown or preview(session, g.shop, step, customer_id)
@@ -195,8 +199,7 @@ def flow_email_save(flow_id: int, step_id: str):
         return _page(flow, row, form)
     # The sources are rendered for the preview customer first: a template that cannot be
     # rendered (a sandbox refusal, a syntax error) is refused beside its field, unsaved.
-    choices = _customer_choices(session, g.shop.id, None)
-    tried = preview(session, g.shop, form.step(row.step), _chosen_customer(form, choices))
+    tried = preview(session, g.shop, form.step(row.step), _preview_customer(form)[1])
     if tried.errors:
         return _page(flow, row, form, status=400, shown=tried, refused=True)
     steps = copy.deepcopy(flow.definition.get("steps", []))
@@ -227,8 +230,7 @@ def flow_email_preview(flow_id: int, step_id: str):
     """The preview of the sources as typed (nothing saved), as JSON."""
     _, row = _flow_and_step(flow_id, step_id)
     form = EmailForm()
-    choices = _customer_choices(db.session, g.shop.id, None)
-    shown = preview(db.session, g.shop, form.step(row.step), _chosen_customer(form, choices))
+    shown = preview(db.session, g.shop, form.step(row.step), _preview_customer(form)[1])
     return jsonify(shown.as_json())
 
 
@@ -253,10 +255,12 @@ def flow_email_test(flow_id: int, step_id: str):
     if test_send is None:
         flash("Test sends are not available in this build of Sticky.", "error")
         return redirect(back)
-    customer = request.form.get("customer_id", "")
+    # The preview's customer (the first one offered when none was chosen).
+    form = EmailForm(formdata=None)
+    form.customer_id.data = request.form.get("customer_id", "")
+    customer_id = _preview_customer(form)[1]
     try:
-        message = test_send(session, g.shop, flow, step_id, to,
-                            customer_id=int(customer) if customer.isdigit() else None)
+        message = test_send(session, g.shop, flow, step_id, to, customer_id=customer_id)
     except test_send_refusals() as exc:
         session.rollback()
         flash(f"The test was not sent: {exc}", "error")
