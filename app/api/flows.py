@@ -9,12 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from email_validator import EmailNotValidError, validate_email
 from flask import g, jsonify, request
 
 from app.api import bp
 from app.db import db
-from app.flows.catalog import optional, serialized, store_flows, test_send_refusals
+from app.flows.catalog import (
+    checked_address,
+    optional,
+    serialized,
+    store_flows,
+    test_send_refusals,
+)
 from app.flows.definition import FlowInvalid, Plan
 from app.flows.service import DEFINITION_FIELDS, create_flow, get_flow, update_flow
 
@@ -119,16 +124,6 @@ def email_step_or_error(flow, step_id: Any) -> tuple[dict[str, Any] | None, dict
     if step["type"] != "email":
         return None, {"step_id": f"step {step_id!r} is a {step['type']} step, not an email"}
     return step, {}
-
-
-def checked_address(value: Any) -> tuple[str | None, str | None]:
-    if not isinstance(value, str) or not value.strip():
-        return None, "the address to send the test to, e.g. you@yourstore.com"
-    try:
-        return validate_email(value.strip(), check_deliverability=False,
-                              allow_smtputf8=False).normalized, None
-    except EmailNotValidError as exc:
-        return None, f"not a valid email address: {str(exc).rstrip('.')}"
 
 
 @bp.post("/flows/<int:flow_id>/test-send")

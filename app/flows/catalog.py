@@ -8,6 +8,7 @@ import importlib
 import logging
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from app.flows.models import Flow
@@ -63,3 +64,14 @@ def test_send_refusals() -> tuple[type[Exception], ...]:
 
     refused = optional("app.flows.sending", "TestSendRefused")
     return (TemplateRefused, refused) if refused else (TemplateRefused,)
+
+
+def checked_address(value: Any) -> tuple[str | None, str | None]:
+    """A test send's address, normalized, or why it cannot be used (syntax only)."""
+    if not isinstance(value, str) or not value.strip():
+        return None, "the address to send the test to, e.g. you@yourstore.com"
+    try:
+        return validate_email(value.strip(), check_deliverability=False,
+                              allow_smtputf8=False).normalized, None
+    except EmailNotValidError as exc:
+        return None, f"not a valid email address: {str(exc).rstrip('.')}"

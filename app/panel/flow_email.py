@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.db import db
 from app.email import render
-from app.flows.catalog import optional, test_send_refusals
+from app.flows.catalog import checked_address, optional, test_send_refusals
 from app.flows.definition import FlowInvalid
 from app.flows.service import get_flow, update_flow
 from app.panel import bp
@@ -241,8 +241,6 @@ def flow_email_test(flow_id: int, step_id: str):
     session: Session = db.session
     flow, row = _flow_and_step(flow_id, step_id)
     test_form = TestSendForm()
-    from app.api.flows import checked_address
-
     to, why = checked_address(test_form.email.data)
     back = panel_url("panel.flow_email", flow_id=flow_id, step_id=step_id,
                      customer_id=request.form.get("customer_id") or None)
