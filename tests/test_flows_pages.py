@@ -79,6 +79,13 @@ def test_the_list_shows_each_flow_with_status_and_figures(panel, session, shop):
                    "unsubscribed"):
         assert f'data-figure="{figure}"' in row
     assert 'href="/admin/flows"' in page  # the nav's Flows entry
+    # no sender address yet: the page says flows cannot send
+    assert 'id="sender-missing"' in page
+    from app.settings.service import update_settings
+
+    update_settings(session, shop, {"sender_email": "hello@sticky-test.example"})
+    session.commit()
+    assert 'id="sender-missing"' not in panel.get("/admin/flows").get_data(as_text=True)
 
 
 def test_creating_a_flow_opens_its_editor_and_a_blank_name_is_refused(panel, session, shop):

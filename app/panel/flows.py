@@ -23,6 +23,7 @@ from app.panel.door import panel_page, panel_url
 from app.panel.flow_conditions import EVENT_LABELS, MAX_FILTERS, OP_LABELS
 from app.panel.flow_forms import CreateFlowForm, FlowForm, JsonForm
 from app.panel.flow_steps import STEP_LABELS, apply_op, complex_filters, walk_rows
+from app.settings.service import read_settings
 
 FIGURES = (("entered", "Entered", "Shoppers who started the flow (holdout included)."),
            ("sent", "Sent", "Emails handed to the mail server."),
@@ -102,7 +103,8 @@ def _list_page(rows: list[Flow], form: CreateFlowForm, status: int = 200):
     stats = figures(db.session, g.shop.id, [f.id for f in rows])
     return render_template(
         "panel/flows.html", flows=rows, stats=stats, figures=FIGURES, form=form,
-        badges=STATUS_BADGES, describe_trigger=describe_trigger, money=money), status
+        badges=STATUS_BADGES, describe_trigger=describe_trigger, money=money,
+        can_send=read_settings(db.session, g.shop).can_send), status
 
 
 @bp.post("/admin/flows")
@@ -146,6 +148,7 @@ def editor_page(flow: Flow, form: FlowForm, *, status: int = 200, loose: list[st
         step_stats=step_figures(session, g.shop.id, flow.id), step_labels=STEP_LABELS,
         op_labels=OP_LABELS, badges=STATUS_BADGES, money=money, kept_filters=kept,
         max_filters=MAX_FILTERS, describe_trigger=describe_trigger,
+        can_send=read_settings(session, g.shop).can_send,
         backtest_available=optional("app.flows.backtest", "run") is not None,
         backtest_labels=BACKTEST_COUNTS, backtest_known=BACKTEST_KNOWN,
         step_figure_labels=STEP_FIGURES, percent=percent, money_or_dash=money_or_dash,
