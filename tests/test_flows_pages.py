@@ -442,3 +442,38 @@ def test_the_preview_customer_can_be_any_of_the_store_but_never_of_another(panel
                                            "customer_id": str(stranger.id)},
                 token_from=path).get_json()
     assert body["subject"] != "stranger@example.com"
+
+
+@pytest.mark.parametrize("changes", [
+    {"op": "add:bogus::"}, {"op": "up:nowhere"}, {"op": "remove_filter:flow_filters:99"},
+    {"op": "add:s9:maybe", "new_type:s9:maybe": "tag"}, {"op": "add_filter:elsewhere"},
+    {"trigger_type": "someday"}, {"trigger_event": ["no_such_event"]},
+    {"steps-0-type": "teleport"}, {"steps-0-wait_amount": "99999999999999"},
+    {"steps-0-wait_mode": "until", "steps-0-until": "25:99"},
+    {"holdout_percent": "half", "reentry": "days", "reentry_days": "-3"},
+    {"steps-50-type": "wait", "steps-50-id": "x"},
+    {"flow_filters-0-field": "__class__", "flow_filters-0-op": "eq",
+     "flow_filters-0-value": "1"},
+])
+def test_odd_editor_posts_are_answered_with_a_page_never_a_500(panel, session, shop, changes):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = {**editor_form(panel, flow.id), **changes}
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code in (200, 302, 400), response.status_code
+    if response.status_code == 400:
+        assert "The flow was not saved" in text_of(response)
+
+
+def test_a_split_condition_in_json_that_is_not_json_is_refused_beside_it(panel, session,
+                                                                         shop):
+    flow = a_flow(session, shop, steps=[{"id": "sp", "type": "split", "condition": {
+        "any": [{"field": "orders_count", "op": "eq", "value": 0},
+                {"field": "tags", "op": "contains", "value": "vip"}]}, "yes": [], "no": []}])
+    session.commit()
+    data = editor_form(panel, flow.id)
+    assert '"any"' in data["steps-0-condition_json"]
+    response = post(panel, f"/admin/flows/{flow.id}", {**data,
+                                                       "steps-0-condition_json": "{nope"})
+    assert response.status_code == 400
+    assert 'id="steps-0-condition_json-error"' in response.get_data(as_text=True)

@@ -143,6 +143,7 @@ def editor_page(flow: Flow, form: FlowForm, *, status: int = 200, loose: list[st
     kept = complex_filters(flow.definition)
     return render_template(
         "panel/flow.html", flow=flow, form=form, loose_errors=list(loose), unsaved=unsaved,
+        refused=status == 400 and json_errors is None,
         json_form=json_form, json_errors=json_errors or {}, backtest=backtest,
         holdout=holdout, holdout_available=report is not None, stats=stats, figures=FIGURES,
         step_stats=step_figures(session, g.shop.id, flow.id), step_labels=STEP_LABELS,
