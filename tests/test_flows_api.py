@@ -264,3 +264,19 @@ def test_the_openapi_document_describes_flows_and_messages_and_stays_valid(clien
     for path in ("/api/flows", "/api/flows/{id}", "/api/flows/{id}/test-send",
                  "/api/messages"):
         assert path in spec["paths"]
+
+
+@pytest.mark.parametrize("body", [
+    {"steps": "wait a bit"}, {"name": 5}, {"holdout_percent": "10"}, {"reentry_days": True},
+    {"trigger": None}, {"flow_filters": [{"all": [{"not": {"field": "tags"}}]}]},
+    {"steps": [{"type": "split", "condition": {"field": "orders_count", "op": "gt",
+                                               "value": 1}, "yes": "no"}]},
+    {"steps": [{"type": "wait", "minutes": 10**12}]}, {"status": None}, {"category": []},
+])
+def test_odd_values_in_a_put_are_400s_naming_the_field(api, session, shop, body):
+    flow = a_flow(session, shop)
+    session.commit()
+    response = api.put(f"/api/flows/{flow.id}", body)
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["errors"]
+    assert api.get(f"/api/flows/{flow.id}").get_json()["version"] == 1
