@@ -57,6 +57,13 @@ def step_figures(session: Session, shop_id: int, flow_id: int) -> dict[str, dict
     return step_stats(session, shop_id, flow_id) if step_stats else {}
 
 
+def top_recipients(session: Session, shop_id: int, flow_id: int,
+                   limit: int = 10) -> list[dict[str, Any]] | None:
+    """The flow's recipients, most revenue first; None when this build has no such report."""
+    recipients = optional("app.flows.stats", "recipients")
+    return recipients(session, shop_id, flow_id, limit) if recipients else None
+
+
 def test_send_refusals() -> tuple[type[Exception], ...]:
     """What a test send raises when it refuses (a template that cannot render, a step or an
     address it cannot use): shown to the merchant, never a server error."""

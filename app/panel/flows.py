@@ -13,7 +13,7 @@ from flask import abort, flash, g, redirect, render_template, request
 from sqlalchemy.orm import Session
 
 from app.db import db, utcnow
-from app.flows.catalog import figures, optional, step_figures, store_flows
+from app.flows.catalog import figures, optional, step_figures, store_flows, top_recipients
 from app.flows.definition import FlowInvalid
 from app.flows.models import LIVE, PAUSED, Flow
 from app.flows.service import DEFINITION_FIELDS, create_flow, get_flow, set_status, update_flow
@@ -147,6 +147,7 @@ def editor_page(flow: Flow, form: FlowForm, *, status: int = 200, loose: list[st
         json_form=json_form, json_errors=json_errors or {}, backtest=backtest,
         holdout=holdout, holdout_available=report is not None, stats=stats, figures=FIGURES,
         step_stats=step_figures(session, g.shop.id, flow.id), step_labels=STEP_LABELS,
+        recipients=top_recipients(session, g.shop.id, flow.id),
         op_labels=OP_LABELS, badges=STATUS_BADGES, money=money, kept_filters=kept,
         max_filters=MAX_FILTERS, describe_trigger=describe_trigger,
         can_send=read_settings(session, g.shop).can_send,
