@@ -58,6 +58,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
+    from app.flows.survey_views import bp as flow_survey_bp
+    from app.flows.tracking_views import bp as email_tracking_bp
     from app.health import bp as health_bp
     from app.loyalty.referral_views import bp as referral_landing_bp
     from app.panel import bp as panel_bp
@@ -67,7 +69,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (*_plugged_in_blueprints(), shopify_install_bp, woocommerce_connect_bp,
                       panel_bp, api_bp, health_bp, storefront_bp,
-                      referral_landing_bp):
+                      referral_landing_bp, flow_survey_bp, email_tracking_bp):
         app.register_blueprint(blueprint)
 
 

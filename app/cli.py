@@ -63,6 +63,7 @@ def shops_add(store: str, token: str | None, consumer_key: str | None,
     then stored encrypted with TOKEN_ENCRYPTION_KEY. The store's name, currency and time
     zone come from the platform's answer.
     """
+    from app.flows.builtins import install as install_builtin_flows
     from app.shops.service import ShopError, connect_shopify_by_token, shopify_domain_to_connect
 
     if consumer_key or consumer_secret:
@@ -79,6 +80,7 @@ def shops_add(store: str, token: str | None, consumer_key: str | None,
         shop = connect_shopify_by_token(db.session, domain, token, verify=True)
     except ShopError as exc:
         _fail(str(exc))
+    install_builtin_flows(db.session, shop.id)
     db.session.commit()
     app_url = current_app.config["APP_URL"]
     click.echo(f"Connected {shop.domain} (store id {shop.id}): {shop.name}, {shop.currency}, "
@@ -89,6 +91,7 @@ def shops_add(store: str, token: str | None, consumer_key: str | None,
 def _add_woocommerce_store(store: str, consumer_key: str | None,
                            consumer_secret: str | None) -> None:
     """Confirm the keys with an API call, save the store, then create Sticky's webhooks."""
+    from app.flows.builtins import install as install_builtin_flows
     from app.shops.clients import woo_client
     from app.shops.service import ShopError, connect_woocommerce_by_keys
     from app.woocommerce.webhooks import ensure_webhooks
@@ -104,6 +107,7 @@ def _add_woocommerce_store(store: str, consumer_key: str | None,
         shop = connect_woocommerce_by_keys(db.session, store, consumer_key, consumer_secret)
     except ShopError as exc:
         _fail(str(exc))
+    install_builtin_flows(db.session, shop.id)
     db.session.commit()
     auth = "basic auth over HTTPS" if shop.api_base_url.startswith("https://") else \
         "OAuth 1.0a signatures over plain HTTP (development only)"

@@ -17,7 +17,9 @@ from flask import Flask, g
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -49,6 +51,30 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+class plus_days(FunctionElement):  # noqa: N801 - used like a SQL function
+    """`plus_days(column, n)`: a UTC datetime column plus n days, in SQL, on both backends
+    (PostgreSQL's interval arithmetic; SQLite stores text, so its own date function, giving
+    the same text form SQLAlchemy writes, to the millisecond)."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "plus_days"
+
+
+@compiles(plus_days)
+def _plus_days_postgresql(element, compiler, **kw):
+    column, days = list(element.clauses)
+    return (f"({compiler.process(column, **kw)} + make_interval(days => "
+            f"CAST({compiler.process(days, **kw)} AS integer)))")
+
+
+@compiles(plus_days, "sqlite")
+def _plus_days_sqlite(element, compiler, **kw):
+    column, days = list(element.clauses)
+    return (f"(strftime('%Y-%m-%d %H:%M:%f', {compiler.process(column, **kw)}, "
+            f"'+' || {compiler.process(days, **kw)} || ' days') || '000')")
 
 
 class Base(DeclarativeBase):

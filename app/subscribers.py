@@ -12,6 +12,7 @@ each subscriber has its own cursor and transactions, so none waits on another's 
 from __future__ import annotations
 
 from app.events.registry import Subscriber
+from app.flows.attribution import SUBSCRIBER as FLOW_ATTRIBUTION
 from app.loyalty.subscriber import SUBSCRIBER as LOYALTY
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY,)
+SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY, FLOW_ATTRIBUTION)

@@ -24,6 +24,7 @@ def confirm_connection(shop_id: int) -> dict:
     A store that answers and refuses ends the handshake as failed (the merchant sees why on
     the connected page); an unreachable store raises so RQ retries.
     """
+    from app.flows.builtins import install as install_builtin_flows
     from app.shops.clients import woo_client
     from app.woocommerce.service import finish_requests, link_account
     from app.woocommerce.webhooks import ensure_webhooks
@@ -50,6 +51,7 @@ def confirm_connection(shop_id: int) -> dict:
             shop.currency = info.currency
             shop.timezone = info.timezone or shop.timezone
             shop.status, shop.installed_at, shop.uninstalled_at = "active", utcnow(), None
+            install_builtin_flows(session, shop.id)
             session.commit()
             result = ensure_webhooks(session, shop, client, app.config["APP_URL"])
             accounts = finish_requests(session, shop_id, error=None)

@@ -9,6 +9,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 from app.api import (  # noqa: E402,F401  (routes register on import)
     compliance,
     customers,
+    flow_reports,
     flows,
     loyalty,
     loyalty_points,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from app.api import bp
+from app.api.flow_reports import openapi_paths as flow_report_paths
 from app.api.flows_openapi import MESSAGE
 from app.api.flows_openapi import openapi_paths as flows_paths
 from app.api.loyalty import openapi_paths as loyalty_paths
@@ -386,6 +387,7 @@ def spec() -> dict:
             **loyalty_paths(error_response),
             **loyalty_points_paths(error_response),
             **flows_paths(error_response),
+            **flow_report_paths(error_response),
         },
     }
 

@@ -83,6 +83,11 @@ def _order_name(data: dict[str, Any], ref: str) -> str:
     return f"order {name}" if name else f"order {ref}"
 
 
+def nps_group(score: int) -> str:
+    """An NPS score's group: promoter (9-10), passive (7-8) or detractor (0-6)."""
+    return "promoter" if score >= 9 else "passive" if score >= 7 else "detractor"
+
+
 def describe(event: TimelineEvent, currency: str | None) -> TimelineItem:
     """One timeline row as a sentence."""
     data = event.data if isinstance(event.data, dict) else {}
@@ -131,6 +136,14 @@ def describe(event: TimelineEvent, currency: str | None) -> TimelineItem:
         title = f"Warned that {data.get('points')} points expire soon"
     elif kind == "points_expired":
         title = f"{data.get('points')} points expired"
+    elif kind == "survey_answered":
+        nps = data.get("question") != "csat"
+        group = {"promoter": " (a promoter)", "passive": " (a passive)",
+                 "detractor": " (a detractor)"}
+        score = data.get("score")
+        title = (f"Answered a feedback survey: {score} out of {10 if nps else 5}"
+                 + (group[nps_group(score)] if nps and isinstance(score, int) else ""))
+        detail = data.get("comment")
     else:  # a kind another module records: its name, readable
         title = kind.replace("_", " ").capitalize()
     return TimelineItem(event.occurred_at, title, detail, link, kind)

@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from app.accounts.links import LINK_LIFETIME
 from app.db import db
 from app.demo.account import DEMO_EMAIL, demo_sign_in_url, ensure_demo_account
+from app.demo.flows import ensure_demo_flows
 from app.demo.loyalty import ensure_demo_program
 from app.demo.processes import (
     HOST,
@@ -64,10 +65,15 @@ def run_demo(app: Flask, *, customers: int = 3000, rate: float = 2.0, port: int 
         check_port(port)
     with app.app_context():
         seed_demo(app, customers)
+        shop_id = demo_shop_id(app)  # its own transaction: not inside the one below
         with db.new_session() as s, s.begin():
-            if ensure_demo_program(s, demo_shop_id(app)):
+            if ensure_demo_program(s, shop_id):
                 click.echo("Loyalty program switched on for the demo store: 1 point per USD, "
                            "Bronze/Silver/Gold tiers, three rewards (Loyalty in the panel).")
+            if ensure_demo_flows(s, shop_id):
+                click.echo("Flows switched on for the demo store: welcome, abandoned checkout "
+                           "and post-purchase; their mail goes to the outbox (Flows in the "
+                           "panel).")
         if seed_only:
             with db.new_session() as s, s.begin():
                 ensure_demo_account(s, demo_shop_id(app))

@@ -26,6 +26,7 @@ from app.analytics.periods import (
     store_today,
 )
 from app.db import db
+from app.flows import survey
 from app.money import money_text
 from app.panel import bp
 from app.panel.dashboard_charts import checkouts_figure, customers_figure, revenue_figure
@@ -185,5 +186,6 @@ def dashboard():
         few_orders=0 < metrics.totals.orders < FEW_ORDERS, valid=valid,
         embedded_params=g.panel.link_params,
         backfill=run_json(latest_run(session, shop.id)),
-        loyalty=loyalty_dashboard_card(session, shop, period))
+        loyalty=loyalty_dashboard_card(session, shop, period),
+        feedback=survey.nps(session, shop.id, period.start, period.end))
     return page, 200 if valid else 400

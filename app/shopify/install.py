@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import db, utcnow
+from app.flows.builtins import install as install_builtin_flows
 from app.queue import get_queue, get_redis
 from app.shops.models import Shop
 from app.shops.tokens import apply_grant
@@ -55,6 +56,8 @@ def complete_install(session: Session, shop_domain: str, grant: OfflineToken) ->
         shop = Shop(platform="shopify", domain=shop_domain, name=shop_domain.split(".")[0])
         session.add(shop)
     apply_grant(shop, grant)
+    session.flush()
+    install_builtin_flows(session, shop.id)  # drafts; nothing runs until the merchant says so
     # Shopify grants tokens only to an installed app, so the app is installed as of now: an
     # app/uninstalled received earlier but not yet handled must not undo this (see
     # app.compliance.service.uninstall).
