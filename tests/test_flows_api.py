@@ -13,7 +13,6 @@ from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
 from app.db import utcnow
-from app.email import render
 from app.flows.models import FlowVersion, Message
 from tests.customer_helpers import api_key_headers, customer_row
 from tests.flows_helpers import a_flow, a_message, a_run, email_step
@@ -134,9 +133,6 @@ def test_a_bad_step_in_a_put_is_named_and_the_flow_keeps_its_version(api, sessio
     assert api.get(f"/api/flows/{flow.id}").get_json()["version"] == 1
 
 
-@pytest.mark.skipif(not hasattr(render, "VARIABLES"),
-                    reason="the sandbox's refusals in words arrive with app.email.render's "
-                           "full version (this branch has the foundation stub)")
 def test_a_template_reaching_python_internals_is_refused_at_its_path(api, session, shop):
     response = api.post("/api/flows", {
         "name": "Sneaky", "trigger": {"type": "event", "event": "order_placed"},

@@ -479,8 +479,6 @@ def test_a_split_condition_in_json_that_is_not_json_is_refused_beside_it(panel, 
     assert 'id="steps-0-condition_json-error"' in response.get_data(as_text=True)
 
 
-@pytest.mark.skipif(not hasattr(__import__("app.flows.stats").flows.stats, "recipients"),
-                    reason="the per-recipient report arrives with app.flows.stats' full version")
 def test_the_editor_lists_the_flows_recipients(panel, session, shop):
     ada = customer_row(session, shop, email="ada@example.com")
     flow = a_flow(session, shop)
