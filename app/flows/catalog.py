@@ -1,6 +1,6 @@
 """The store's flows as the API and the panel list them: the built-ins installed on first
-look (switched off), each flow with its figures. The parts that other modules own are looked
-up when called, so the list still works while one of them is missing."""
+look (switched off), each flow with its figures and reports. Test sends are looked up when
+called (`optional`): a build without the sending module says so instead of failing."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
+from app.flows.builtins import ensure_installed
 from app.flows.models import Flow
 from app.flows.service import list_flows, serialize
+from app.flows.stats import flow_stats, recipients, step_stats
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +27,15 @@ def optional(module: str, name: str) -> Any | None:
         return None
 
 
-def ensure_builtins(session: Session, shop_id: int) -> None:
-    """Install the built-in flows (drafts) the store does not have yet; idempotent."""
-    install = (optional("app.flows.builtins", "ensure_installed")
-               or optional("app.flows.builtins", "install"))
-    if install is None:
-        return
-    install(session, shop_id)
-    session.flush()
-
-
 def store_flows(session: Session, shop_id: int) -> list[Flow]:
-    ensure_builtins(session, shop_id)
+    """The store's flows, the built-ins first (installed as drafts the first time)."""
+    ensure_installed(session, shop_id)
+    session.flush()
     return list_flows(session, shop_id)
 
 
 def figures(session: Session, shop_id: int, flow_ids: list[int]) -> dict[int, dict[str, Any]]:
     """Per flow: entered, sent, opened, clicked, converted, revenue, unsubscribed."""
-    from app.flows.stats import flow_stats
-
     return flow_stats(session, shop_id, flow_ids) if flow_ids else {}
 
 
@@ -53,15 +45,13 @@ def serialized(session: Session, shop_id: int, flows: list[Flow]) -> list[dict[s
 
 
 def step_figures(session: Session, shop_id: int, flow_id: int) -> dict[str, dict[str, Any]]:
-    step_stats = optional("app.flows.stats", "step_stats")
-    return step_stats(session, shop_id, flow_id) if step_stats else {}
+    return step_stats(session, shop_id, flow_id)
 
 
 def top_recipients(session: Session, shop_id: int, flow_id: int,
-                   limit: int = 10) -> list[dict[str, Any]] | None:
-    """The flow's recipients, most revenue first; None when this build has no such report."""
-    recipients = optional("app.flows.stats", "recipients")
-    return recipients(session, shop_id, flow_id, limit) if recipients else None
+                   limit: int = 10) -> list[dict[str, Any]]:
+    """The flow's recipients, most revenue first."""
+    return recipients(session, shop_id, flow_id, limit)
 
 
 def test_send_refusals() -> tuple[type[Exception], ...]:

@@ -77,8 +77,7 @@ def _customer_choices(session: Session, shop_id: int, wanted: int | None
 
 
 def _fallback_variables(session: Session, shop, customer_id: int | None) -> dict[str, Any]:
-    sample = optional("app.email.render", "sample_variables")
-    variables: dict[str, Any] = dict(sample()) if sample else {}
+    variables: dict[str, Any] = dict(render.sample_variables())
     variables["shop"] = {"name": shop.name or shop.domain, "url": f"https://{shop.domain}",
                          "currency": shop.currency}
     customer = session.get(Customer, customer_id) if customer_id else None

@@ -13,8 +13,10 @@ from flask import abort, flash, g, redirect, render_template, request
 from sqlalchemy.orm import Session
 
 from app.db import db, utcnow
-from app.flows.catalog import figures, optional, step_figures, store_flows, top_recipients
+from app.flows import backtest
+from app.flows.catalog import figures, step_figures, store_flows, top_recipients
 from app.flows.definition import FlowInvalid
+from app.flows.holdout import report as holdout_report
 from app.flows.models import LIVE, PAUSED, Flow
 from app.flows.service import DEFINITION_FIELDS, create_flow, get_flow, set_status, update_flow
 from app.money import money_text
@@ -135,23 +137,19 @@ def editor_page(flow: Flow, form: FlowForm, *, status: int = 200, loose: list[st
         json_form = JsonForm(formdata=None)
         json_form.definition.data = json.dumps(
             {k: flow.definition.get(k) for k in DEFINITION_FIELDS}, indent=2)
-    holdout = None
-    report = optional("app.flows.holdout", "report")
-    if report is not None:
-        holdout = report(session, g.shop.id, flow.id, utcnow())
+    holdout = holdout_report(session, g.shop.id, flow.id, utcnow())
     stats = figures(session, g.shop.id, [flow.id]).get(flow.id, {})
     kept = complex_filters(flow.definition)
     return render_template(
         "panel/flow.html", flow=flow, form=form, loose_errors=list(loose), unsaved=unsaved,
         refused=status == 400 and json_errors is None,
         json_form=json_form, json_errors=json_errors or {}, backtest=backtest,
-        holdout=holdout, holdout_available=report is not None, stats=stats, figures=FIGURES,
+        holdout=holdout, stats=stats, figures=FIGURES,
         step_stats=step_figures(session, g.shop.id, flow.id), step_labels=STEP_LABELS,
         recipients=top_recipients(session, g.shop.id, flow.id),
         op_labels=OP_LABELS, badges=STATUS_BADGES, money=money, kept_filters=kept,
         max_filters=MAX_FILTERS, describe_trigger=describe_trigger,
         can_send=read_settings(session, g.shop).can_send,
-        backtest_available=optional("app.flows.backtest", "run") is not None,
         backtest_labels=BACKTEST_COUNTS, backtest_known=BACKTEST_KNOWN,
         step_figure_labels=STEP_FIGURES, percent=percent, money_or_dash=money_or_dash,
         active_nav="panel.flows"), status
@@ -286,10 +284,7 @@ def flow_backtest(flow_id: int):
     row = _flow_or_404(flow_id)
     form = FlowForm(formdata=None)
     form.fill(row, row.definition)
-    run = optional("app.flows.backtest", "run")
-    if run is None:
-        return editor_page(row, form, backtest={"unavailable": True})
-    counts = run(db.session, row, utcnow(), days=30)
+    counts = backtest.run(db.session, row, utcnow(), days=30)
     db.session.rollback()  # a backtest writes nothing; make sure of it
     row = _flow_or_404(flow_id)
     return editor_page(row, form, backtest=counts)
