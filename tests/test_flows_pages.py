@@ -488,3 +488,25 @@ def test_the_editor_lists_the_flows_recipients(panel, session, shop):
     page = panel.get(f"/admin/flows/{flow.id}").get_data(as_text=True)
     table = page[page.index('id="recipients-table"'):]
     assert "ada@example.com" in table[:table.index("</table>")]
+
+
+def test_an_email_inside_a_split_is_edited_in_place(panel, session, shop):
+    flow = a_flow(session, shop, steps=[{
+        "id": "sp", "type": "split",
+        "condition": {"field": "orders_count", "op": "gte", "value": 1},
+        "yes": [{"id": "vip", "type": "email", "subject": "Thanks again", "html": "<p>Hi</p>",
+                 "text": None}],
+        "no": [{"id": "new", "type": "email", "subject": "Welcome", "html": "<p>Hey</p>",
+                "text": None}]}])
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/new"
+    fields = {"subject": "Welcome, friend", "preheader": "", "html": "<p>Hello</p>",
+              "text": "Hello"}
+    assert post(panel, path, fields).status_code == 302
+    session.expire_all()
+    split = session.get(Flow, flow.id).definition["steps"][0]
+    assert split["no"][0]["subject"] == "Welcome, friend" and split["no"][0]["text"] == "Hello"
+    assert split["yes"][0]["subject"] == "Thanks again"
+    response = post(panel, path, {**fields, "subject": "{{ customer.__class__ }}"})
+    assert response.status_code == 400
+    assert 'id="subject-error"' in response.get_data(as_text=True)
