@@ -311,6 +311,9 @@ def test_the_outbox_lists_kept_mail_and_shows_one_message(panel, session, shop, 
     assert "List-Unsubscribe" in page and "Hello Ada, plain." in page
     assert "<b>Ada</b>" in page and "img-src data:" in page
     assert panel.get(f"/admin/flows/outbox/{their_message.id}").status_code == 404
+    # the shopper's profile links the message to the outbox
+    assert f'href="/admin/flows/outbox/{message.id}"' in panel.get(
+        f"/admin/customers/{ada.id}").get_data(as_text=True)
 
 
 def test_the_profile_has_a_flows_card_with_runs_and_messages(panel, session, shop):

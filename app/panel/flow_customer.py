@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.customers.display import TimelineItem
 from app.flows import history
-from app.flows.models import EmailSuppression, FlowRun, Message
+from app.flows.models import EmailSuppression, FlowRun, Message, OutboxMail
 
 RUNS_SHOWN = 20
 MESSAGES_SHOWN = 50
@@ -28,6 +29,7 @@ class FlowsCard:
     messages: list[Message]
     names: dict[int, str]
     suppression: EmailSuppression | None = None
+    in_outbox: frozenset[int] = frozenset()  # messages kept in the outbox (no SMTP_URL)
 
     def message_badge(self, message: Message) -> tuple[str, Any]:
         status = history.api_status(message.status)
@@ -42,11 +44,15 @@ def flows_card(session: Session, shop_id: int, customer_id: int,
                email: str | None = None) -> FlowsCard:
     from app.panel.flow_suppressions import suppression_for
 
+    messages = history.messages(session, shop_id, customer_id=customer_id,
+                                limit=MESSAGES_SHOWN)
+    kept = session.scalars(select(OutboxMail.message_pk).where(
+        OutboxMail.shop_id == shop_id, OutboxMail.message_pk.in_([m.id for m in messages])))
     return FlowsCard(
         suppression=suppression_for(session, shop_id, email),
+        in_outbox=frozenset(kept),
         runs=history.runs(session, shop_id, customer_id, limit=RUNS_SHOWN),
-        messages=history.messages(session, shop_id, customer_id=customer_id,
-                                  limit=MESSAGES_SHOWN),
+        messages=messages,
         names=history.flow_names(session, shop_id))
 
 
