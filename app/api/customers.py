@@ -22,11 +22,13 @@ from app.customers.query import (
 )
 from app.customers.serialize import customer_json, note_json, profile_json, tag_json
 from app.db import db
+from app.flows.history import message_json, messages
 from app.loyalty import ledger
 from app.settings.timezone import shop_zone
 from app.shops.models import Shop
 
 POINTS_LEDGER_ENTRIES = 100  # newest first
+MESSAGES = 100  # newest first
 
 __all__ = ["customer_json"]  # kept importable from here for other API modules
 
@@ -90,6 +92,8 @@ def get_customer_route(customer_id: int):
     body = profile_json(load_profile(db.session, customer), g.shop)
     body["points_ledger"] = ledger.entries(db.session, g.shop.id, customer.id,
                                            limit=POINTS_LEDGER_ENTRIES)
+    body["messages"] = [message_json(m) for m in messages(
+        db.session, g.shop.id, customer_id=customer.id, limit=MESSAGES)]
     return jsonify(body)
 
 

@@ -6,6 +6,8 @@ from flask import current_app, jsonify
 
 from app.api import bp
 from app.api.flow_reports import openapi_paths as flow_report_paths
+from app.api.flows_openapi import MESSAGE
+from app.api.flows_openapi import openapi_paths as flows_paths
 from app.api.loyalty import openapi_paths as loyalty_paths
 from app.api.loyalty_points import openapi_paths as loyalty_points_paths
 from app.api.metrics import openapi_paths as metrics_paths
@@ -372,7 +374,8 @@ def spec() -> dict:
                                 "merchant_tags": {"type": "array",
                                                   "items": {"type": "string"}},
                                 "points_ledger": {"type": "array", "items": {"type": "object"}},
-                                "messages": {"type": "array", "items": {"type": "object"}},
+                                "messages": {"type": "array", "items": MESSAGE,
+                                             "description": "Flow emails, newest first."},
                             }}]}}}},
                     "401": {"description": "Missing or invalid credential.", **error_response},
                     "404": {"description": "No such customer in this store.", **error_response},
@@ -383,6 +386,7 @@ def spec() -> dict:
             **referrals_paths(error_response),
             **loyalty_paths(error_response),
             **loyalty_points_paths(error_response),
+            **flows_paths(error_response),
             **flow_report_paths(error_response),
         },
     }

@@ -27,11 +27,12 @@ class NavItem:
 
 
 # The panel's sections, in the order of the Shopify admin's left nav. A section appears here
-# only once its page exists (Flows, Segments and Analytics join as they are built).
+# only once its page exists (Segments and Analytics join as they are built).
 NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "panel.dashboard", "home"),
     NavItem("Customers", "panel.customers", "person"),
     NavItem("Loyalty", "panel.loyalty", "gift"),
+    NavItem("Flows", "panel.flows", "mail"),
     NavItem("Settings", "panel.settings", "gear"),
 )
 

@@ -23,6 +23,7 @@ from app.db import db
 from app.panel import bp
 from app.panel.customer_forms import CustomerFilterForm, NoteForm, TagForm
 from app.panel.door import panel_page, panel_url
+from app.panel.flow_customer import flows_card, with_flow_emails
 from app.panel.loyalty_customer import adjust_points, loyalty_card, new_adjust_form
 from app.panel.loyalty_forms import AdjustForm
 from app.profiles.models import Customer
@@ -105,14 +106,17 @@ def _profile_page(customer: Customer, note_form: NoteForm | None = None,
     session = db.session
     profile = load_profile(session, customer)
     zone = shop_zone(session, g.shop)
+    flows = flows_card(session, g.shop.id, customer.id, customer.email)
+    timeline = [describe(event, g.shop.currency) for event in profile.timeline]
     return render_template(
         "panel/customer.html", profile=profile, customer=customer,
         note_form=note_form or NoteForm(formdata=None),
         tag_form=tag_form or TagForm(formdata=None),
-        timeline=[describe(event, g.shop.currency) for event in profile.timeline],
+        timeline=with_flow_emails(timeline, flows),
         when=LocalTime(zone), money=money, consent_labels=CONSENT_LABELS,
         safe_link=safe_link, active_nav="panel.customers",
         loyalty=loyalty_card(session, g.shop.id, customer),
+        flows=flows,
         adjust_form=adjust_form or new_adjust_form(),
         back_url=panel_url("panel.customers"),
     ), status

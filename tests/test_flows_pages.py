@@ -1,0 +1,515 @@
+"""The panel's flow pages through the test client: the list with its figures, creating a
+flow, the editor's forms (saved, refused next to the field, rows added, moved and removed),
+status changes, the JSON view, the email editor with its preview and refusals, the outbox,
+and the profile's Flows card."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import re
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.flows.models import EmailSuppression, Flow, FlowVersion, OutboxMail
+from tests.customer_helpers import csrf_from, customer_row, sign_in
+from tests.flows_helpers import a_flow, a_message, a_run
+
+
+@pytest.fixture
+def panel(client, session, shop):
+    sign_in(client, session, shop)
+    return client
+
+
+def text_of(response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+                    .split())
+
+
+def post(client, path: str, data: dict, token_from: str | None = None):
+    token = csrf_from(client, token_from or path)
+    return client.post(path, data={**data, "csrf_token": token})
+
+
+def editor_form(client, flow_id: int) -> dict[str, Any]:
+    """The editor's fields as the browser would post them (selects at their chosen option)."""
+    page = client.get(f"/admin/flows/{flow_id}").get_data(as_text=True)
+    form = page[page.index('id="flow-form"'):page.index("</form>", page.index('id="flow-form"'))]
+    data: dict[str, Any] = {}
+    for match in re.finditer(r"<input([^>]*)>", form):
+        attrs = dict(re.findall(r'(\w[\w-]*)="([^"]*)"', match.group(1)))
+        name = attrs.get("name")
+        if not name or attrs.get("type") == "submit":
+            continue
+        if attrs.get("type") == "checkbox":
+            if " checked" in match.group(1):
+                data[name] = attrs.get("value", "y")
+            continue
+        data[name] = html.unescape(attrs.get("value", ""))
+    for match in re.finditer(r'<select([^>]*)>(.*?)</select>', form, re.S):
+        name = re.search(r'name="([^"]+)"', match.group(1)).group(1)
+        chosen = [html.unescape(a or b) for a, b in re.findall(
+            r'<option selected value="([^"]*)"|<option value="([^"]*)" selected',
+            match.group(2))]
+        if " multiple" in match.group(1):
+            data[name] = chosen
+        else:
+            first = re.search(r'<option[^>]*value="([^"]*)"', match.group(2)).group(1)
+            data[name] = chosen[0] if chosen else html.unescape(first)
+    for match in re.finditer(r'<textarea([^>]*)>(.*?)</textarea>', form, re.S):
+        name = re.search(r'name="([^"]+)"', match.group(1)).group(1)
+        data[name] = html.unescape(match.group(2)).lstrip("\n")
+    return data
+
+
+def test_the_list_shows_each_flow_with_status_and_figures(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    response = panel.get("/admin/flows")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    row = page[page.index(f'id="flow-{flow.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "Welcome" in row and "Draft" in row and "Customer created" in row
+    for figure in ("entered", "sent", "opened", "clicked", "converted", "revenue",
+                   "unsubscribed"):
+        assert f'data-figure="{figure}"' in row
+    assert 'href="/admin/flows"' in page  # the nav's Flows entry
+    # no sender address yet: the page says flows cannot send
+    assert 'id="sender-missing"' in page
+    from app.settings.service import update_settings
+
+    update_settings(session, shop, {"sender_email": "hello@sticky-test.example"})
+    session.commit()
+    assert 'id="sender-missing"' not in panel.get("/admin/flows").get_data(as_text=True)
+
+
+def test_creating_a_flow_opens_its_editor_and_a_blank_name_is_refused(panel, session, shop):
+    response = post(panel, "/admin/flows", {"name": "Thanks", "trigger_event": "order_placed"},
+                    token_from="/admin/flows")
+    assert response.status_code == 302
+    flow = session.scalar(select(Flow).where(Flow.name == "Thanks"))
+    assert response.headers["Location"].endswith(f"/admin/flows/{flow.id}")
+    assert flow.definition["trigger"] == {"type": "event", "event": "order_placed"}
+    refused = post(panel, "/admin/flows", {"name": " ", "trigger_event": "order_placed"},
+                   token_from="/admin/flows")
+    assert refused.status_code == 400
+    assert "a name of 1 to 120 characters" in text_of(refused).lower()
+
+
+def test_the_editor_saves_a_wait_in_days_and_a_new_version(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = editor_form(panel, flow.id)
+    assert data["steps-0-wait_amount"] == "1" and data["steps-0-wait_unit"] == "hours"
+    data.update({"steps-0-wait_amount": "2", "steps-0-wait_unit": "days",
+                 "steps-1-subject": "Hello {{ customer.first_name }}", "holdout_percent": "10"})
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code == 302, text_of(response)[:2000]
+    session.expire_all()
+    saved = session.get(Flow, flow.id)
+    assert saved.version == 2 and saved.holdout_percent == 10
+    assert saved.definition["steps"][0] == {"id": "wait1", "type": "wait", "minutes": 2880}
+    assert saved.definition["steps"][1]["subject"] == "Hello {{ customer.first_name }}"
+    # the email's HTML was kept: the editor only shows its subject
+    assert "welcome to {{ shop.name }}" in saved.definition["steps"][1]["html"]
+
+
+def test_a_bad_wait_and_a_bad_filter_show_next_to_their_fields(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = editor_form(panel, flow.id)
+    data.update({"steps-0-wait_amount": "soon", "op": ""})
+    data.update({"flow_filters-0-field": "orders_count", "flow_filters-0-op": "in",
+                 "flow_filters-0-value": ""})
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="steps-0-wait_amount-error"' in page
+    assert "whole number of minutes" in page
+    session.expire_all()
+    assert session.get(Flow, flow.id).version == 1
+
+
+def test_steps_are_added_moved_and_removed_before_saving(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = editor_form(panel, flow.id)
+    # add a split at the end, then a tag on its yes branch
+    response = post(panel, f"/admin/flows/{flow.id}",
+                    {**data, "op": "add::", "new_type::": "split"})
+    assert response.status_code == 200
+    assert "Not saved yet" in text_of(response)
+    page = response.get_data(as_text=True)
+    split_id = re.search(r'id="step-(s\d+)"[^>]*data-step-type="split"', page).group(1)
+    data = editor_form_from(page)
+    response = post(panel, f"/admin/flows/{flow.id}",
+                    {**data, "op": f"add:{split_id}:yes", f"new_type:{split_id}:yes": "tag"})
+    data = editor_form_from(response.get_data(as_text=True))
+    # move the email above the wait, then save
+    data = editor_form_from(post(panel, f"/admin/flows/{flow.id}",
+                                 {**data, "op": "up:mail1"}).get_data(as_text=True))
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code == 302, text_of(response)[:3000]
+    session.expire_all()
+    steps = session.get(Flow, flow.id).definition["steps"]
+    assert [s["type"] for s in steps] == ["email", "wait", "split"]
+    assert [s["type"] for s in steps[2]["yes"]] == ["tag"] and steps[2]["no"] == []
+    # remove the split (and its branch) again
+    data = editor_form(panel, flow.id)
+    data = editor_form_from(post(panel, f"/admin/flows/{flow.id}",
+                                 {**data, "op": f"remove:{split_id}"}).get_data(as_text=True))
+    assert post(panel, f"/admin/flows/{flow.id}", data).status_code == 302
+    session.expire_all()
+    assert [s["id"] for s in session.get(Flow, flow.id).definition["steps"]] == [
+        "mail1", "wait1"]
+
+
+def editor_form_from(page: str) -> dict[str, Any]:
+    class Fake:
+        def get(self, path):
+            class R:
+                def get_data(self, as_text=True):
+                    return page
+            return R()
+    return editor_form(Fake(), 0)
+
+
+def test_go_live_pause_and_resume(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/status"
+    for wanted, words in (("live", "is live"), ("paused", "is paused"), ("live", "nothing is "
+                                                                                  "sent twice")):
+        response = post(panel, path, {"status": wanted}, token_from=f"/admin/flows/{flow.id}")
+        assert response.status_code == 302
+        page = panel.get(f"/admin/flows/{flow.id}")
+        assert words in text_of(page)
+        session.expire_all()
+        assert session.get(Flow, flow.id).status == wanted
+
+
+def test_the_json_view_saves_and_names_errors_by_path(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    bad = ('{"trigger": {"type": "event", "event": "order_placed"}, '
+           '"steps": [{"type": "wait", "minutes": -1}]}')
+    response = post(panel, f"/admin/flows/{flow.id}/json", {"definition": bad},
+                    token_from=f"/admin/flows/{flow.id}")
+    assert response.status_code == 400
+    assert "steps.0.minutes" in text_of(response)
+    good = bad.replace("-1", "5")
+    response = post(panel, f"/admin/flows/{flow.id}/json", {"definition": good},
+                    token_from=f"/admin/flows/{flow.id}")
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(Flow, flow.id).definition["steps"][0]["minutes"] == 5
+
+
+def test_backtest_button_answers_with_counts_and_saves_nothing(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    response = post(panel, f"/admin/flows/{flow.id}/backtest", {},
+                    token_from=f"/admin/flows/{flow.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'id="backtest-counts"' in page
+    assert 'data-count="triggered"' in page and 'id="backtest-steps"' in page
+    assert session.scalar(select(FlowVersion.version).where(
+        FlowVersion.flow_id == flow.id).order_by(FlowVersion.version.desc())) == 1
+
+
+def test_the_email_editor_previews_with_a_real_customer(panel, session, shop):
+    customer_row(session, shop, first_name="Grace", email="grace@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    response = panel.get(f"/admin/flows/{flow.id}/steps/mail1")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Welcome, Grace" in text_of(response)
+    assert "grace@example.com" in page
+    assert "srcdoc=" in page and "Hello Grace" in html.unescape(page)
+
+
+def test_the_preview_endpoint_renders_as_typed_and_names_refusals(panel, session, shop):
+    customer = customer_row(session, shop, first_name="Ada", email="ada@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1/preview"
+    fields = {"subject": "Hi {{ customer.first_name }}", "preheader": "", "text": "",
+              "html": "<b>{{ customer.email }}</b>", "customer_id": str(customer.id)}
+    body = post(panel, path, fields, token_from=f"/admin/flows/{flow.id}/steps/mail1").get_json()
+    assert body["subject"] == "Hi Ada" and "<b>ada@example.com</b>" in body["html"]
+    assert "Content-Security-Policy" in body["html"]  # no script runs in the preview
+    refused = post(panel, path, {**fields, "html": "{{ ''.__class__.__mro__ }}"},
+                   token_from=f"/admin/flows/{flow.id}/steps/mail1").get_json()
+    assert "__class__" in refused["errors"]["html"]
+    broken = post(panel, path, {**fields, "subject": "{{ oops"},
+                  token_from=f"/admin/flows/{flow.id}/steps/mail1").get_json()
+    assert "subject" in broken["errors"]
+
+
+def test_saving_the_email_keeps_it_and_a_syntax_error_stays_next_to_its_field(panel, session,
+                                                                             shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    fields = {"subject": "Thanks", "preheader": "A little gift inside",
+              "html": "<p>{{ shop.name }}</p>", "text": ""}
+    assert post(panel, path, fields).status_code == 302
+    session.expire_all()
+    step = session.get(Flow, flow.id).definition["steps"][1]
+    assert step["subject"] == "Thanks" and step["preheader"] == "A little gift inside"
+    assert step["text"] is None
+    for bad in ("<p>{% if %}</p>", "<p>{{ ''.__class__.__mro__ }}</p>"):
+        response = post(panel, path, {**fields, "html": bad})
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert 'id="html-error"' in page and 'id="email-errors"' in page
+        session.expire_all()
+        assert session.get(Flow, flow.id).version == 2
+    assert "__class__" in text_of(response)
+
+
+def test_another_stores_flow_and_a_missing_step_are_404_pages(panel, session, shop,
+                                                              other_shop):
+    theirs = a_flow(session, other_shop)
+    mine = a_flow(session, shop)
+    session.commit()
+    assert panel.get(f"/admin/flows/{theirs.id}").status_code == 404
+    assert panel.get(f"/admin/flows/{theirs.id}/steps/mail1").status_code == 404
+    assert panel.get(f"/admin/flows/{mine.id}/steps/wait1").status_code == 404
+
+
+def test_the_outbox_lists_kept_mail_and_shows_one_message(panel, session, shop, other_shop):
+    ada = customer_row(session, shop, email="ada@example.com")
+    flow = a_flow(session, shop)
+    message = a_message(session, flow, ada, subject="Welcome, Ada")
+    mime = EmailMessage()
+    mime["Subject"] = "Welcome, Ada"
+    mime["To"] = "ada@example.com"
+    mime["List-Unsubscribe"] = "<https://sticky.test/unsubscribe/abc>"
+    mime.set_content("Hello Ada, plain.")
+    mime.add_alternative('<p>Hello <b>Ada</b></p><img src="https://sticky.test/t/o/x">',
+                         subtype="html")
+    session.add(OutboxMail(shop_id=shop.id, message_pk=message.id, raw=mime.as_string()))
+    theirs = customer_row(session, other_shop)
+    their_flow = a_flow(session, other_shop)
+    their_message = a_message(session, their_flow, theirs, subject="Not yours")
+    session.add(OutboxMail(shop_id=other_shop.id, message_pk=their_message.id, raw="x"))
+    session.commit()
+    listing = panel.get("/admin/flows/outbox")
+    assert listing.status_code == 200
+    assert "Welcome, Ada" in text_of(listing) and "Not yours" not in text_of(listing)
+    one = panel.get(f"/admin/flows/outbox/{message.id}")
+    assert one.status_code == 200
+    page = html.unescape(one.get_data(as_text=True))
+    assert "List-Unsubscribe" in page and "Hello Ada, plain." in page
+    assert "<b>Ada</b>" in page and "img-src data:" in page
+    assert panel.get(f"/admin/flows/outbox/{their_message.id}").status_code == 404
+    # the shopper's profile links the message to the outbox
+    assert f'href="/admin/flows/outbox/{message.id}"' in panel.get(
+        f"/admin/customers/{ada.id}").get_data(as_text=True)
+
+
+def test_the_profile_has_a_flows_card_with_runs_and_messages(panel, session, shop):
+    ada = customer_row(session, shop, email="ada@example.com")
+    flow = a_flow(session, shop)
+    run = a_run(session, flow, ada, status="exited", exit_reason="order placed",
+                step_id=None, due_at=None)
+    a_message(session, flow, ada, run=run, status="skipped",
+              reason="smart sending: emailed 2 hours ago", sent_at=None)
+    session.commit()
+    response = panel.get(f"/admin/customers/{ada.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    card = text_of(panel.get(f"/admin/customers/{ada.id}"))
+    assert 'id="flow-runs"' in page and 'id="flow-messages"' in page
+    assert "order placed" in card and "Exited" in card
+    assert "Skipped" in card and "smart sending: emailed 2 hours ago" in card
+    # and the timeline tells it in its place
+    timeline = page[page.index('id="timeline"'):page.index('id="flows"')]
+    assert "Flow email “Welcome, Ada” from Welcome: skipped" in html.unescape(timeline)
+
+
+def test_saving_an_unchanged_editor_makes_no_version_and_keeps_what_it_does_not_show(
+        panel, session, shop):
+    # given flows shaped like the built-ins: two trigger events, a step's own keys, a split,
+    # a discount with a minimum order, and a lapsed trigger
+    welcome = a_flow(session, shop, trigger={"type": "event", "event": [
+        "email_marketing_changed", "customer_created"]}, steps=[
+        {"id": "w", "type": "wait", "minutes": 4320},
+        {"id": "m", "type": "email", "subject": "Hi", "html": "<p>Hi</p>", "text": None,
+         "template": "welcome_1", "preheader": "Welcome"},
+        {"id": "sp", "type": "split", "condition": {"field": "orders_count", "op": "gte",
+                                                    "value": 1},
+         "yes": [{"id": "d", "type": "discount", "kind": "percentage", "value": 15,
+                  "expires_after_days": 14, "minimum_order": "20.00"}],
+         "no": [{"id": "t", "type": "tag", "tag": "never-bought"}]}])
+    lapsed = a_flow(session, shop, name="Win-back", trigger={
+        "type": "lapsed", "factor": 2, "min_days": 45, "max_days": 365})
+    session.commit()
+    for flow in (welcome, lapsed):
+        before = dict(session.get(Flow, flow.id).definition)
+        # when the editor is saved as it was drawn
+        response = post(panel, f"/admin/flows/{flow.id}", editor_form(panel, flow.id))
+        assert response.status_code == 302, text_of(response)[:2000]
+        # then nothing changed
+        session.expire_all()
+        saved = session.get(Flow, flow.id)
+        assert saved.version == 1
+        assert saved.definition == before
+
+
+def test_a_suppressed_address_is_listed_shown_on_the_profile_and_can_be_lifted(
+        panel, session, shop, other_shop):
+    ada = customer_row(session, shop, email="Ada@Example.com")
+    flow = a_flow(session, shop)
+    message = a_message(session, flow, ada, status="suppressed",
+                        reason="550 mailbox unavailable", sent_at=None)
+    row = EmailSuppression(shop_id=shop.id, email_normalized="ada@example.com",
+                           reason="550 mailbox unavailable", message_pk=message.id)
+    theirs = EmailSuppression(shop_id=other_shop.id, email_normalized="bo@example.com",
+                              reason="550 no such user")
+    session.add_all([row, theirs])
+    session.commit()
+    listing = text_of(panel.get("/admin/flows/suppressions"))
+    assert "ada@example.com" in listing and "550 mailbox unavailable" in listing
+    assert "bo@example.com" not in listing
+    profile = panel.get(f"/admin/customers/{ada.id}").get_data(as_text=True)
+    assert 'id="suppressed"' in profile
+    # another store's suppression cannot be lifted from here
+    assert post(panel, f"/admin/flows/suppressions/{theirs.id}/lift", {},
+                token_from="/admin/flows/suppressions").status_code == 404
+    response = post(panel, f"/admin/flows/suppressions/{row.id}/lift", {},
+                    token_from="/admin/flows/suppressions")
+    assert response.status_code == 302
+    session.expire_all()
+    assert session.get(EmailSuppression, row.id) is None
+    assert session.get(EmailSuppression, theirs.id) is not None
+    assert 'id="suppressed"' not in panel.get(f"/admin/customers/{ada.id}").get_data(
+        as_text=True)
+
+
+NO_SENDING = pytest.mark.skipif(importlib.util.find_spec("app.flows.sending") is None,
+                                reason="test sends arrive with app.flows.sending (the editor "
+                                       "says they are not available until then)")
+
+
+@NO_SENDING
+def test_a_test_send_to_a_bad_address_is_refused_beside_the_field(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    response = post(panel, f"{path}/test", {"email": "not-an-address"}, token_from=path)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="email-error"' in page and "Not a valid email address: " in page
+    # the merchant's own address is offered by default
+    assert 'value="merchant@example.com"' in panel.get(path).get_data(as_text=True)
+
+
+@NO_SENDING
+def test_a_test_send_lands_in_the_outbox_marked_as_a_test(panel, session, shop):
+    from app.settings.service import update_settings
+
+    update_settings(session, shop, {"sender_email": "hello@sticky-test.example"})
+    customer_row(session, shop, first_name="Grace", email="grace@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    response = post(panel, f"{path}/test", {"email": "me@example.com"}, token_from=path)
+    assert response.status_code == 302
+    assert "Test email sent to me@example.com" in text_of(panel.get(path))
+    listing = text_of(panel.get("/admin/flows/outbox"))
+    assert "Welcome, Grace" in listing and "Test" in listing
+
+
+def test_the_preview_customer_can_be_any_of_the_store_but_never_of_another(panel, session,
+                                                                           shop, other_shop):
+    for n in range(26):
+        customer_row(session, shop, first_name=f"Buyer{n}")
+    quiet = customer_row(session, shop, first_name="Quentin", email="quentin@example.com")
+    stranger = customer_row(session, other_shop, first_name="Stranger",
+                            email="stranger@example.com")
+    flow = a_flow(session, shop)
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/mail1"
+    assert "Welcome, Quentin" in text_of(panel.get(f"{path}?customer_id={quiet.id}"))
+    page = text_of(panel.get(f"{path}?customer_id={stranger.id}"))
+    assert "Stranger" not in page and "stranger@example.com" not in page
+    body = post(panel, f"{path}/preview", {"subject": "{{ customer.email }}", "html": "x",
+                                           "customer_id": str(stranger.id)},
+                token_from=path).get_json()
+    assert body["subject"] != "stranger@example.com"
+
+
+@pytest.mark.parametrize("changes", [
+    {"op": "add:bogus::"}, {"op": "up:nowhere"}, {"op": "remove_filter:flow_filters:99"},
+    {"op": "add:s9:maybe", "new_type:s9:maybe": "tag"}, {"op": "add_filter:elsewhere"},
+    {"trigger_type": "someday"}, {"trigger_event": ["no_such_event"]},
+    {"steps-0-type": "teleport"}, {"steps-0-wait_amount": "99999999999999"},
+    {"steps-0-wait_mode": "until", "steps-0-until": "25:99"},
+    {"holdout_percent": "half", "reentry": "days", "reentry_days": "-3"},
+    {"steps-50-type": "wait", "steps-50-id": "x"},
+    {"flow_filters-0-field": "__class__", "flow_filters-0-op": "eq",
+     "flow_filters-0-value": "1"},
+])
+def test_odd_editor_posts_are_answered_with_a_page_never_a_500(panel, session, shop, changes):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = {**editor_form(panel, flow.id), **changes}
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code in (200, 302, 400), response.status_code
+    if response.status_code == 400:
+        assert "The flow was not saved" in text_of(response)
+
+
+def test_a_split_condition_in_json_that_is_not_json_is_refused_beside_it(panel, session,
+                                                                         shop):
+    flow = a_flow(session, shop, steps=[{"id": "sp", "type": "split", "condition": {
+        "any": [{"field": "orders_count", "op": "eq", "value": 0},
+                {"field": "tags", "op": "contains", "value": "vip"}]}, "yes": [], "no": []}])
+    session.commit()
+    data = editor_form(panel, flow.id)
+    assert '"any"' in data["steps-0-condition_json"]
+    response = post(panel, f"/admin/flows/{flow.id}", {**data,
+                                                       "steps-0-condition_json": "{nope"})
+    assert response.status_code == 400
+    assert 'id="steps-0-condition_json-error"' in response.get_data(as_text=True)
+
+
+def test_the_editor_lists_the_flows_recipients(panel, session, shop):
+    ada = customer_row(session, shop, email="ada@example.com")
+    flow = a_flow(session, shop)
+    a_message(session, flow, ada, run=a_run(session, flow, ada))
+    session.commit()
+    page = panel.get(f"/admin/flows/{flow.id}").get_data(as_text=True)
+    table = page[page.index('id="recipients-table"'):]
+    assert "ada@example.com" in table[:table.index("</table>")]
+
+
+def test_an_email_inside_a_split_is_edited_in_place(panel, session, shop):
+    flow = a_flow(session, shop, steps=[{
+        "id": "sp", "type": "split",
+        "condition": {"field": "orders_count", "op": "gte", "value": 1},
+        "yes": [{"id": "vip", "type": "email", "subject": "Thanks again", "html": "<p>Hi</p>",
+                 "text": None}],
+        "no": [{"id": "new", "type": "email", "subject": "Welcome", "html": "<p>Hey</p>",
+                "text": None}]}])
+    session.commit()
+    path = f"/admin/flows/{flow.id}/steps/new"
+    fields = {"subject": "Welcome, friend", "preheader": "", "html": "<p>Hello</p>",
+              "text": "Hello"}
+    assert post(panel, path, fields).status_code == 302
+    session.expire_all()
+    split = session.get(Flow, flow.id).definition["steps"][0]
+    assert split["no"][0]["subject"] == "Welcome, friend" and split["no"][0]["text"] == "Hello"
+    assert split["yes"][0]["subject"] == "Thanks again"
+    response = post(panel, path, {**fields, "subject": "{{ customer.__class__ }}"})
+    assert response.status_code == 400
+    assert 'id="subject-error"' in response.get_data(as_text=True)
