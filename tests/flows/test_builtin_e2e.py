@@ -61,6 +61,16 @@ def subscribed_customer(**fields) -> dict:
     return payload
 
 
+def subscriber(client, app, moment: datetime, **fields) -> dict:
+    """Ada, a registered shopper who accepted marketing a day before `moment` (delivered
+    as customers/create); returns the customer object later payloads carry."""
+    fields.setdefault("email", ADA)
+    payload = subscribed_customer(updated=minutes(moment - timedelta(days=1)), **fields)
+    deliver(client, "customers/create", payload)
+    settle(app)
+    return payload
+
+
 def parts(message: EmailMessage) -> tuple[str, str]:
     """(text, html) of a flow email, checking its structure and one-click headers."""
     assert message.get_content_type() == "multipart/alternative"
@@ -101,3 +111,72 @@ def test_welcome_greets_a_new_subscriber_by_the_stores_name(app, client, session
     assert message["Subject"] == f"Welcome to {name}, Ada!"
     text, html = parts(message)
     assert name in html and name in text
+
+
+def tracked_links(client, html: str) -> dict[str, str]:
+    """Each click-tracked link of an email's HTML (/t/c/...) → where it leads. Asked with
+    HEAD, which the click redirect answers without recording a click."""
+    found = {}
+    for href in set(re.findall(r'href="(https://sticky\.test/t/c/[^"]+)"', html)):
+        response = client.head(urlsplit(href).path)
+        assert response.status_code == 302
+        found[href] = response.headers["Location"]
+    return found
+
+
+def test_abandoned_checkout_shows_the_items_and_a_tracked_recovery_link(app, client, session,
+                                                                         shop, smtp_server):
+    # given a store with the abandoned-checkout flow live
+    flows = store_with(session, shop, "abandoned_checkout")
+    name = shop_name(session, shop)
+    start = datetime.now(UTC)
+    # when a subscribed shopper starts a checkout (Shopify's sample: two iPod Nanos) and
+    # leaves it
+    ada = subscriber(client, app, start)
+    checkout = checkout_payload(token="tok-e2e-1", cart_token="cart-e2e-1", email=ADA,
+                                updated=minutes(start), customer=ada)
+    deliver(client, "checkouts/create", checkout)
+    deliver(client, "checkouts/update", {**checkout, "updated_at": ts(minutes(start) + 2)})
+    settle(app)
+    # then nothing is sent during the delay
+    sweep_at(app, session, start + timedelta(minutes=30))
+    assert smtp_server.messages == []
+    # and an hour after it started, the first email goes out
+    sweep_at(app, session, start + timedelta(minutes=61))
+    [message] = smtp_server.to(ADA)
+    assert message["To"] == ADA
+    assert message["Subject"] == f"You left something in your cart at {name}"
+    text, html = parts(message)
+    titles = {line["title"] for line in checkout["line_items"]}
+    assert titles == {"IPod Nano - 8GB"}
+    for title in titles:
+        assert title in html and title in text
+    # the recovery link is there, rewritten to a click-tracked link that leads to it
+    assert checkout["abandoned_checkout_url"] not in html
+    assert checkout["abandoned_checkout_url"] in tracked_links(client, html).values()
+    [run] = runs_of(session, flows["abandoned_checkout"])
+    assert run.status == RUN_ACTIVE and run.step_id == "checkout-2"
+
+
+def test_abandoned_checkout_sends_nothing_when_the_order_arrives_during_the_delay(
+        app, client, session, shop, smtp_server):
+    # given a shopper who left a checkout, with the abandoned-checkout flow live
+    flows = store_with(session, shop, "abandoned_checkout")
+    start = datetime.now(UTC)
+    ada = subscriber(client, app, start)
+    deliver(client, "checkouts/create", checkout_payload(
+        token="tok-e2e-2", cart_token="cart-e2e-2", email=ADA, updated=minutes(start),
+        customer=ada))
+    settle(app)
+    # when orders/create for that checkout arrives 20 minutes later, inside the delay
+    deliver(client, "orders/create", order_payload(
+        checkout_token="tok-e2e-2", cart_token="cart-e2e-2", email=ADA,
+        placed=minutes(start) + 20, updated=minutes(start) + 20, customer=ada))
+    settle(app)
+    sweep_at(app, session, start + timedelta(minutes=61))
+    sweep_at(app, session, start + timedelta(days=2))
+    # then the run stopped on the order and no email reached the server
+    [run] = runs_of(session, flows["abandoned_checkout"])
+    assert run.status == RUN_EXITED and run.exit_reason.startswith("order placed")
+    assert smtp_server.messages == []
+    assert session.scalars(select(Message).where(Message.status == "sent")).all() == []
