@@ -16,7 +16,6 @@ from sqlalchemy import select
 from app.db import db
 from app.flows import builtins, runner, service
 from app.flows.models import LIVE, RUN_ACTIVE, RUN_EXITED, Flow, FlowRun, Message
-from app.profiles.models import Customer
 from app.settings.service import update_settings
 from jobs.events import register_subscribers
 from tests.conftest import run_worker
@@ -180,3 +179,73 @@ def test_abandoned_checkout_sends_nothing_when_the_order_arrives_during_the_dela
     assert run.status == RUN_EXITED and run.exit_reason.startswith("order placed")
     assert smtp_server.messages == []
     assert session.scalars(select(Message).where(Message.status == "sent")).all() == []
+
+
+def test_post_purchase_thanks_a_shopper_for_their_first_order(app, client, session, shop,
+                                                             smtp_server):
+    # given a store with the post-purchase flow live, and a subscribed shopper
+    store_with(session, shop, "post_purchase")
+    name = shop_name(session, shop)
+    now = datetime.now(UTC)
+    ada = subscriber(client, app, now)
+    # when their first order arrives (Shopify's sample order: Aviator sunglasses)
+    order = order_payload(customer=ada, email=ADA, placed=minutes(now), updated=minutes(now))
+    deliver(client, "orders/create", order)
+    settle(app)
+    # then the thank-you for a first order arrives, naming the order and what was bought
+    [message] = smtp_server.to(ADA)
+    assert message["To"] == ADA
+    assert message["Subject"] == f"Thank you for your first order ({order['name']})!"
+    text, html = parts(message)
+    assert "Thank you, Ada!" in html and "Thank you, Ada!" in text
+    assert f"Your first order with {name} ({order['name']})" in " ".join(text.split())
+    assert order["line_items"][0]["title"] in html
+    # and a second order is no first order: no second thank-you
+    deliver(client, "orders/create", order_payload(customer=ada, email=ADA,
+                                                   placed=minutes(now) + 5,
+                                                   updated=minutes(now) + 5))
+    settle(app)
+    assert len(smtp_server.to(ADA)) == 1
+
+
+def test_feedback_asks_for_an_nps_score_three_days_after_fulfilment(app, client, session, shop,
+                                                                    smtp_server):
+    # given a store with the feedback flow live and a subscribed shopper's order
+    flows = store_with(session, shop, "feedback")
+    name = shop_name(session, shop)
+    now = datetime.now(UTC)
+    ada = subscriber(client, app, now)
+    order = order_payload(customer=ada, email=ADA, placed=minutes(now), updated=minutes(now))
+    deliver(client, "orders/create", order)
+    settle(app)
+    # when the order is fulfilled (orders/fulfilled, the same order now shipped)
+    fulfilled = {**order, "fulfillment_status": "fulfilled",
+                 "updated_at": ts(minutes(now) + 60)}
+    deliver(client, "orders/fulfilled", fulfilled)
+    settle(app)
+    [run] = runs_of(session, flows["feedback"])
+    # then nothing is asked before the parcel has had three days to arrive
+    sweep_at(app, session, now + timedelta(days=2))
+    assert smtp_server.messages == []
+    sweep_at(app, session, now + timedelta(days=3, hours=2))
+    [message] = smtp_server.to(ADA)
+    assert message["To"] == ADA
+    assert message["Subject"] == "How did we do, Ada?"
+    text, html = parts(message)
+    assert f"How likely are you to recommend {name} to a friend?" in html
+    # with one link per score, 0 to 10, each a one-click answer (/t/s/)
+    # with one link per score, 0 to 10: click-tracked, each leading to its one-click answer
+    links = re.findall(r'<a href="(https://sticky\.test/t/c/[^"]+)"[^>]*>\s*(\d+)\s*</a>', html)
+    assert [int(score) for _, score in links] == list(range(11))
+    answers = [client.head(urlsplit(url).path).headers["Location"] for url, _ in links]
+    assert all(a.startswith("https://sticky.test/t/s/") for a in answers)
+    assert len(set(answers)) == 11
+    # and one click on 9 records that score for this shopper
+    click = client.get(urlsplit(links[9][0]).path)
+    assert click.status_code == 302 and click.headers["Location"] == answers[9]
+    assert client.get(urlsplit(answers[9]).path).status_code == 200
+    from app.flows.models import SurveyResponse
+
+    session.expire_all()
+    [answer] = session.scalars(select(SurveyResponse)).all()
+    assert answer.score == 9 and answer.customer_id == run.customer_id
