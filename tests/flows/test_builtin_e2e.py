@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
+from click.testing import CliRunner
+from flask.cli import FlaskGroup
 from sqlalchemy import select
 
 from app.db import db
@@ -249,3 +251,51 @@ def test_feedback_asks_for_an_nps_score_three_days_after_fulfilment(app, client,
     session.expire_all()
     [answer] = session.scalars(select(SurveyResponse)).all()
     assert answer.score == 9 and answer.customer_id == run.customer_id
+
+
+def tick(app, session) -> None:
+    """`flask --app app tick` (every periodic job once: the flows sweep enters lapsed and
+    birthday shoppers and advances due steps), then the worker delivers what it queued."""
+    session.close()
+    result = CliRunner().invoke(FlaskGroup(create_app=lambda: app), ["tick"])
+    assert result.exit_code == 0, result.output
+    assert "jobs.flows.sweep_due" in result.output
+    run_worker(app)
+    db.session.expire_all()
+
+
+def test_win_back_reminds_a_shopper_lapsed_far_beyond_their_own_interval(app, client, session,
+                                                                         shop, smtp_server):
+    # given a subscribed shopper who ordered every 30 days, the last time 200 days ago
+    flows = store_with(session, shop, "win_back")
+    name = shop_name(session, shop)
+    now = datetime.now(UTC)
+    ada = subscriber(client, app, now - timedelta(days=400))
+    for days_ago in (260, 230, 200):
+        placed = minutes(now - timedelta(days=days_ago))
+        deliver(client, "orders/create", order_payload(customer=ada, email=ADA, placed=placed,
+                                                       updated=placed))
+    settle(app)
+    # and a shopper who ordered 20 days ago, within their usual interval
+    grace = subscriber(client, app, now - timedelta(days=400), email="grace@example.com",
+                       first_name="Grace")
+    for days_ago in (50, 20):
+        placed = minutes(now - timedelta(days=days_ago))
+        deliver(client, "orders/create", order_payload(customer=grace,
+                                                       email="grace@example.com",
+                                                       placed=placed, updated=placed))
+    settle(app)
+    # when the periodic sweep runs
+    tick(app, session)
+    # then the lapsed shopper entered the win-back, and got the reminder at once
+    [run] = runs_of(session, flows["win_back"])
+    assert run.status == RUN_ACTIVE and run.trigger_key.startswith("lapsed:")
+    [message] = smtp_server.messages
+    assert message["To"] == ADA
+    assert message["Subject"] == f"We've missed you at {name}"
+    text, html = parts(message)
+    assert "We've missed you, Ada" in html and "We've missed you, Ada" in text
+    assert f"since your last order at {name}" in " ".join(text.split())
+    # and the sweep running again sends nothing more before the week's wait is over
+    tick(app, session)
+    assert len(smtp_server.messages) == 1
