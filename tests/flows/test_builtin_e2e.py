@@ -10,6 +10,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from click.testing import CliRunner
 from flask.cli import FlaskGroup
@@ -299,3 +300,47 @@ def test_win_back_reminds_a_shopper_lapsed_far_beyond_their_own_interval(app, cl
     # and the sweep running again sends nothing more before the week's wait is over
     tick(app, session)
     assert len(smtp_server.messages) == 1
+
+
+def test_birthday_sends_a_unique_code_made_on_shopify(app, client, session, shop, smtp_server,
+                                                      shopify_discounts):
+    # given a store with the birthday flow live, and a subscribed member of its rewards
+    # program who saved today's date (in the store's zone) as their birthday two months ago
+    from app.loyalty import ledger
+    from app.loyalty.birthday import set_birthday
+    from app.loyalty.models import Redemption
+    from app.loyalty.program import save_program
+    from app.profiles.models import Customer
+    from app.settings.service import read_settings
+
+    flows = store_with(session, shop, "birthday")
+    name = shop_name(session, shop)
+    now = datetime.now(UTC)
+    subscriber(client, app, now - timedelta(days=400))
+    save_program(session, shop.id, {"enabled": True})
+    session.commit()
+    ada_id = session.execute(select(Customer.id).where(Customer.email == ADA)).scalar_one()
+    ledger.ensure_member(session, shop.id, ada_id)
+    today = now.astimezone(ZoneInfo(read_settings(session, shop).timezone)).date()
+    born = date(1988, 2, 29) if (today.month, today.day) == (2, 29) else today.replace(
+        year=1990)
+    set_birthday(session, shop.id, ada_id, born, now=now - timedelta(days=60))
+    session.commit()
+    # when the periodic sweep runs
+    tick(app, session)
+    # then the member gets the birthday email with a code of their own...
+    [run] = runs_of(session, flows["birthday"])
+    assert run.trigger_key == f"birthday:{today.year}"
+    [message] = smtp_server.to(ADA)
+    assert message["Subject"] == f"Happy birthday from {name}! 🎁"
+    text, html = parts(message)
+    assert "Happy birthday, Ada!" in html and "Happy birthday, Ada!" in text
+    [code] = session.scalars(select(Redemption).where(Redemption.customer_id == ada_id)).all()
+    assert code.idempotency_key == f"flow:{run.id}:code"
+    assert code.code in html and code.code in text
+    # ... which Shopify made (discountCodeBasicCreate, answered at the network edge)
+    assert code.status == "issued" and code.platform_discount_id.startswith(
+        "gid://shopify/DiscountCodeNode/")
+    # and a second sweep the same day enters no one again
+    tick(app, session)
+    assert len(runs_of(session, flows["birthday"])) == 1 and len(smtp_server.messages) == 1
