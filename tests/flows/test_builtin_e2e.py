@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import pytest
 from click.testing import CliRunner
 from flask.cli import FlaskGroup
 from sqlalchemy import select
@@ -302,8 +303,8 @@ def test_win_back_reminds_a_shopper_lapsed_far_beyond_their_own_interval(app, cl
     assert len(smtp_server.messages) == 1
 
 
-def test_birthday_sends_a_unique_code_made_on_shopify(app, client, session, shop, smtp_server,
-                                                      shopify_discounts):
+@pytest.mark.usefixtures("shopify_discounts")
+def test_birthday_sends_a_unique_code_made_on_shopify(app, client, session, shop, smtp_server):
     # given a store with the birthday flow live, and a subscribed member of its rewards
     # program who saved today's date (in the store's zone) as their birthday two months ago
     from app.loyalty import ledger
@@ -344,3 +345,36 @@ def test_birthday_sends_a_unique_code_made_on_shopify(app, client, session, shop
     # and a second sweep the same day enters no one again
     tick(app, session)
     assert len(runs_of(session, flows["birthday"])) == 1 and len(smtp_server.messages) == 1
+
+
+def test_loyalty_notices_tell_a_member_the_points_an_order_earned(app, client, session, shop,
+                                                                  smtp_server):
+    # given a store whose rewards program is on, with the loyalty notices live
+    from app.loyalty.models import LedgerEntry
+    from app.loyalty.program import save_program
+
+    store_with(session, shop, "loyalty_notices")
+    save_program(session, shop.id, {"enabled": True})
+    session.commit()
+    name = shop_name(session, shop)
+    now = datetime.now(UTC)
+    # and a shopper who never subscribed to marketing (the notices are transactional)
+    ada = customer_payload(email=ADA, updated=minutes(now - timedelta(days=1)))
+    assert ada["state"] == "disabled" and "email_marketing_consent" not in ada
+    deliver(client, "customers/create", ada)
+    settle(app)
+    # when they place a paid order of 100.00
+    deliver(client, "orders/create", order_payload(customer=ada, email=ADA, total="100.00",
+                                                   placed=minutes(now),
+                                                   updated=minutes(now)))
+    settle(app)
+    # then the points-earned notice arrives with what the order earned and the balance
+    session.expire_all()
+    points = sum(session.scalars(select(LedgerEntry.points)).all())
+    assert points > 0
+    [message] = smtp_server.to(ADA)
+    assert message["To"] == ADA
+    assert message["Subject"] == f"You earned points at {name}"
+    text, html = parts(message)
+    assert f"You earned {points} points" in html and f"You earned {points} points" in text
+    assert f"member of {name}'s rewards program" in " ".join(text.split())
