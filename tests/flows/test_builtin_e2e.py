@@ -378,3 +378,52 @@ def test_loyalty_notices_tell_a_member_the_points_an_order_earned(app, client, s
     text, html = parts(message)
     assert f"You earned {points} points" in html and f"You earned {points} points" in text
     assert f"member of {name}'s rewards program" in " ".join(text.split())
+
+
+def test_opens_clicks_and_the_one_click_unsubscribe_of_a_delivered_email(app, client, session,
+                                                                         shop, smtp_server):
+    # given a subscriber who got the first welcome email, and who then left a checkout
+    flows = store_with(session, shop, "welcome", "abandoned_checkout")
+    start = datetime.now(UTC)
+    ada = subscribed_customer(email=ADA, updated=minutes(start))
+    deliver(client, "customers/create", ada)
+    settle(app)
+    deliver(client, "checkouts/create", checkout_payload(
+        token="tok-e2e-9", email=ADA, updated=minutes(start) + 5, customer=ada))
+    settle(app)
+    [welcome] = smtp_server.to(ADA)
+    text, html = parts(message=welcome)
+    [sent] = session.scalars(select(Message).where(Message.status == "sent")).all()
+    assert sent.message_id == welcome["Message-ID"]
+    assert sent.opened_at is None and sent.clicked_at is None
+    # when the mail client loads the open pixel
+    [pixel] = re.findall(r'<img[^>]+src="(https://sticky\.test/t/o/[^"]+)"', html)
+    response = client.get(urlsplit(pixel).path)
+    assert response.status_code == 200 and response.mimetype == "image/gif"
+    session.expire_all()
+    assert session.get(Message, sent.id).opened_at is not None
+    assert session.get(Message, sent.id).clicked_at is None
+    # and the shopper clicks the link to the shop
+    links = tracked_links(client, html)
+    [(link, target)] = [(k, v) for k, v in links.items() if not v.startswith("https://sticky.test/")]
+    assert urlsplit(target).hostname == "sticky-test.myshopify.com"
+    click = client.get(urlsplit(link).path)
+    assert click.status_code == 302 and click.headers["Location"] == target
+    session.expire_all()
+    assert session.get(Message, sent.id).clicked_at is not None
+    # and then unsubscribes with one click, the way a mail client does (RFC 8058)
+    unsubscribe_url = welcome["List-Unsubscribe"].strip("<>")
+    response = client.post(urlsplit(unsubscribe_url).path, data="List-Unsubscribe=One-Click",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+    # then both the welcome series and the abandoned checkout stop, saying why
+    session.expire_all()
+    runs = runs_of(session, flows["welcome"]) + runs_of(session, flows["abandoned_checkout"])
+    assert len(runs) == 2
+    assert [(r.status, r.exit_reason) for r in runs] == [(RUN_EXITED, "unsubscribed")] * 2
+    assert session.get(Message, sent.id).unsubscribed_at is not None
+    # and nothing more is sent, whatever comes due later
+    settle(app)
+    sweep_at(app, session, start + timedelta(minutes=61))
+    sweep_at(app, session, start + timedelta(days=4))
+    assert len(smtp_server.messages) == 1
