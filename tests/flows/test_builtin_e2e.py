@@ -83,8 +83,12 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     assert re.fullmatch(r"<https://sticky\.test/unsubscribe/[^>]+>",
                         message["List-Unsubscribe"])
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    return (message.get_body(("plain",)).get_content(),
-            message.get_body(("html",)).get_content())
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    # the visible unsubscribe link, in both parts, is the one the header names
+    unsubscribe_url = message["List-Unsubscribe"].strip("<>")
+    assert f'href="{unsubscribe_url}"' in html and unsubscribe_url in text
+    return text, html
 
 
 def shop_name(session, shop) -> str:
