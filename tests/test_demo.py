@@ -13,12 +13,14 @@ from app.accounts.models import Account, AccountShop
 from app.db import db
 from app.demo import DEMO_DOMAIN, SIM_TOPICS, SimCustomer, Simulator, demo_shop_id, run_demo
 from app.demo.account import DEMO_EMAIL, demo_sign_in_url
+from app.demo.flows import DEMO_SENDER
 from app.demo.runner import _print_banner
 from app.demo.store import DEMO_NAME
 from app.events.models import StoredEvent
 from app.loyalty.models import LedgerEntry
 from app.profiles.figures import counted_order
 from app.profiles.models import Cart, Customer, Order, Refund, TimelineEvent
+from app.settings.service import read_settings
 from app.shops.models import Shop
 from connectors.records import CartRecord, OrderRecord
 from connectors.shopify.normalize import normalize
@@ -43,6 +45,8 @@ def test_seed_builds_a_consistent_history_once(ctx):
     guests = s.execute(select(func.count()).select_from(Customer).where(
         Customer.shop_id == shop.id, Customer.platform_customer_id.is_(None))).scalar_one()
     assert registered >= 60  # plus the guests who registered later
+    # its flows can send (to the outbox): the store has a sender address
+    assert read_settings(s, shop).sender_email == DEMO_SENDER
     assert guests > 0
     assert int(max(c.platform_customer_id for c in s.execute(select(Customer).where(
         Customer.platform_customer_id.is_not(None))).scalars())) > 2**53

@@ -14,8 +14,13 @@ from sqlalchemy.orm import Session
 from app.flows import builtins
 from app.flows.models import LIVE
 from app.flows.service import set_status, update_flow
+from app.settings.service import read_settings, update_settings
+from app.shops.models import Shop
 
 DEMO_LIVE = ("welcome", "abandoned_checkout", "post_purchase")
+# Flows send only from a store that has said which address its mail comes from; the demo's
+# (an address of the reserved example domain: its mail stays in the outbox).
+DEMO_SENDER = "hello@sticky-demo.example"
 DEMO_CHECKOUT_WAIT_MINUTES = 5
 
 
@@ -35,3 +40,13 @@ def ensure_demo_flows(session: Session, shop_id: int) -> list[str]:
         set_status(session, flow, LIVE)
         switched.append(key)
     return switched
+
+
+def ensure_demo_sender(session: Session, shop_id: int) -> bool:
+    """Give the demo store a sender address if it has none (so its flows send to the
+    outbox). True when it was set. Commits."""
+    shop = session.get(Shop, shop_id)
+    if read_settings(session, shop).sender_email is not None:
+        return False
+    update_settings(session, shop, {"sender_email": DEMO_SENDER})
+    return True

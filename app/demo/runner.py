@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from app.accounts.links import LINK_LIFETIME
 from app.db import db
 from app.demo.account import DEMO_EMAIL, demo_sign_in_url, ensure_demo_account
-from app.demo.flows import ensure_demo_flows
+from app.demo.flows import ensure_demo_flows, ensure_demo_sender
 from app.demo.loyalty import ensure_demo_program
 from app.demo.processes import (
     HOST,
@@ -74,6 +74,8 @@ def run_demo(app: Flask, *, customers: int = 3000, rate: float = 2.0, port: int 
                 click.echo("Flows switched on for the demo store: welcome, abandoned checkout "
                            "and post-purchase; their mail goes to the outbox (Flows in the "
                            "panel).")
+        with db.new_session() as s:
+            ensure_demo_sender(s, shop_id)
         if seed_only:
             with db.new_session() as s, s.begin():
                 ensure_demo_account(s, demo_shop_id(app))

@@ -20,6 +20,7 @@ Each function runs a fixed number of grouped queries, whatever the number of flo
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,8 @@ from app.shops.models import Shop
 
 ZERO = {"entered": 0, "held_out": 0, "sent": 0, "opened": 0, "clicked": 0, "converted": 0,
         "revenue": "0.00", "unsubscribed": 0}
+# A reason's detail in parentheses at its end (the order that ended a run, ...).
+_DETAIL = re.compile(r"\s*\([^()]*\)$")
 STEP_ZERO = {"sent": 0, "skipped": 0, "failed": 0, "suppressed": 0, "opened": 0,
              "clicked": 0, "unsubscribed": 0, "converted": 0, "revenue": "0.00", "done": 0,
              "held_out": 0, "skipped_reasons": {}}
@@ -150,7 +153,10 @@ def step_stats(session: Session, shop_id: int, flow_id: int) -> dict[str, dict[s
     for row in session.execute(select(skips.c.step_id, reason.label("reason"),
                                       func.count(skips.c.run_id.distinct()))
                                .group_by(skips.c.step_id, reason)):
-        at(row[0])["skipped_reasons"][row[1]] = row[2]
+        # "order placed (#1001)" and "order placed (#1002)" are one reason to the merchant.
+        reasons = at(row[0])["skipped_reasons"]
+        general = _DETAIL.sub("", row[1])
+        reasons[general] = reasons.get(general, 0) + row[2]
     for row in session.execute(
             select(FlowConversion.step_id, func.count().label("converted"),
                    func.sum(FlowConversion.revenue).label("revenue"))

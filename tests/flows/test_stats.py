@@ -137,3 +137,15 @@ def test_recipients_come_most_revenue_first(session, shop):
     assert [r["customer_id"] for r in recipients(session, shop.id, welcome.id, limit=1)] == [
         ada.id]
     assert [r["revenue"] for r in recipients(session, shop.id, other.id)] == ["30.00"]
+
+
+def test_skip_reasons_that_differ_only_by_their_detail_count_as_one(session, shop):
+    # given two runs stopped by orders, each reason naming its own order
+    flow = make_flow(session, shop)
+    for name in ("#1001", "#1002"):
+        run = run_of(session, flow, shopper(session, shop), NOW, status="exited")
+        step_outcome(session, run, "first", "skipped", f"order placed ({name})")
+    session.flush()
+    # then the step says one reason, twice
+    assert step_stats(session, shop.id, flow.id)["first"]["skipped_reasons"] == {
+        "order placed": 2}
