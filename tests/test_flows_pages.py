@@ -119,6 +119,18 @@ def test_the_editor_saves_a_wait_in_days_and_a_new_version(panel, session, shop)
     assert "welcome to {{ shop.name }}" in saved.definition["steps"][1]["html"]
 
 
+def test_the_editor_offers_every_time_as_a_reentry_rule(panel, session, shop):
+    flow = a_flow(session, shop)
+    session.commit()
+    data = editor_form(panel, flow.id)
+    data.update({"reentry": "always", "reentry_days": ""})
+    response = post(panel, f"/admin/flows/{flow.id}", data)
+    assert response.status_code == 302, text_of(response)[:2000]
+    session.expire_all()
+    assert session.get(Flow, flow.id).reentry_days == 0
+    assert editor_form(panel, flow.id)["reentry"] == "always"
+
+
 def test_a_bad_wait_and_a_bad_filter_show_next_to_their_fields(panel, session, shop):
     flow = a_flow(session, shop)
     session.commit()

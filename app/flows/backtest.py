@@ -221,7 +221,8 @@ class _Simulation:
             return
         last = self.entries.get(customer.id)
         days = self.flow.reentry_days
-        if last is not None and (days is None or last > trigger.at - timedelta(days=days)):
+        if last is not None and days != 0 and (
+                days is None or last > trigger.at - timedelta(days=days)):
             self.counts["reentry_blocked"] += 1
             return
         self.entries[customer.id] = trigger.at

@@ -166,9 +166,9 @@ BUILTINS: dict[str, dict[str, Any]] = {
         # held back by smart sending, each one once (every event is its own trigger).
         "send_to": "not_unsubscribed",
         "smart_sending": False,
-        # At most one notice a day per shopper: an order that earns points and reaches a
-        # tier sends the first of the two, not both in a row.
-        "reentry_days": 1,
+        # Every event is a notice of its own (a redeemed reward's code must never be held
+        # back because points were earned the same day).
+        "reentry_days": 0,
         "steps": [
             {"id": "is-tier", "type": "split", "condition": _kind_is(events.TIER_CHANGED),
              "yes": [_email("tier", "loyalty_notices_2",

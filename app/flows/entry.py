@@ -54,6 +54,8 @@ def in_holdout(flow: Flow) -> bool:
 
 def reentry_blocked(session: Session, flow: Flow, customer_id: int, now: datetime) -> bool:
     """Whether the re-entry rule keeps this shopper out of `flow` now."""
+    if flow.reentry_days == 0:  # every trigger enters (each still starts one run)
+        return False
     query = select(_R.c.id).where(_R.c.flow_id == flow.id, _R.c.customer_id == customer_id)
     if flow.reentry_days is not None:
         query = query.where(_R.c.entered_at > now - timedelta(days=flow.reentry_days))

@@ -74,7 +74,8 @@ class Flow(Base):
     # app/flows/definition.py. The same dict as `FlowVersion.definition` of `version`.
     definition: Mapped[dict[str, Any]] = mapped_column(JsonType)
     holdout_percent: Mapped[int] = mapped_column(SmallInteger, default=0)
-    # Re-entry: NULL = a shopper enters once ever; N = at most once per N days.
+    # Re-entry: NULL = a shopper enters once ever; N = at most once per N days; 0 = every
+    # time the flow is triggered (each trigger still starts one run: notices).
     reentry_days: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -72,9 +72,10 @@ def _check_fields(data: dict[str, Any], *, creating: bool) -> dict[str, str]:
     if "reentry_days" in data and data["reentry_days"] is not None:
         value = data["reentry_days"]
         if (not isinstance(value, int) or isinstance(value, bool)
-                or not 1 <= value <= REENTRY_MAX_DAYS):
-            errors["reentry_days"] = (f"null (a shopper enters once) or a whole number of days "
-                                      f"from 1 to {REENTRY_MAX_DAYS}")
+                or not 0 <= value <= REENTRY_MAX_DAYS):
+            errors["reentry_days"] = (f"null (a shopper enters once), 0 (every time it is "
+                                      f"triggered) or a whole number of days from 1 to "
+                                      f"{REENTRY_MAX_DAYS}")
     return errors
 
 

@@ -73,7 +73,8 @@ class FlowForm(PanelForm):
     holdout_percent = StringField("Holdout (% of entrants who get nothing)",
                                   widget=NumberInput(min=0, max=50))
     reentry = Select("A shopper can enter", choices=[("never", "Once ever"),
-                                                          ("days", "Again after some days")])
+                                                          ("days", "Again after some days"),
+                                                          ("always", "Every time it happens")])
     reentry_days = StringField("Days before they can enter again",
                                widget=NumberInput(min=1, max=3650))
     smart_sending = BooleanField("Smart sending: skip shoppers emailed recently")
@@ -101,8 +102,10 @@ class FlowForm(PanelForm):
                 if is_simple(cond):
                     rows.append_entry().form.fill(cond)
         self.holdout_percent.data = str(flow.holdout_percent)
-        self.reentry.data = "never" if flow.reentry_days is None else "days"
-        self.reentry_days.data = "" if flow.reentry_days is None else str(flow.reentry_days)
+        self.reentry.data = ("never" if flow.reentry_days is None
+                             else "always" if flow.reentry_days == 0 else "days")
+        self.reentry_days.data = ("" if flow.reentry_days in (None, 0)
+                                  else str(flow.reentry_days))
         self.smart_sending.data = bool(definition.get("smart_sending", True))
         self.exit_on_order.data = bool(definition.get("exit_on_order", False))
         self.set_rows(definition.get("steps", []))
@@ -155,6 +158,7 @@ class FlowForm(PanelForm):
             "trigger": trigger,
             "holdout_percent": _whole_or_typed(self.holdout_percent.data or "0"),
             "reentry_days": (None if self.reentry.data == "never"
+                             else 0 if self.reentry.data == "always"
                              else _whole_or_typed(self.reentry_days.data)),
             "smart_sending": bool(self.smart_sending.data),
             "exit_on_order": bool(self.exit_on_order.data),

@@ -118,6 +118,21 @@ def test_reentry_days_keep_a_shopper_out_for_that_many_days(session, shop, sendi
     assert runs(session, flow) == 2
 
 
+def test_reentry_zero_enters_every_trigger_and_each_trigger_once(session, shop, sending):
+    # given a notice-like flow that a shopper enters every time it is triggered
+    flow = live_flow(session, shop, [email()], reentry_days=0)
+    ada = shopper(session, shop)
+    # when two events come a minute apart, and the first is delivered again
+    assert entry.enter(session, flow, ada.id, "event:1", {"event": {}}, NOW) is not None
+    assert entry.enter(session, flow, ada.id, "event:2", {"event": {}},
+                       later(minutes=1)) is not None
+    assert entry.enter(session, flow, ada.id, "event:1", {"event": {}},
+                       later(minutes=2)) is None
+    session.commit()
+    # then each event started one run
+    assert runs(session, flow) == 2
+
+
 def test_a_flow_that_is_not_live_starts_nothing(session, shop, sending):
     flow = live_flow(session, shop, [email()])
     service.pause(session, flow)
