@@ -437,14 +437,23 @@ def _claim_chunk(session: Session, pks: list[int], now: datetime,
         recent = policy.last_marketing_mail(
             session, {c.shopper for c in candidates if c.smart_hours},
             now - timedelta(hours=widest)) if widest else {}
-        mailed: set[tuple[int, int | None]] = set()  # given marketing mail in this chunk
+        going = []
         for c in candidates:
-            refusal = _refusal(session, c, customers.get(c.shopper), suppressed, recent,
-                               mailed, now)
+            refusal = _refusal(session, c, customers.get(c.shopper), suppressed, recent, now)
             if refusal is not None:
                 decide(c.message.id, *refusal)
                 continue
-            failure = _make(session, c, customers.get(c.shopper))
+            going.append(c)
+        facts = variables.prefetch(
+            session, [c.run for c in going],
+            {c.run.id for c in going if variables.has_discount_step(c.definition)})
+        mailed: set[tuple[int, int | None]] = set()  # given marketing mail in this chunk
+        for c in going:
+            if c.smart_hours and c.shopper in mailed:
+                decide(c.message.id, SKIPPED,
+                       policy.SMART_SENDING_REASON.format(hours=c.smart_hours))
+                continue
+            failure = _make(session, c, customers.get(c.shopper), facts)
             if failure is not None:
                 decide(c.message.id, FAILED, failure)
                 continue
@@ -466,9 +475,10 @@ def _claim_chunk(session: Session, pks: list[int], now: datetime,
 
 def _refusal(session: Session, c: _Candidate, customer: Customer | None,
              suppressed: dict[tuple[int, str], str],
-             recent: dict[tuple[int, int], datetime], mailed: set[tuple[int, int | None]],
+             recent: dict[tuple[int, int], datetime],
              now: datetime) -> tuple[str, str] | None:
-    """(status, reason) when the last checks hold the message back, else None."""
+    """(status, reason) when the last checks hold the message back, else None (smart
+    sending here by the mail already handed over; the caller adds this chunk's own)."""
     if customer is None or customer.deleted_at is not None:
         return SKIPPED, "the shopper's profile was deleted"
     if reason := _exit_reason(session, c.run, now):
@@ -484,17 +494,19 @@ def _refusal(session: Session, c: _Candidate, customer: Customer | None,
         return SUPPRESSED, reason
     if hours := c.smart_hours:
         last = recent.get(c.shopper)  # type: ignore[arg-type]
-        if c.shopper in mailed or (last is not None and last >= now - timedelta(hours=hours)):
+        if last is not None and last >= now - timedelta(hours=hours):
             return SKIPPED, policy.SMART_SENDING_REASON.format(hours=hours)
     return None
 
 
-def _make(session: Session, c: _Candidate, customer: Customer | None) -> str | None:
+def _make(session: Session, c: _Candidate, customer: Customer | None,
+          facts: variables.Prefetched) -> str | None:
     """Render and compose the message into `c`; the reason when it cannot be made."""
     pk = c.message.id
     try:
         rendered = render_email(c.step, variables.build(
-            session, c.run, c.step, pk, customer=customer, definition=c.definition))
+            session, c.run, c.step, pk, customer=customer, definition=c.definition,
+            prefetched=facts))
         # The store's settings row is in the session already: no round trip.
         envelope = composing.envelope_for(session, c.shop, c.message.to_email,
                                           message_pk=pk)
@@ -519,7 +531,7 @@ def _hand_over_claimed(session: Session, app: Flask, claimed: list[_Candidate],
     if not claimed:
         return
     transport = current_transport(app)
-    outcomes: list[dict[str, Any]] = []
+    outcomes: list[dict[str, Any]] = []  # handed over, not yet recorded
     refused: list[tuple[_Candidate, str]] = []
     outbox: list[OutboxMail] = []
     handed = 0
@@ -529,18 +541,19 @@ def _hand_over_claimed(session: Session, app: Flask, claimed: list[_Candidate],
             _checkpoint("claimed", pk)
             handed += 1
             status, reason, sent_at = _send_one(transport, c, outbox)
+            statuses[pk] = status
             if status == SUPPRESSED:
                 refused.append((c, reason))
             outcomes.append({"b_id": pk, "b_status": status, "b_reason": reason,
                              "b_sent_at": sent_at})
             if len(outcomes) >= RECORD_EVERY:
                 _record(session, outcomes, refused, outbox)
+        _record(session, outcomes, refused, outbox)
     except BaseException:
+        for c in claimed[handed:]:
+            statuses[c.message.id] = SENDING
         _release(session, [c.message.id for c in claimed[handed:]])
         raise
-    _record(session, outcomes, refused, outbox)
-    for row in outcomes or ():
-        statuses[row["b_id"]] = row["b_status"]
 
 
 def _send_one(transport: transports.Transport, c: _Candidate,
@@ -570,18 +583,15 @@ def _record(session: Session, outcomes: list[dict[str, Any]],
             refused: list[tuple[_Candidate, str]], outbox: list[OutboxMail]) -> None:
     """Write the outcomes gathered so far (one statement), the refused addresses'
     suppressions and the outbox's mail, and commit; empties the lists given."""
-    pending = [row for row in outcomes if not row.get("recorded")]
-    if not pending:
+    if not outcomes:
         return
     for c, reason in refused:
         policy.suppress(session, c.message.shop_id, c.message.to_email, reason, c.message.id,
                         utcnow())
     session.add_all(outbox)
-    session.execute(_RECORD, [{k: v for k, v in row.items() if k != "recorded"}
-                              for row in pending])
+    session.execute(_RECORD, outcomes)
     session.commit()
-    for row in pending:
-        row["recorded"] = True
+    outcomes.clear()
     refused.clear()
     outbox.clear()
 
