@@ -4,10 +4,10 @@ The rule. A message is a row before it is anything else: `queue_email` writes it
 unique (run, step), so a step run twice, a redelivered trigger or a retried job finds the
 same row. `deliver` then moves it through these states, each change committed on its own:
 
-    queued ──render──▶ claim (the message's and the shopper's rows locked FOR UPDATE; exit
-                        conditions, consent, suppression and smart sending checked again;
-                        committed) ──▶ sending ──hand to the mail server (or the outbox)──▶
-                        sent | suppressed | failed
+    queued ──▶ claim (the message's and the shopper's rows locked FOR UPDATE; exit
+               conditions, consent, suppression and smart sending checked again; rendered;
+               committed) ──▶ sending ──hand to the mail server (or the outbox)──▶
+               sent | suppressed | failed
 
 - Only a `queued` message is ever claimed, and the claim is a committed state change, so two
   workers (a double enqueue, a retry) cannot both send: the second finds `sending` or later.
@@ -24,9 +24,48 @@ same row. `deliver` then moves it through these states, each change committed on
 Quiet hours defer a step (the run waits, nothing is written); a message skipped by consent,
 suppression or smart sending is written with its reason and not rescheduled.
 
+Batches. `deliver_many` (what a job calls; `deliver` is a batch of one) takes its messages
+`CLAIM_CHUNK` (25) at a time, in id order, and per chunk:
+
+1. one transaction decides and claims: the chunk's message rows are read with their run,
+   flow, store and settings and locked FOR UPDATE in id order, then its shoppers' rows in id
+   order (messages before shoppers, each in id order, in every path: two workers with
+   overlapping batches wait for each other, never deadlock, and the second finds `sending` or
+   later). The last checks run for the chunk as a set: exit conditions per run, consent from
+   the locked shoppers, the suppression list in one query, smart sending in one query (the
+   latest marketing mail handed over per shopper) plus the chunk itself: of two marketing
+   messages to one shopper in a chunk, the first by id goes and the second is skipped. The
+   survivors are rendered (their checkouts, orders, discount codes and cross-sell read once
+   for the chunk: `variables.prefetch`; compiled templates are cached per source by the
+   renderer; the store's settings are read once). Refusals and render failures are written
+   by one statement, the claims (queued → sending, with subject and Message-ID) by another,
+   then one commit;
+2. each claimed message is handed to the one reused mail server connection (or the outbox),
+   one after the other; the outcomes (sent / suppressed with the address's suppression /
+   failed) are written `RECORD_EVERY` (10) at a time, one statement and one commit.
+
+So a message costs about two statements' share of a chunk instead of eight round trips, and
+the rule above holds message by message: nothing is handed over before its claim is
+committed, and nothing claimed is handed over twice. The price of batching: a worker killed
+between a chunk's claim and its record leaves up to a chunk `sending`, and all of them are
+failed as "outcome unknown", including those it never got to. When the loop stops on an
+error instead (the database lost, a job timeout), this process knows which claimed messages
+it never handed over and puts them back to `queued` (`_release`), so only the one being
+handed over at that moment, and the handed-over ones not yet recorded, stay `sending`.
+
+Not built: telling, after a crash, the claimed messages never handed over from the others
+through a marker written right before each hand-over (e.g. in Redis). Redis can lose recent
+writes (a restart from an older snapshot, a failover) and so show "not handed over" for a
+message that was; a sound marker needs an epoch check (the Redis run id) and a
+compare-and-set shared with `resolve_unknown`, and it would change the contract the crash
+tests state (a message whose worker died right after its claim is then sent later instead of
+failed).
+
 Jobs: the queued messages of one commit are delivered by `jobs.flow_sending.send_messages`,
-a batch to a job, on one database and one mail server connection. A message whose flow is
-paused stays queued (held, like its run) and goes out once the flow is live again.
+`SEND_BATCH` (200) to a job, on one database and one mail server connection (a forked
+work-horse per job pays for its connections and template compilation once per batch). A
+message whose flow is paused stays queued (held, like its run) and goes out once the flow is
+live again.
 """
 
 from __future__ import annotations
@@ -82,7 +121,7 @@ from app.shops.models import Shop
 log = logging.getLogger(__name__)
 
 SEND_JOB = "jobs.flow_sending.send_messages"
-SEND_BATCH = 50
+SEND_BATCH = 200
 # Messages decided and claimed in one transaction; a crash between a claim and the record
 # leaves at most this many `sending` (see "Batches" above).
 CLAIM_CHUNK = 25
