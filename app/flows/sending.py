@@ -73,6 +73,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -370,9 +372,12 @@ def deliver_many(message_pks: list[int], *, now: datetime | None = None,
     statuses: dict[int, str] = {}
     # One connection for the whole batch (a commit does not hand it back to the pool, so no
     # check-out ping and no reset between the steps).
+    chunks = [pks[i:i + CLAIM_CHUNK] for i in range(0, len(pks), CLAIM_CHUNK)]
     with Session(bind=connection, expire_on_commit=False) as session:
-        for i in range(0, len(pks), CLAIM_CHUNK):
-            claimed = _claim_chunk(session, pks[i:i + CLAIM_CHUNK], now or utcnow(), statuses)
+        if len(chunks) > 1:
+            _deliver_pipelined(session, app, chunks, now, statuses)
+        elif chunks:
+            claimed = _claim_chunk(session, chunks[0], now or utcnow(), statuses)
             _hand_over_claimed(session, app, claimed, statuses)
     return statuses
 
@@ -390,6 +395,12 @@ class _Candidate:
     settings: StoreSettings
     mime: Any = None
     subject: str | None = None
+    # Plain copies the sender thread reads (it never touches the session's objects).
+    pk: int = 0
+    shop_id: int = 0
+
+    def __post_init__(self) -> None:
+        self.pk, self.shop_id = self.message.id, self.message.shop_id
 
     @property
     def shopper(self) -> tuple[int, int | None]:
@@ -579,7 +590,7 @@ def _hand_over_claimed(session: Session, app: Flask, claimed: list[_Candidate],
             pk = c.message.id
             _checkpoint("claimed", pk)
             handed += 1
-            status, reason, sent_at = _send_one(transport, c, outbox)
+            status, reason, sent_at = _send_one(transport, pk, c.shop_id, c.mime, outbox)
             statuses[pk] = status
             if status == SUPPRESSED:
                 refused.append((c, reason))
@@ -589,22 +600,139 @@ def _hand_over_claimed(session: Session, app: Flask, claimed: list[_Candidate],
                 _record(session, outcomes, refused, outbox)
         _record(session, outcomes, refused, outbox)
     except BaseException:
-        for c in claimed[handed:]:
-            statuses[c.message.id] = SENDING
         _release(session, [c.message.id for c in claimed[handed:]])
         raise
 
 
-def _send_one(transport: transports.Transport, c: _Candidate,
+class _Sender(threading.Thread):
+    """Hands claimed messages to the mail server, in the order given, on the one connection,
+    while the caller decides, renders and claims the next chunk (rendering and the database
+    are then not waiting on the server's replies, nor the server on them). Touches no
+    database session: the caller records what it reports (`take`), and after `stop` puts
+    back to queued what it never handed over (`not_handed`)."""
+
+    def __init__(self, transport: transports.Transport) -> None:
+        super().__init__(name="flow-sender", daemon=True)
+        self.transport = transport
+        self.inbox: queue.Queue[_Candidate | None] = queue.Queue()
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.handed_one = threading.Condition(self.lock)
+        self.pending: dict[int, _Candidate] = {}  # submitted, not handed over yet
+        self.done: list[tuple[_Candidate, str, str | None, datetime | None,
+                              OutboxMail | None]] = []
+        self.error: BaseException | None = None
+
+    def submit(self, claimed: list[_Candidate]) -> None:
+        """Queue claimed (committed `sending`) messages for hand-over."""
+        with self.lock:
+            self.pending.update((c.pk, c) for c in claimed)
+        for c in claimed:
+            self.inbox.put(c)
+
+    def run(self) -> None:
+        try:
+            while (c := self.inbox.get()) is not None:
+                # Checked before the message leaves `pending`: once the caller has set
+                # `stopping` and joined, what is still pending was never handed over.
+                if self.stopping.is_set():
+                    continue
+                with self.lock:
+                    del self.pending[c.pk]
+                    self.handed_one.notify_all()
+                _checkpoint("claimed", c.pk)
+                box: list[OutboxMail] = []
+                status, reason, sent_at = _send_one(self.transport, c.pk, c.shop_id, c.mime,
+                                                    box)
+                with self.lock:
+                    self.done.append((c, status, reason, sent_at, box[0] if box else None))
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller
+            self.error = exc
+            self.stopping.set()
+        finally:
+            with self.lock:
+                self.handed_one.notify_all()
+
+    def wait_below(self, count: int) -> None:
+        """Wait until fewer than `count` submitted messages wait for their hand-over (or the
+        sender stopped)."""
+        with self.lock:
+            self.handed_one.wait_for(lambda: len(self.pending) < count
+                                     or not self.is_alive() or self.stopping.is_set(),
+                                     timeout=None)
+
+    def take(self) -> list[tuple[_Candidate, str, str | None, datetime | None,
+                                 OutboxMail | None]]:
+        with self.lock:
+            done, self.done = self.done, []
+        return done
+
+    def stop(self, *, at_once: bool) -> None:
+        """Wait for the queued hand-overs (`at_once`: only the one under way) to end."""
+        if at_once:
+            self.stopping.set()
+        self.inbox.put(None)
+        self.join()
+
+    def not_handed(self) -> list[int]:
+        with self.lock:
+            return sorted(self.pending)
+
+
+def _deliver_pipelined(session: Session, app: Flask, chunks: list[list[int]],
+                       now: datetime | None, statuses: dict[int, str]) -> None:
+    """Deliver several chunks: each claimed here, then handed over by a `_Sender` while the
+    next is claimed; outcomes recorded between chunks and at the end. A claim always commits
+    before its messages reach the sender, so the rule holds message by message."""
+    sender = _Sender(current_transport(app))
+    sender.start()
+
+    def record() -> None:
+        outcomes, refused, outbox = [], [], []
+        for c, status, reason, sent_at, mail in sender.take():
+            statuses[c.pk] = status
+            outcomes.append({"b_id": c.pk, "b_status": status, "b_reason": reason,
+                             "b_sent_at": sent_at})
+            if status == SUPPRESSED:
+                refused.append((c, reason))
+            if mail is not None:
+                outbox.append(mail)
+        _record(session, outcomes, refused, outbox)
+
+    try:
+        for chunk in chunks:
+            # At most one chunk claimed ahead of the one being handed over: what a crash
+            # leaves `sending` unsent stays under two chunks.
+            sender.wait_below(CLAIM_CHUNK + 1)
+            if sender.stopping.is_set():
+                break
+            sender.submit(_claim_chunk(session, chunk, now or utcnow(), statuses))
+            record()
+        sender.stop(at_once=False)
+        record()
+    except BaseException:
+        sender.stop(at_once=True)
+        try:
+            session.rollback()
+            record()
+        except Exception:  # noqa: BLE001 - they stay `sending`: resolve_unknown decides
+            log.warning("flows.send.record_failed", exc_info=True)
+        _release(session, sender.not_handed())
+        raise
+    # The sender stopped on its own error: what it never handed over goes back to queued.
+    _release(session, sender.not_handed())
+    if sender.error is not None:
+        raise sender.error
+
+
+def _send_one(transport: transports.Transport, pk: int, shop_id: int, mime: Any,
               outbox: list[OutboxMail]) -> tuple[str, str | None, datetime | None]:
     """Hand one claimed message over; (status, reason, sent_at)."""
-    pk = c.message.id
     if transport.outbox:
-        outbox.append(OutboxMail(message_pk=pk, shop_id=c.message.shop_id,
-                                 raw=c.mime.as_string()))
+        outbox.append(OutboxMail(message_pk=pk, shop_id=shop_id, raw=mime.as_string()))
         return SENT, None, utcnow()
     try:
-        transport.send(c.mime)
+        transport.send(mime)
     except transports.HardRefusal as exc:
         log.info("flows.send.refused", extra={"message_pk": pk})
         return SUPPRESSED, f"refused by the mail server: {exc}"[:1000], None

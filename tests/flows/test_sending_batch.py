@@ -203,3 +203,51 @@ def test_two_workers_with_overlapping_batches_send_each_email_once(app, store, s
     assert len({m["Message-ID"] for m in smtp_server.messages}) == 7
     assert len(smtp_server.to("s3@example.com")) == 1
     assert sorted(m.status for m in messages()) == [SENT] * 7 + [SKIPPED]
+
+
+def test_chunks_are_claimed_while_the_previous_one_is_handed_over(
+        store, smtp_server, monkeypatch):
+    # given five emails in chunks of two, two of them to Ada in different chunks
+    monkeypatch.setattr(sending, "CLAIM_CHUNK", 2)
+    ada = customer(store)
+    welcome, winback = flow(store, name="Welcome"), flow(store, name="Win-back")
+    others = _shoppers(store, 3)
+    pks = _queue_all(store, [(welcome, ada), *[(welcome, s) for s in others],
+                             (winback, ada)])
+    # when one worker delivers them
+    statuses = sending.deliver_many(pks)
+    # then each chunk's claim saw the previous chunks' claims: Ada gets one email
+    assert [statuses[pk] for pk in pks] == [SENT, SENT, SENT, SENT, SKIPPED]
+    assert len(smtp_server.to("ada@example.com")) == 1
+    assert len(smtp_server.messages) == 4
+    rows = {m.id: m for m in messages()}
+    assert all(rows[pk].status == SENT and rows[pk].sent_at for pk in pks[:4])
+    assert sending.deliver_many(pks) == statuses and len(smtp_server.messages) == 4
+
+
+def test_a_worker_killed_while_chunks_overlap_never_yields_an_email_twice(
+        store, smtp_server, monkeypatch):
+    # given seven emails in chunks of two
+    monkeypatch.setattr(sending, "CLAIM_CHUNK", 2)
+    welcome = flow(store)
+    pks = _queue_all(store, [(welcome, s) for s in _shoppers(store, 7)])
+    # when the worker dies right after the server took the third
+    assert _deliver_killed("sent", pks, 3) == KILLED
+    assert len(smtp_server.messages) == 3
+    # and everything that can deliver them runs afterwards: a retry of the batch, the
+    # sweep (Redis lost the jobs), the resolution of unknown outcomes, another retry
+    sending.deliver_many(pks)
+    sending.resolve_unknown(db.session, utcnow() + timedelta(minutes=16))
+    sending.deliver_many(pks)
+    # then no address got two emails; every message is sent (and reached the server) or
+    # failed as an unknown outcome (claimed by the dead worker), never resent
+    recipients = [m["To"] for m in smtp_server.messages]
+    assert len(recipients) == len(set(recipients))
+    rows = messages()
+    assert {m.to_email for m in rows if m.status == SENT} <= set(recipients)
+    assert all(m.status == SENT or (m.status, m.reason) == (FAILED, sending.UNKNOWN_REASON)
+               for m in rows)
+    # the first three went out before the crash; the last one, never claimed by the dead
+    # worker, went out once afterwards
+    assert recipients[:3] == ["s0@example.com", "s1@example.com", "s2@example.com"]
+    assert rows[-1].status == SENT and "s6@example.com" in recipients
