@@ -41,17 +41,23 @@ Batches. `deliver_many` (what a job calls; `deliver` is a batch of one) takes it
    by one statement, the claims (queued → sending, with subject and Message-ID) by another,
    then one commit;
 2. each claimed message is handed to the one reused mail server connection (or the outbox),
-   one after the other; the outcomes (sent / suppressed with the address's suppression /
-   failed) are written `RECORD_EVERY` (10) at a time, one statement and one commit.
+   one after the other, and the outcomes (sent / suppressed with the address's suppression /
+   failed) are written in bulk: one statement and one commit for what has been handed over
+   (every `RECORD_EVERY` messages for a single chunk). With several chunks a `_Sender`
+   thread hands chunk n over while this thread decides, renders and claims chunk n+1 (the
+   waits on the server's replies and on the database overlap); it claims at most one chunk
+   ahead, and only ever gives the sender messages whose claim has committed. The sender
+   touches no database session; outcomes are recorded here, between chunks.
 
-So a message costs about two statements' share of a chunk instead of eight round trips, and
+So a message costs a share of a chunk's few statements instead of eight round trips, and
 the rule above holds message by message: nothing is handed over before its claim is
 committed, and nothing claimed is handed over twice. The price of batching: a worker killed
-between a chunk's claim and its record leaves up to a chunk `sending`, and all of them are
-failed as "outcome unknown", including those it never got to. When the loop stops on an
-error instead (the database lost, a job timeout), this process knows which claimed messages
-it never handed over and puts them back to `queued` (`_release`), so only the one being
-handed over at that moment, and the handed-over ones not yet recorded, stay `sending`.
+between a claim and its record leaves up to two chunks `sending` (the one being handed over
+and the one claimed ahead), and all of them are failed as "outcome unknown", including those
+it never got to. When delivery stops on an error instead (the database lost, a job
+timeout), this process knows which claimed messages it never handed over and puts them back
+to `queued` (`_release`), so only the one being handed over at that moment, and the
+handed-over ones not yet recorded, stay `sending`.
 
 Not built: telling, after a crash, the claimed messages never handed over from the others
 through a marker written right before each hand-over (e.g. in Redis). Redis can lose recent
