@@ -454,7 +454,14 @@ def _claim_chunk(session: Session, pks: list[int], now: datetime,
         .outerjoin(ShopSettings, ShopSettings.shop_id == Message.shop_id)
         .outerjoin(FlowRun, FlowRun.id == Message.run_id)
         .outerjoin(Flow, Flow.id == Message.flow_id)
-        .where(Message.id.in_(pks)).order_by(Message.id).with_for_update(of=Message)).all()
+        # Only queued rows are locked (re-checked after any wait), so a retried batch never
+        # holds up the open, click and unsubscribe updates of the messages already sent.
+        .where(Message.id.in_(pks), Message.status == QUEUED)
+        .order_by(Message.id).with_for_update(of=Message)).all()
+    if len(found) < len(pks):
+        seen = {row[0].id for row in found}
+        statuses.update(session.execute(select(Message.id, Message.status).where(
+            Message.id.in_([pk for pk in pks if pk not in seen]))).tuples().all())
     decided: list[dict[str, Any]] = []
     candidates: list[_Candidate] = []
     settings_of: dict[int, StoreSettings] = {}
