@@ -461,7 +461,7 @@ def _claim_chunk(session: Session, pks: list[int], now: datetime,
     if len(found) < len(pks):
         seen = {row[0].id for row in found}
         statuses.update(session.execute(select(Message.id, Message.status).where(
-            Message.id.in_([pk for pk in pks if pk not in seen]))).tuples().all())
+            Message.id.in_([pk for pk in pks if pk not in seen]))).all())
     decided: list[dict[str, Any]] = []
     candidates: list[_Candidate] = []
     settings_of: dict[int, StoreSettings] = {}
