@@ -304,20 +304,20 @@ def enqueue_sends(app: Flask, message_pks: list[int]) -> None:
                     exc_info=True)
 
 
-# One mail server connection per worker process (and SMTP_URL), reused across messages; a
-# forked child never touches its parent's socket.
-_transport: dict[str, Any] = {}
+# One mail server connection per worker process and thread (and SMTP_URL), reused across
+# messages; a forked child never touches its parent's socket, and two threads delivering in
+# one process (a benchmark's, a test's) never interleave their commands on one connection.
+_transports = threading.local()
 
 
 def current_transport(app: Flask) -> transports.Transport:
     key = (os.getpid(), app.config.get("SMTP_URL"))
-    if _transport.get("key") != key:
-        old = _transport.get("transport")
-        if old is not None and _transport["key"][0] == key[0]:
-            old.close()
-        _transport["transport"] = transports.open_transport(app)
-        _transport["key"] = key
-    return _transport["transport"]
+    held = getattr(_transports, "held", None)
+    if held is None or held[0] != key:
+        if held is not None and held[0][0] == key[0]:
+            held[1].close()
+        held = _transports.held = (key, transports.open_transport(app))
+    return held[1]
 
 
 @dataclass

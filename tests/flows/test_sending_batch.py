@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from app.db import db, utcnow
 from app.flows import sending
 from app.flows.models import FAILED, QUEUED, SENDING, SENT, SKIPPED, TRANSACTIONAL
+from tests.conftest import run_worker
 from tests.flows.sending_support import (
     NOW,
     customer,
@@ -251,3 +252,26 @@ def test_a_worker_killed_while_chunks_overlap_never_yields_an_email_twice(
     # worker, went out once afterwards
     assert recipients[:3] == ["s0@example.com", "s1@example.com", "s2@example.com"]
     assert rows[-1].status == SENT and "s6@example.com" in recipients
+
+
+def test_a_job_whose_batch_stops_on_an_error_delivers_each_message_on_its_own(
+        app, store, smtp_server, monkeypatch):
+    # given a committed batch of three, and a batch delivery that breaks before claiming
+    welcome = flow(store)
+    _queue_all(store, [(welcome, s) for s in _shoppers(store, 3)])
+
+    real, calls = sending.deliver_many, []
+
+    def broken(pks, **kw):
+        calls.append(list(pks))
+        if len(calls) == 1:  # the job's batch; each message's own delivery then works
+            raise OperationalError("SELECT messages", {}, Exception("server closed"))
+        return real(pks, **kw)
+
+    monkeypatch.setattr(sending, "deliver_many", broken)
+    # when a real worker runs the batch's job
+    run_worker(app)
+    # then each message went out once, delivered on its own
+    assert sorted(m["To"] for m in smtp_server.messages) == [
+        "s0@example.com", "s1@example.com", "s2@example.com"]
+    assert {m.status for m in messages()} == {SENT}
