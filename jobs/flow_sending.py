@@ -15,20 +15,32 @@ log = logging.getLogger(__name__)
 
 
 def send_messages(message_pks: list[int]) -> dict:
-    """Deliver a batch of messages in one worker process, on one mail server connection."""
+    """Deliver a batch of messages in one worker process, on one database and one mail
+    server connection (`sending.deliver_many`: claimed a chunk at a time). If the batch
+    stops on an error, each message it had not decided is delivered on its own, so one
+    message's trouble does not hold the others back."""
     outcomes: Counter = Counter()
     errors = []
     with app_context():
         connection = db.engine.connect()
         try:
-            for pk in message_pks:
-                try:
-                    outcomes[sending.deliver(int(pk), connection=connection)] += 1
-                except Exception as exc:  # noqa: BLE001 - the others still go out
-                    log.exception("flows.send.error", extra={"message_pk": pk})
-                    errors.append(exc)
-                    connection.close()  # it may be broken: the next message gets a new one
-                    connection = db.engine.connect()
+            try:
+                statuses = sending.deliver_many([int(pk) for pk in message_pks],
+                                                connection=connection)
+            except Exception:  # noqa: BLE001 - delivered one by one below
+                log.exception("flows.send.batch_error", extra={"count": len(message_pks)})
+                statuses = {}
+                connection.close()  # it may be broken
+                connection = db.engine.connect()
+                for pk in message_pks:
+                    try:
+                        statuses[int(pk)] = sending.deliver(int(pk), connection=connection)
+                    except Exception as exc:  # noqa: BLE001 - the others still go out
+                        log.exception("flows.send.error", extra={"message_pk": pk})
+                        errors.append(exc)
+                        connection.close()
+                        connection = db.engine.connect()
+            outcomes.update(statuses.values())
         finally:
             connection.close()
     if errors:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, literal, select
+from sqlalchemy import exists, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.db import insert_for
@@ -104,6 +104,38 @@ def standing(session: Session, shop_id: int, customer_id: int, email: str | None
         suppression, exists(recent) if hours > 0 else literal(False))).one()
     return (None if reason is None else f"suppressed address: {reason}",
             SMART_SENDING_REASON.format(hours=hours) if mailed else None)
+
+
+def suppressed_addresses(session: Session,
+                         addresses: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """{(shop_id, normalized address): "suppressed address: why"} for those of `addresses`
+    (pairs of a store and a normalized address) on their store's suppression list: the
+    batch form of `suppression_reason`, one round trip."""
+    if not addresses:
+        return {}
+    rows = session.execute(select(
+        EmailSuppression.shop_id, EmailSuppression.email_normalized, EmailSuppression.reason,
+    ).where(tuple_(EmailSuppression.shop_id, EmailSuppression.email_normalized).in_(
+        sorted(addresses))))
+    return {(shop_id, email): f"suppressed address: {reason}"
+            for shop_id, email, reason in rows}
+
+
+def last_marketing_mail(session: Session, shoppers: set[tuple[int, int]],
+                        since: datetime) -> dict[tuple[int, int], datetime]:
+    """{(shop_id, customer_id): latest hand-over} of the marketing mail given to the mail
+    server (`sending` or `sent`) since `since`, for `shoppers`: the batch form of
+    `smart_sending_refusal`, one round trip; the caller compares with each store's window."""
+    if not shoppers:
+        return {}
+    rows = session.execute(select(
+        Message.shop_id, Message.customer_id, func.max(Message.sending_at),
+    ).where(
+        tuple_(Message.shop_id, Message.customer_id).in_(sorted(shoppers)),
+        Message.category == MARKETING, Message.test.is_(False),
+        Message.status.in_((SENDING, SENT)), Message.sending_at >= since,
+    ).group_by(Message.shop_id, Message.customer_id))
+    return {(shop_id, customer_id): at for shop_id, customer_id, at in rows}
 
 
 def _clock(value: str) -> time:

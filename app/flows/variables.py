@@ -20,9 +20,10 @@ still renders in a preview without one. Money is a string decimal in its currenc
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from app.email import tokens
@@ -34,18 +35,82 @@ from app.shops.models import Shop
 RECOMMENDATIONS = 3
 
 
+@dataclass
+class Prefetched:
+    """What the variables of a batch of messages read, loaded for the whole batch in a few
+    queries (`prefetch`); a key present with None means "looked up, there is none". A
+    batch's messages are decided within a second or two, so sharing the store's cross-sell
+    answer between them changes nothing a shopper sees."""
+
+    checkouts: dict[tuple[int, str], dict[str, Any] | None] = field(default_factory=dict)
+    orders: dict[tuple[int, int], dict[str, Any] | None] = field(default_factory=dict)
+    discounts: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+    recommendations: dict[tuple[int, tuple[str, ...]], list[dict[str, Any]]] = field(
+        default_factory=dict)
+
+
+def prefetch(session: Session, runs: list[FlowRun], discount_runs: set[int]) -> Prefetched:
+    """The runs' checkouts (by their token), orders with their lines, and, for the runs in
+    `discount_runs`, their latest discount codes: one query each, whatever the batch's
+    size."""
+    found = Prefetched()
+    tokens = {(r.shop_id, t) for r in runs
+              if (t := _token(r.context or {}, "checkout_token")) is not None}
+    if tokens:
+        for cart in session.scalars(select(Cart).where(
+                tuple_(Cart.shop_id, Cart.token).in_(sorted(tokens)),
+                Cart.kind == "checkout").order_by(Cart.id)):
+            found.checkouts.setdefault((cart.shop_id, cart.token), _checkout_of(cart))
+        for key in tokens:
+            found.checkouts.setdefault(key, None)
+    order_keys = {(r.shop_id, int(o)) for r in runs
+                  if (o := _token(r.context or {}, "order_id")) is not None and o.isdigit()}
+    if order_keys:
+        orders = list(session.scalars(select(Order).where(
+            tuple_(Order.shop_id, Order.id).in_(sorted(order_keys)))))
+        lines: dict[int, list[OrderLine]] = {}
+        if orders:
+            for line in session.scalars(select(OrderLine).where(
+                    tuple_(OrderLine.shop_id, OrderLine.order_id).in_(
+                        sorted((o.shop_id, o.id) for o in orders))).order_by(OrderLine.id)):
+                lines.setdefault(line.order_id, []).append(line)
+        for order in orders:
+            found.orders[(order.shop_id, order.id)] = _order_of(order, lines.get(order.id, []))
+        for key in order_keys:
+            found.orders.setdefault(key, None)
+    wanted = {(r.shop_id, r.id) for r in runs if r.id in discount_runs}
+    if wanted:
+        for run_id, detail in session.execute(select(FlowRunStep.run_id, FlowRunStep.detail)
+                                              .where(*_discount_steps(wanted))
+                                              .order_by(FlowRunStep.at.desc(),
+                                                        FlowRunStep.id.desc())):
+            found.discounts.setdefault(run_id, _discount_of(detail))
+        for _, run_id in wanted:
+            found.discounts.setdefault(run_id, None)
+    return found
+
+
 def build(session: Session, run: FlowRun, step: dict[str, Any], message_pk: int, *,
           customer: Customer | None = None,
-          definition: dict[str, Any] | None = None) -> dict[str, Any]:
+          definition: dict[str, Any] | None = None,
+          prefetched: Prefetched | None = None) -> dict[str, Any]:
     """The variables of the email `message_pk`, sent by `run` at `step` (`customer`: the
     run's shopper and `definition` the run's, when the caller has them already: a flow
-    without a discount step has no code to look up)."""
+    without a discount step has no code to look up; `prefetched`: a batch's facts)."""
     shop = session.get(Shop, run.shop_id)
     variables = for_customer(session, shop, run.customer_id, step, run.context or {},
-                             message_pk=message_pk, customer=customer)
+                             message_pk=message_pk, customer=customer, prefetched=prefetched)
     if definition is None or _has_discount_step(definition):
-        variables["discount"] = discount_of_run(session, run.shop_id, run.id)
+        if prefetched is not None and run.id in prefetched.discounts:
+            variables["discount"] = prefetched.discounts[run.id]
+        else:
+            variables["discount"] = discount_of_run(session, run.shop_id, run.id)
     return variables
+
+
+def has_discount_step(definition: dict[str, Any]) -> bool:
+    """Whether a flow's definition makes discount codes (its emails may show one)."""
+    return _has_discount_step(definition)
 
 
 def _has_discount_step(definition: dict[str, Any]) -> bool:
@@ -56,7 +121,8 @@ def _has_discount_step(definition: dict[str, Any]) -> bool:
 
 def for_customer(session: Session, shop: Shop, customer_id: int | None, step: dict[str, Any],
                  context: dict[str, Any] | None, *, message_pk: int | None = None,
-                 customer: Customer | None = None) -> dict[str, Any]:
+                 customer: Customer | None = None,
+                 prefetched: Prefetched | None = None) -> dict[str, Any]:
     """The variables for `customer_id` (None: the store's alone) and a trigger's `context`
     (None: the shopper's latest checkout and order, as the editor's live preview and a test
     send show them). Without `message_pk` the links are those of no message (the
@@ -67,8 +133,8 @@ def for_customer(session: Session, shop: Shop, customer_id: int | None, step: di
         customer = session.scalar(select(Customer).where(
             Customer.shop_id == shop.id, Customer.id == customer_id))
     event = dict(context.get("event") or {})
-    checkout = _checkout(session, shop.id, context)
-    order = _order(session, shop.id, context)
+    checkout = _checkout(session, shop.id, context, prefetched)
+    order = _order(session, shop.id, context, prefetched)
     product_ids = [item["product_id"] for item in (order or {}).get("_lines", [])
                    if item.get("product_id")]
     unsubscribe_url = tokens.url("unsubscribe", message_pk or 0)
@@ -87,7 +153,7 @@ def for_customer(session: Session, shop: Shop, customer_id: int | None, step: di
         "checkout": checkout,
         "order": order,
         "discount": None,
-        "recommendations": _recommendations(session, shop.id, product_ids),
+        "recommendations": _recommendations(session, shop.id, product_ids, prefetched),
         "survey": survey,
         "loyalty": _loyalty(customer, event),
         "unsubscribe_url": unsubscribe_url,
@@ -116,9 +182,17 @@ def sample_context(session: Session, shop_id: int, customer_id: int | None) -> d
 def discount_of_run(session: Session, shop_id: int, run_id: int) -> dict[str, Any] | None:
     """The code made by the run's latest discount step, as the email shows it."""
     detail = session.scalar(select(FlowRunStep.detail).where(
-        FlowRunStep.shop_id == shop_id, FlowRunStep.run_id == run_id,
-        FlowRunStep.step_type == "discount", FlowRunStep.status == STEP_DONE,
+        *_discount_steps({(shop_id, run_id)}),
     ).order_by(FlowRunStep.at.desc(), FlowRunStep.id.desc()).limit(1))
+    return _discount_of(detail)
+
+
+def _discount_steps(runs: set[tuple[int, int]]) -> list[Any]:
+    return [tuple_(FlowRunStep.shop_id, FlowRunStep.run_id).in_(sorted(runs)),
+            FlowRunStep.step_type == "discount", FlowRunStep.status == STEP_DONE]
+
+
+def _discount_of(detail: dict[str, Any] | None) -> dict[str, Any] | None:
     if not detail or not detail.get("code"):
         return None
     return {"code": detail["code"], "kind": detail.get("kind"), "value": detail.get("value"),
@@ -160,34 +234,47 @@ def _item(line: dict[str, Any], currency: str | None) -> dict[str, Any]:
             "image_url": line.get("image_url"), "product_id": line.get("product_id")}
 
 
-def _checkout(session: Session, shop_id: int, context: dict[str, Any]) -> dict[str, Any] | None:
+def _checkout(session: Session, shop_id: int, context: dict[str, Any],
+              prefetched: Prefetched | None = None) -> dict[str, Any] | None:
     token = _token(context, "checkout_token")
     cart_token = _token(context, "cart_token")
     if token is None and cart_token is None:
         return None
+    if token is not None and prefetched is not None and (shop_id, token) in prefetched.checkouts:
+        return prefetched.checkouts[(shop_id, token)]
     query = select(Cart).where(Cart.shop_id == shop_id)
     if token is not None:
         query = query.where(Cart.kind == "checkout", Cart.token == token)
     else:
         query = query.where(Cart.token == cart_token).order_by(Cart.kind == "cart")
     cart = session.scalars(query.limit(1)).first()
-    if cart is None:
-        return None
+    return None if cart is None else _checkout_of(cart)
+
+
+def _checkout_of(cart: Cart) -> dict[str, Any]:
     return {"items": [_item(line, cart.currency) for line in cart.line_items or []],
             "total": format_money(cart.total_price, cart.currency), "currency": cart.currency,
             "recovery_url": cart.recovery_url}
 
 
-def _order(session: Session, shop_id: int, context: dict[str, Any]) -> dict[str, Any] | None:
+def _order(session: Session, shop_id: int, context: dict[str, Any],
+           prefetched: Prefetched | None = None) -> dict[str, Any] | None:
     order_id = _token(context, "order_id")
     if order_id is None or not order_id.isdigit():
         return None
+    if prefetched is not None and (shop_id, int(order_id)) in prefetched.orders:
+        found = prefetched.orders[(shop_id, int(order_id))]
+        return None if found is None else dict(found)  # the caller pops "_lines"
     order = session.scalar(select(Order).where(Order.shop_id == shop_id,
                                                Order.id == int(order_id)))
     if order is None:
         return None
     lines = session.scalars(select(OrderLine).where(
         OrderLine.shop_id == shop_id, OrderLine.order_id == order.id).order_by(OrderLine.id))
+    return _order_of(order, list(lines))
+
+
+def _order_of(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
     items = [_item({"title": line.title, "variant_title": line.variant_title,
                     "quantity": line.quantity, "price": line.price,
                     "product_id": line.product_id}, order.currency) for line in lines]
@@ -196,10 +283,20 @@ def _order(session: Session, shop_id: int, context: dict[str, Any]) -> dict[str,
             "currency": order.currency, "_lines": items}
 
 
-def _recommendations(session: Session, shop_id: int,
-                     product_ids: list[str]) -> list[dict[str, Any]]:
+def _recommendations(session: Session, shop_id: int, product_ids: list[str],
+                     prefetched: Prefetched | None = None) -> list[dict[str, Any]]:
     if not product_ids:
         return []
+    key = (shop_id, tuple(sorted(product_ids)))
+    if prefetched is not None and key in prefetched.recommendations:
+        return prefetched.recommendations[key]
+    found = _recommend(session, shop_id, product_ids)
+    if prefetched is not None:
+        prefetched.recommendations[key] = found
+    return found
+
+
+def _recommend(session: Session, shop_id: int, product_ids: list[str]) -> list[dict[str, Any]]:
     from app.flows.crosssell import recommend
 
     return [{"title": r.get("title"), "url": r.get("url"), "image_url": r.get("image_url"),
