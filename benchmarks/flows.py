@@ -455,6 +455,8 @@ def delay_replay(app, due_runs: list[tuple[int, datetime]], rate: float,
                     time.sleep(due_in)
                 due = wall + timedelta(seconds=n / rate)
                 run = session.get(FlowRun, rid)
+                # The replay moves the run into real time: its step is due now.
+                run.due_at = due
                 evaluate(session, run, flows[run.flow_id], due)
                 session.commit()
                 pk = session.scalar(select(Message.id).where(Message.run_id == rid))

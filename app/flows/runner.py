@@ -76,7 +76,8 @@ def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any]
     `exited` (the run itself must stop, for `reason`)."""
     from app.flows import sending
 
-    return sending.queue_email(session, run, flow, step, definition, now)
+    # `advance` has just asked the exit conditions for this step: not a second time.
+    return sending.queue_email(session, run, flow, step, definition, now, exits_checked=True)
 
 
 def record_step(session: Session, run: FlowRun, step: dict[str, Any], status: str,

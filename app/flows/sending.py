@@ -207,11 +207,15 @@ def _message_of(session: Session, run_id: int, step_id: str) -> Message | None:
 
 
 def queue_email(session: Session, run: FlowRun, flow: Flow, step: dict[str, Any],
-                definition: dict[str, Any], now: datetime) -> StepOutcome:
+                definition: dict[str, Any], now: datetime, *,
+                exits_checked: bool = False) -> StepOutcome:
     """Decide the email of `step` for `run` and write its message (queued, or skipped or
     suppressed with the reason), once per (run, step); a queued message's delivery job is
-    enqueued when the caller commits. Quiet hours write nothing and defer the step."""
-    reason = _exit_reason(session, run, now)
+    enqueued when the caller commits. Quiet hours write nothing and defer the step.
+    `exits_checked`: the caller (the engine's runner) has just asked the exit conditions in
+    this transaction, so they are not asked again here (delivery asks them once more, right
+    before the send)."""
+    reason = None if exits_checked else _exit_reason(session, run, now)
     if reason:
         _record_step(session, run, step, STEP_SKIPPED, reason, None, now)
         return StepOutcome("skipped", reason, exited=True)
