@@ -31,7 +31,8 @@ CANDIDATES_PERIOD_SECONDS = 15 * 60
 
 
 def maintain_messages(session, now: datetime) -> dict:
-    """The sending policy's upkeep (app/flows/sending.py); commits."""
+    """The sending policy's upkeep (app/flows/sending.py): queued messages whose job was
+    lost, messages a stopped worker left `sending`; commits."""
     from app.flows import sending
 
     requeued = sending.requeue_stale(session)

@@ -1,6 +1,6 @@
 """Handing messages to the mail server (SMTP_URL), or to the local outbox without one.
 
-The contract the flow engine relies on (app/flows/sending.py):
+The contract the flow engine relies on (app/flows/delivery.py):
 
 - `open_transport(app)` gives a `Transport`; `send(msg)` hands over one message on a
   connection reused across calls; `close()` ends it.

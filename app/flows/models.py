@@ -176,7 +176,7 @@ class Message(Base):
     message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set (and committed) just before the mail server is given the message: a message left
-    # `sending` by a crash is never sent again (app/flows/sending.py documents the rule).
+    # `sending` by a crash is never sent again (app/flows/delivery.py documents the rule).
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

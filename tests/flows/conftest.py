@@ -12,16 +12,16 @@ def _end_the_tests_transaction_before_delivery(app, monkeypatch):
     production caller is in (a worker has no other transaction open). Delivery called from a
     test therefore ends the test's transaction first."""
     from app.db import db
-    from app.flows import sending
+    from app.flows import delivery
 
     with app.app_context():
         if db.engine.dialect.name != "sqlite":
             return
     for name in ("deliver", "deliver_many"):
-        original = getattr(sending, name)
+        original = getattr(delivery, name)
 
         def ending_first(*args, _original=original, **kwargs):
             db.session.commit()
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(sending, name, ending_first)
+        monkeypatch.setattr(delivery, name, ending_first)

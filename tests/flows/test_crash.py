@@ -1,7 +1,7 @@
 """A worker killed at any point of a delivery never yields two emails.
 
 Each test delivers in a forked child process that dies (os._exit, no cleanup, as a killed
-worker) at one of `sending.checkpoints`, then looks at what the server received and what a
+worker) at one of `delivery.checkpoints`, then looks at what the server received and what a
 later delivery, the sweep's `requeue_stale` and `resolve_unknown` do."""
 
 from __future__ import annotations
@@ -10,21 +10,19 @@ import os
 from datetime import timedelta
 
 from app.db import db, utcnow
-from app.flows import sending
+from app.flows import delivery, sending
 from app.flows.models import FAILED, QUEUED, SENDING, SENT
 from app.queue import get_redis
 from tests.conftest import run_worker
 from tests.flows.sending_support import (
     NOW,
     customer,
-    ensure_exit_conditions,
     flow,
     messages,
     run,
     sending_shop,
 )
 
-ensure_exit_conditions()
 KILLED = 77
 
 
@@ -44,8 +42,8 @@ def _deliver_killed_at(point: str, message_pk: int) -> int:
     pid = os.fork()
     if pid == 0:  # the child: a worker that is killed at `point`
         try:
-            sending.checkpoints[point] = lambda _pk: os._exit(KILLED)
-            sending.deliver(message_pk)
+            delivery.checkpoints[point] = lambda _pk: os._exit(KILLED)
+            delivery.deliver(message_pk)
         finally:
             os._exit(1)  # never run the parent's test machinery in the child
     _, status = os.waitpid(pid, 0)
@@ -66,7 +64,7 @@ def test_killed_between_rendering_and_sending_no_email_then_sent_once_later(
     get_redis().flushdb()
     assert sending.requeue_stale(db.session, later) == 1
     run_worker(app)
-    assert sending.deliver(pk) == SENT
+    assert delivery.deliver(pk) == SENT
     assert len(smtp_server.messages) == 1
 
 
@@ -79,14 +77,14 @@ def test_killed_between_sending_and_recording_exactly_one_email_never_a_second(
     assert len(smtp_server.messages) == 1
     assert messages()[0].status == SENDING
     # and nothing sends it again: not a retry, not the sweep
-    assert sending.deliver(pk) == SENDING
+    assert delivery.deliver(pk) == SENDING
     assert sending.requeue_stale(db.session, utcnow() + timedelta(hours=1)) == 0
     assert sending.resolve_unknown(db.session, utcnow() + timedelta(minutes=5)) == 0
     assert sending.resolve_unknown(db.session, utcnow() + timedelta(minutes=16)) == 1
     message = messages()[0]
     assert (message.status, message.reason) == (
         FAILED, "outcome unknown after a worker stopped; not resent")
-    assert sending.deliver(pk) == FAILED
+    assert delivery.deliver(pk) == FAILED
     assert len(smtp_server.messages) == 1
 
 
@@ -94,9 +92,9 @@ def test_killed_after_the_claim_before_the_server_never_sends(shop, smtp_server)
     pk = _queued_message(shop)
     assert _deliver_killed_at("claimed", pk) == KILLED
     assert smtp_server.messages == [] and messages()[0].status == SENDING
-    assert sending.deliver(pk) == SENDING
+    assert delivery.deliver(pk) == SENDING
     assert sending.resolve_unknown(db.session, utcnow() + timedelta(minutes=16)) == 1
-    assert sending.deliver(pk) == FAILED
+    assert delivery.deliver(pk) == FAILED
     assert smtp_server.messages == []
 
 

@@ -9,7 +9,7 @@ import pytest
 from rq.job import Job
 
 from app.db import db
-from app.flows import sending, service
+from app.flows import delivery, sending, service
 from app.flows.models import (
     FAILED,
     QUEUED,
@@ -28,14 +28,11 @@ from tests.conftest import run_worker
 from tests.flows.sending_support import (
     NOW,
     customer,
-    ensure_exit_conditions,
     flow,
     messages,
     run,
     sending_shop,
 )
-
-ensure_exit_conditions()
 
 
 def _queue(shop_row, flow_row, run_row, now=NOW):
@@ -66,7 +63,7 @@ def test_an_email_step_is_delivered_once_across_retries_and_a_double_enqueue(
                                 welcome.definition, NOW)
     db.session.commit()
     run_worker(app)
-    assert sending.deliver(outcome.message_pk) == SENT
+    assert delivery.deliver(outcome.message_pk) == SENT
     # then exactly one email reached the server, and the message says so
     assert again.message_pk == outcome.message_pk
     assert len(smtp_server.to("ada@example.com")) == 1
@@ -105,7 +102,7 @@ def test_smart_sending_skips_a_marketing_email_and_records_it_without_rescheduli
     ada = customer(store)
     first, second = flow(store, name="Welcome"), flow(store, name="Win-back")
     _queue(store, first, run(store, first, ada))
-    assert sending.deliver(messages()[0].id, now=NOW - timedelta(hours=3)) == SENT
+    assert delivery.deliver(messages()[0].id, now=NOW - timedelta(hours=3)) == SENT
     # when another flow's step comes due
     outcome = _queue(store, second, run(store, second, ada))
     # then it is skipped with the reason, written down, and not deferred
@@ -124,7 +121,7 @@ def test_smart_sending_is_checked_again_when_two_queued_emails_meet(store, smtp_
     b = _queue(store, second, run(store, second, ada))
     assert a.status == b.status == "queued"
     # when both are delivered
-    statuses = [sending.deliver(a.message_pk), sending.deliver(b.message_pk)]
+    statuses = [delivery.deliver(a.message_pk), delivery.deliver(b.message_pk)]
     # then one is sent and the other skipped by smart sending
     assert statuses == [SENT, SKIPPED]
     assert len(smtp_server.to("ada@example.com")) == 1
@@ -136,7 +133,7 @@ def test_smart_sending_leaves_transactional_mail_and_can_be_switched_off(shop, s
     flows = [flow(store, name="A"), flow(store, name="B"),
              flow(store, name="Points", category=TRANSACTIONAL)]
     outcomes = [_queue(store, f, run(store, f, ada)) for f in flows]
-    assert [sending.deliver(o.message_pk) for o in outcomes] == [SENT, SENT, SENT]
+    assert [delivery.deliver(o.message_pk) for o in outcomes] == [SENT, SENT, SENT]
 
 
 def test_quiet_hours_defer_the_step_to_their_end_and_write_nothing(shop):
@@ -179,7 +176,7 @@ def test_consent_withdrawn_after_queueing_stops_the_send(store, smtp_server):
     outcome = _queue(store, welcome, run(store, welcome, ada))
     ada.email_marketing = UNSUBSCRIBED
     db.session.commit()
-    assert sending.deliver(outcome.message_pk) == SKIPPED
+    assert delivery.deliver(outcome.message_pk) == SKIPPED
     assert messages()[0].reason == "unsubscribed"
     assert smtp_server.messages == []
 
@@ -192,7 +189,7 @@ def test_an_exit_found_right_before_the_send_stops_it(store, smtp_server, monkey
     import app.flows.exits as exits
 
     monkeypatch.setattr(exits, "exit_reason", lambda session, r, now: "order placed")
-    assert sending.deliver(outcome.message_pk) == SKIPPED
+    assert delivery.deliver(outcome.message_pk) == SKIPPED
     assert messages()[0].reason == "order placed"
     assert smtp_server.messages == []
 
@@ -218,7 +215,7 @@ def test_a_hard_refusal_suppresses_the_address_for_every_later_send(store, smtp_
     welcome, winback = flow(store, name="Welcome"), flow(store, name="Win-back")
     first = _queue(store, welcome, run(store, welcome, ada))
     # when it is delivered
-    assert sending.deliver(first.message_pk) == SUPPRESSED
+    assert delivery.deliver(first.message_pk) == SUPPRESSED
     # then the address is suppressed, visibly, with the server's words
     suppression = db.session.query(EmailSuppression).one()
     assert suppression.email_normalized == "ada@example.com"
@@ -231,7 +228,7 @@ def test_a_hard_refusal_suppresses_the_address_for_every_later_send(store, smtp_
     assert second.status == "skipped" and second.reason.startswith("suppressed address")
     assert messages()[-1].status == SUPPRESSED
     assert get_queue("default").count == 0
-    assert sending.deliver(second.message_pk) == SUPPRESSED
+    assert delivery.deliver(second.message_pk) == SUPPRESSED
     assert smtp_server.messages == []
 
 
@@ -240,14 +237,14 @@ def test_a_soft_refusal_fails_the_message_and_it_is_never_resent(app, store, smt
     ada = customer(store)
     welcome = flow(store)
     outcome = _queue(store, welcome, run(store, welcome, ada))
-    assert sending.deliver(outcome.message_pk) == FAILED
+    assert delivery.deliver(outcome.message_pk) == FAILED
     message = messages()[0]
     assert "451" in message.reason
     # the server would accept it now, but nothing sends it again
     smtp_server.defer.clear()
     get_redis().flushdb()
     assert sending.requeue_stale(db.session, NOW + timedelta(hours=1)) == 0
-    assert sending.deliver(outcome.message_pk) == FAILED
+    assert delivery.deliver(outcome.message_pk) == FAILED
     run_worker(app)
     assert smtp_server.messages == []
     assert db.session.query(EmailSuppression).count() == 0
@@ -258,11 +255,11 @@ def test_without_smtp_url_mail_goes_to_the_outbox(app, store):
     ada = customer(store)
     welcome = flow(store)
     outcome = _queue(store, welcome, run(store, welcome, ada))
-    assert sending.deliver(outcome.message_pk) == SENT
+    assert delivery.deliver(outcome.message_pk) == SENT
     outbox = db.session.query(OutboxMail).one()
     assert outbox.message_pk == outcome.message_pk and outbox.shop_id == store.id
     assert "Subject: Hello Ada" in outbox.raw and "To: ada@example.com" in outbox.raw
-    assert sending.deliver(outcome.message_pk) == SENT
+    assert delivery.deliver(outcome.message_pk) == SENT
     assert db.session.query(OutboxMail).count() == 1
 
 
@@ -280,7 +277,7 @@ def test_a_paused_flow_holds_its_queued_mail_until_resumed(app, store, smtp_serv
     outcome = _queue(store, welcome, run(store, welcome, ada))
     service.pause(db.session, welcome)
     db.session.commit()
-    assert sending.deliver(outcome.message_pk) == QUEUED
+    assert delivery.deliver(outcome.message_pk) == QUEUED
     assert sending.requeue_stale(db.session, NOW + timedelta(hours=1)) == 0
     service.resume(db.session, welcome)
     db.session.commit()
@@ -298,7 +295,7 @@ def test_a_template_that_fails_to_render_fails_the_message_with_why(store, smtp_
                                  "html": "{{ 100 // (customer.orders_count - 1) }}",
                                  "text": None}])
     outcome = _queue(store, broken, run(store, broken, ada))
-    assert sending.deliver(outcome.message_pk) == FAILED
+    assert delivery.deliver(outcome.message_pk) == FAILED
     assert messages()[0].reason.startswith("the template failed")
     assert smtp_server.messages == []
 

@@ -11,20 +11,18 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from app.db import db, utcnow
-from app.flows import sending
+from app.flows import delivery, sending
 from app.flows.models import FAILED, QUEUED, SENDING, SENT, SKIPPED, TRANSACTIONAL
 from tests.conftest import run_worker
 from tests.flows.sending_support import (
     NOW,
     customer,
-    ensure_exit_conditions,
     flow,
     messages,
     run,
     sending_shop,
 )
 
-ensure_exit_conditions()
 KILLED = 77
 
 
@@ -58,7 +56,7 @@ def test_two_emails_to_one_shopper_in_one_batch_smart_sending_sends_one(store, s
     first, second, notice, other = _queue_all(
         store, [(welcome, ada), (winback, ada), (points, ada), (welcome, bob)])
     # when one worker delivers the batch
-    statuses = sending.deliver_many([other, second, notice, first])
+    statuses = delivery.deliver_many([other, second, notice, first])
     # then Ada gets the first marketing email and the transactional one; smart sending
     # holds the second marketing email back, with its reason written down
     assert statuses == {first: SENT, second: SKIPPED, notice: SENT, other: SENT}
@@ -67,7 +65,7 @@ def test_two_emails_to_one_shopper_in_one_batch_smart_sending_sends_one(store, s
     skipped = next(m for m in messages() if m.id == second)
     assert skipped.reason == "smart sending: mailed in the last 16 h"
     # and delivering the batch again sends nothing more
-    assert sending.deliver_many([first, second, notice, other]) == statuses
+    assert delivery.deliver_many([first, second, notice, other]) == statuses
     assert len(smtp_server.messages) == 3
 
 
@@ -79,7 +77,7 @@ def test_a_batch_records_each_outcome_and_suppresses_a_refused_address(store, sm
     shoppers = _shoppers(store, 4)
     pks = _queue_all(store, [(welcome, s) for s in shoppers])
     # when it is delivered
-    statuses = sending.deliver_many(pks)
+    statuses = delivery.deliver_many(pks)
     # then each message says what became of it
     assert [statuses[pk] for pk in pks] == [SENT, "suppressed", FAILED, SENT]
     rows = {m.id: m for m in messages()}
@@ -109,8 +107,8 @@ def _deliver_killed(point: str, pks: list[int], nth: int) -> int:
                 if len(seen) == nth:
                     os._exit(KILLED)
 
-            sending.checkpoints[point] = die
-            sending.deliver_many(pks)
+            delivery.checkpoints[point] = die
+            delivery.deliver_many(pks)
         finally:
             os._exit(1)  # never run the parent's test machinery in the child
     _, status = os.waitpid(pid, 0)
@@ -128,10 +126,10 @@ def test_a_worker_killed_mid_batch_never_yields_an_email_twice(store, smtp_serve
                                                              "s1@example.com"]
     assert {m.status for m in messages()} == {SENDING}
     # and nothing sends any of them again: not a retry of the batch, not the sweep
-    assert sending.deliver_many(pks) == dict.fromkeys(pks, SENDING)
+    assert delivery.deliver_many(pks) == dict.fromkeys(pks, SENDING)
     assert sending.requeue_stale(db.session, utcnow() + timedelta(hours=1)) == 0
     assert sending.resolve_unknown(db.session, utcnow() + timedelta(minutes=16)) == 4
-    assert sending.deliver_many(pks) == dict.fromkeys(pks, FAILED)
+    assert delivery.deliver_many(pks) == dict.fromkeys(pks, FAILED)
     assert len(smtp_server.messages) == 2
 
 
@@ -143,7 +141,7 @@ def test_a_worker_killed_while_rendering_a_batch_leaves_it_queued_then_sent_once
     assert _deliver_killed("rendered", pks, 2) == KILLED
     # then nothing was sent or claimed, and the next delivery sends each once
     assert smtp_server.messages == [] and {m.status for m in messages()} == {QUEUED}
-    assert sending.deliver_many(pks) == dict.fromkeys(pks, SENT)
+    assert delivery.deliver_many(pks) == dict.fromkeys(pks, SENT)
     assert len(smtp_server.messages) == 3
 
 
@@ -152,8 +150,8 @@ def test_a_batch_stopped_by_the_database_puts_back_what_it_never_handed_over(
     # given a batch of three, and a database that fails when the second outcome is recorded
     welcome = flow(store)
     pks = _queue_all(store, [(welcome, s) for s in _shoppers(store, 3)])
-    monkeypatch.setattr(sending, "RECORD_EVERY", 1)
-    real, calls = sending._record, []
+    monkeypatch.setattr(delivery, "RECORD_EVERY", 1)
+    real, calls = delivery._record, []
 
     def record(session, outcomes, *args):
         calls.append(list(outcomes))
@@ -161,18 +159,18 @@ def test_a_batch_stopped_by_the_database_puts_back_what_it_never_handed_over(
             raise OperationalError("UPDATE messages", {}, Exception("server closed"))
         return real(session, outcomes, *args)
 
-    monkeypatch.setattr(sending, "_record", record)
+    monkeypatch.setattr(delivery, "_record", record)
     # when the batch is delivered
     with pytest.raises(OperationalError):
-        sending.deliver_many(pks)
+        delivery.deliver_many(pks)
     # then the first is recorded sent, the second (handed over, unrecorded) stays `sending`,
     # and the third, never handed over, is queued again
     statuses = {m.id: m.status for m in messages()}
     assert statuses == {pks[0]: SENT, pks[1]: SENDING, pks[2]: QUEUED}
     assert len(smtp_server.messages) == 2
     # and a later delivery sends the third once and never the second again
-    monkeypatch.setattr(sending, "_record", real)
-    assert sending.deliver_many(pks) == {pks[0]: SENT, pks[1]: SENDING, pks[2]: SENT}
+    monkeypatch.setattr(delivery, "_record", real)
+    assert delivery.deliver_many(pks) == {pks[0]: SENT, pks[1]: SENDING, pks[2]: SENT}
     assert sorted(m["To"] for m in smtp_server.messages) == [
         "s0@example.com", "s1@example.com", "s2@example.com"]
 
@@ -187,7 +185,7 @@ def test_two_workers_with_overlapping_batches_send_each_email_once(app, store, s
     def worker(batch):
         try:
             with app.app_context():
-                results.append(sending.deliver_many(batch))
+                results.append(delivery.deliver_many(batch))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
@@ -209,27 +207,27 @@ def test_two_workers_with_overlapping_batches_send_each_email_once(app, store, s
 def test_chunks_are_claimed_while_the_previous_one_is_handed_over(
         store, smtp_server, monkeypatch):
     # given five emails in chunks of two, two of them to Ada in different chunks
-    monkeypatch.setattr(sending, "CLAIM_CHUNK", 2)
+    monkeypatch.setattr(delivery, "CLAIM_CHUNK", 2)
     ada = customer(store)
     welcome, winback = flow(store, name="Welcome"), flow(store, name="Win-back")
     others = _shoppers(store, 3)
     pks = _queue_all(store, [(welcome, ada), *[(welcome, s) for s in others],
                              (winback, ada)])
     # when one worker delivers them
-    statuses = sending.deliver_many(pks)
+    statuses = delivery.deliver_many(pks)
     # then each chunk's claim saw the previous chunks' claims: Ada gets one email
     assert [statuses[pk] for pk in pks] == [SENT, SENT, SENT, SENT, SKIPPED]
     assert len(smtp_server.to("ada@example.com")) == 1
     assert len(smtp_server.messages) == 4
     rows = {m.id: m for m in messages()}
     assert all(rows[pk].status == SENT and rows[pk].sent_at for pk in pks[:4])
-    assert sending.deliver_many(pks) == statuses and len(smtp_server.messages) == 4
+    assert delivery.deliver_many(pks) == statuses and len(smtp_server.messages) == 4
 
 
 def test_a_worker_killed_while_chunks_overlap_never_yields_an_email_twice(
         store, smtp_server, monkeypatch):
     # given seven emails in chunks of two
-    monkeypatch.setattr(sending, "CLAIM_CHUNK", 2)
+    monkeypatch.setattr(delivery, "CLAIM_CHUNK", 2)
     welcome = flow(store)
     pks = _queue_all(store, [(welcome, s) for s in _shoppers(store, 7)])
     # when the worker dies right after the server took the third
@@ -237,9 +235,9 @@ def test_a_worker_killed_while_chunks_overlap_never_yields_an_email_twice(
     assert len(smtp_server.messages) == 3
     # and everything that can deliver them runs afterwards: a retry of the batch, the
     # sweep (Redis lost the jobs), the resolution of unknown outcomes, another retry
-    sending.deliver_many(pks)
+    delivery.deliver_many(pks)
     sending.resolve_unknown(db.session, utcnow() + timedelta(minutes=16))
-    sending.deliver_many(pks)
+    delivery.deliver_many(pks)
     # then no address got two emails; every message is sent (and reached the server) or
     # failed as an unknown outcome (claimed by the dead worker), never resent
     recipients = [m["To"] for m in smtp_server.messages]
@@ -260,7 +258,7 @@ def test_a_job_whose_batch_stops_on_an_error_delivers_each_message_on_its_own(
     welcome = flow(store)
     _queue_all(store, [(welcome, s) for s in _shoppers(store, 3)])
 
-    real, calls = sending.deliver_many, []
+    real, calls = delivery.deliver_many, []
 
     def broken(pks, **kw):
         calls.append(list(pks))
@@ -268,7 +266,7 @@ def test_a_job_whose_batch_stops_on_an_error_delivers_each_message_on_its_own(
             raise OperationalError("SELECT messages", {}, Exception("server closed"))
         return real(pks, **kw)
 
-    monkeypatch.setattr(sending, "deliver_many", broken)
+    monkeypatch.setattr(delivery, "deliver_many", broken)
     # when a real worker runs the batch's job
     run_worker(app)
     # then each message went out once, delivered on its own
