@@ -9,21 +9,20 @@ the database's public schema and flushes the Redis db. Needs aiosmtpd (the test 
 the sink, an SMTP server in a thread of this process that accepts and counts.
 
 1. Store: N customers bulk-loaded with SQL (70 % subscribed to email marketing), a sender
-   address, smart sending at 16 h; every built-in flow live (`app.flows.builtins` when the
-   branch has it, else equivalent flows defined here; the output says which).
+   address, smart sending at 16 h; every built-in flow live (`app.flows.builtins`).
 2. The day: about one customer in ten triggers a flow (checkouts started with their items,
    orders with their lines, fulfilments, new customers, loyalty events, lapsed shoppers,
    birthdays), each a run whose email step is due at a time of that day.
 3. Steps: every due step evaluated in due order, as the sweep would (the engine's
-   `runner.advance` when present, else `sending.queue_email`: exits, consent, suppression,
-   smart sending, the message row): steps evaluated per second.
+   `runner.advance`: exits, filters, consent, suppression, smart sending, the message
+   row): steps evaluated per second.
 4. Emails: one burst RQ worker delivers every queued message by the exactly-once rule
    (variables, render, CSS, compose, claim, send, record), a job per batch of messages,
    each on one SMTP connection: emails per second. Then the same sink's rate for
    pre-rendered messages on one connection (the limit), and the ratio.
 5. Delay: the day's last slice replayed in real time at half the measured email rate: an
    engine thread evaluates each step when it comes due and a worker thread delivers what
-   has come due since its last batch, as one batch (`sending.deliver_many`); the p95 of
+   has come due since its last batch, as one batch (`delivery.deliver_many`); the p95 of
    (sent - due).
 
 Aims (issue 13): at least 300 emails/s from one worker, a ratio of at least 0.5, and a p95
@@ -34,7 +33,6 @@ left queued). Importing this module has no side effects.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import queue
 import re
@@ -56,62 +54,6 @@ BATCH = 500
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(.+)$", re.M | re.I)
 AIMS = {"emails_per_second": 300, "ratio": 0.5, "p95_delay_seconds": 5.0}
 
-_ITEMS_HTML = """
-{% for item in checkout["items"] if checkout %}
-<tr><td style="padding:8px;border-bottom:1px solid #eee">
-  {% if item.image_url %}<img src="{{ item.image_url }}" width="64" alt="">{% endif %}</td>
-  <td style="padding:8px;border-bottom:1px solid #eee"><strong>{{ item.title }}</strong>
-  {% if item.variant_title %}<br><span style="color:#666">{{ item.variant_title }}</span>
-  {% endif %}</td><td style="padding:8px">{{ item.quantity }} x {{ item.price }}</td></tr>
-{% endfor %}"""
-_FRAME = """<html><head><style>.btn{{background:#008060;color:#fff;padding:12px 20px;
-border-radius:4px;text-decoration:none}} p{{font-family:Helvetica,Arial,sans-serif;
-font-size:16px;line-height:1.5;color:#202223}}</style></head><body>
-<table width="100%" style="max-width:600px;margin:0 auto">
-<tr><td><h1 style="font-family:Helvetica,Arial">{{{{ shop.name }}}}</h1>
-<p>Hi {{{{ customer.first_name or "there" }}}},</p>{body}
-<p style="font-size:12px;color:#6d7175">You receive this because you shop at
-{{{{ shop.name }}}}. <a href="{{{{ unsubscribe_url }}}}">Unsubscribe</a></p></td></tr>
-</table></body></html>"""
-
-
-def _email(step_id: str, subject: str, body: str, **extra) -> dict:
-    return {"id": step_id, "type": "email", "subject": subject,
-            "html": _FRAME.format(body=body), "text": None, **extra}
-
-
-# Equivalents of the built-ins (keys, triggers and first email of each), used when the
-# branch has no `app.flows.builtins`.
-INLINE_FLOWS = {
-    "welcome": ("marketing", {"type": "event", "event": "customer_created"}, _email(
-        "e1", "Welcome to {{ shop.name }}", "<p>Thanks for joining us.</p>"
-        "<p><a class='btn' href='{{ shop.url }}'>Shop now</a></p>")),
-    "abandoned_checkout": ("marketing", {"type": "event", "event": "checkout_started"}, _email(
-        "e1", "You left something behind, {{ customer.first_name }}",
-        "<p>Your cart is waiting:</p><table>" + _ITEMS_HTML + "</table>"
-        "<p>Total: {{ checkout.total }} {{ checkout.currency }}</p>"
-        "<p><a class='btn' href='{{ checkout.recovery_url }}'>Complete my order</a></p>")),
-    "post_purchase": ("marketing", {"type": "event", "event": "order_placed"}, _email(
-        "e1", "Thank you for your order {{ order.name }}",
-        "<p>We are preparing:</p><ul>{% for i in order['items'] if order %}"
-        "<li>{{ i.quantity }} x {{ i.title }}</li>{% endfor %}</ul>"
-        "<p>Total {{ order.total }} {{ order.currency }}</p>")),
-    "feedback": ("marketing", {"type": "event", "event": "order_fulfilled"}, _email(
-        "e1", "How did we do?", "<p>How likely are you to recommend us?</p><p>"
-        "{% for s in survey.scores %}<a href='{{ s.url }}'>{{ s.score }}</a> {% endfor %}</p>",
-        survey="nps")),
-    "win_back": ("marketing", {"type": "lapsed", "factor": 2, "min_days": 45,
-                               "max_days": 730}, _email(
-        "e1", "We miss you, {{ customer.first_name }}",
-        "<p>It has been a while. Here is what is new.</p>")),
-    "birthday": ("marketing", {"type": "date", "property": "birthday", "days_before": 0},
-                 _email("e1", "Happy birthday {{ customer.first_name }}!",
-                        "<p>A little something for your day.</p>")),
-    "loyalty_notices": ("transactional", {"type": "event", "event": "points_earned"}, _email(
-        "e1", "You earned {{ loyalty.points }} points",
-        "<p>Your balance: {{ loyalty.points_balance }} points"
-        "{% if loyalty.tier %} ({{ loyalty.tier }}){% endif %}.</p>")),
-}
 # Share of customers triggering each flow on the day, and the hour profile of store traffic.
 DAY_SHARES = {"welcome": 0.006, "abandoned_checkout": 0.03, "post_purchase": 0.015,
               "feedback": 0.012, "win_back": 0.01, "birthday": 0.0027,
@@ -156,12 +98,12 @@ LOAD_SQL = [
 ]
 
 
-def setup_store(app, customers: int) -> tuple[int, str]:
-    """The store, its customers and every built-in flow live; (shop id, flows' source)."""
+def setup_store(app, customers: int) -> int:
+    """The store, its customers and every built-in flow live; the shop's id."""
     import psycopg
 
     from app.db import db
-    from app.flows import service
+    from app.flows import builtins, service
     from app.flows.models import LIVE
     from app.settings.service import update_settings
     from app.shops.service import connect_shopify_by_token
@@ -173,28 +115,16 @@ def setup_store(app, customers: int) -> tuple[int, str]:
         update_settings(db.session, shop, {"sender_email": "hello@bench.example",
                                            "sender_name": "Bench Store",
                                            "smart_sending_hours": 16})
-        source = "inline equivalents (no app.flows.builtins in this branch)"
-        if importlib.util.find_spec("app.flows.builtins"):
-            from app.flows import builtins
-
-            builtins.install(db.session, shop.id)
-            for flow in service.list_flows(db.session, shop.id):
-                service.set_status(db.session, flow, LIVE)
-            source = "app.flows.builtins"
-        else:
-            for key, (category, trigger, step) in INLINE_FLOWS.items():
-                service.create_flow(db.session, shop.id, {
-                    "name": key.replace("_", " ").title(), "status": LIVE,
-                    "category": category, "trigger": trigger, "steps": [step],
-                    "send_to": "not_unsubscribed" if category == "transactional"
-                    else "subscribed"}, key=key)
+        builtins.install(db.session, shop.id)
+        for flow in service.list_flows(db.session, shop.id):
+            service.set_status(db.session, flow, LIVE)
         db.session.commit()
         shop_id = shop.id
     with psycopg.connect(_plain(os.environ["DATABASE_URL"]), autocommit=True) as conn:
         for sql in LOAD_SQL:
             conn.execute(sql, {"shop": shop_id, "customers": customers})
         conn.execute("ANALYZE customers")
-    return shop_id, source
+    return shop_id
 
 
 def _first_email(definition: dict) -> dict | None:
@@ -286,61 +216,22 @@ def plan_day(app, shop_id: int, customers: int, seed: int) -> list[tuple[int, da
 
 # --------------------------------------------------------------------------- phases
 
-def exit_conditions() -> str:
-    """The engine's exit conditions are checked before every send; a branch without
-    `app.flows.exits` runs with none (said in the output), so the sending path is measured."""
-    if importlib.util.find_spec("app.flows.exits"):
-        return "app.flows.exits"
-    import types
-
-    import app.flows
-
-    module = types.ModuleType("app.flows.exits")
-    module.exit_reason = lambda session, run, now: None
-    sys.modules["app.flows.exits"] = app.flows.exits = module
-    return "none (no app.flows.exits in this branch)"
-
-
-def _engine():
-    """The step evaluator: the engine's runner when the branch has it, else the email
-    step's own evaluation (sending.queue_email)."""
-    if importlib.util.find_spec("app.flows.runner"):
-        from app.flows import runner
-
-        return "app.flows.runner.advance", lambda session, run, flow, now: runner.advance(
-            session, run, now)
-
-    from app.flows import sending
-    from app.flows.service import definition_of
-
-    def evaluate(session, run, flow, now):
-        definition = definition_of(session, flow.id, run.version)
-        step = sending.find_step(definition, run.step_id)
-        outcome = sending.queue_email(session, run, flow, step, definition, now)
-        run.step_id, run.due_at = None, None
-        run.status = "completed"
-        return outcome
-
-    return "app.flows.sending.queue_email", evaluate
-
-
 def evaluate_steps(app, due_runs: list[tuple[int, datetime]],
                    on_commit=None) -> tuple[int, float]:
     """Evaluate each run's due step at its due time, in batches as the sweep does."""
     from app.db import db
-    from app.flows.models import Flow, FlowRun
+    from app.flows import runner
+    from app.flows.models import FlowRun
 
-    _, evaluate = _engine()
     started = time.perf_counter()
     with app.app_context(), db.new_session() as session:
-        flows = {f.id: f for f in session.query(Flow)}
         for i in range(0, len(due_runs), BATCH):
             chunk = due_runs[i:i + BATCH]
             runs = {r.id: r for r in session.query(FlowRun).filter(
                 FlowRun.id.in_([rid for rid, _ in chunk]))}
             for rid, due in chunk:
                 run = runs[rid]
-                evaluate(session, run, flows[run.flow_id], due)
+                runner.advance(session, run, due)
             session.commit()
             if on_commit:
                 on_commit()
@@ -436,10 +327,9 @@ def delay_replay(app, due_runs: list[tuple[int, datetime]], rate: float,
     from sqlalchemy import select
 
     from app.db import db, utcnow
-    from app.flows import sending
-    from app.flows.models import Flow, FlowRun, Message
+    from app.flows import delivery, runner
+    from app.flows.models import FlowRun, Message
 
-    _, evaluate = _engine()
     runs = due_runs[:max(1, int(rate * seconds))]
     handed: queue.Queue = queue.Queue()
     delays: list[float] = []
@@ -448,7 +338,6 @@ def delay_replay(app, due_runs: list[tuple[int, datetime]], rate: float,
 
     def engine() -> None:
         with app.app_context(), db.new_session() as session:
-            flows = {f.id: f for f in session.query(Flow)}
             for n, (rid, _) in enumerate(runs):
                 due_in = start + n / rate - time.monotonic()
                 if due_in > 0:
@@ -457,7 +346,7 @@ def delay_replay(app, due_runs: list[tuple[int, datetime]], rate: float,
                 run = session.get(FlowRun, rid)
                 # The replay moves the run into real time: its step is due now.
                 run.due_at = due
-                evaluate(session, run, flows[run.flow_id], due)
+                runner.advance(session, run, due)
                 session.commit()
                 pk = session.scalar(select(Message.id).where(Message.run_id == rid))
                 handed.put((pk, due))
@@ -476,7 +365,7 @@ def delay_replay(app, due_runs: list[tuple[int, datetime]], rate: float,
                 due_of = {pk: due for pk, due in filter(None, batch) if pk is not None}
                 if not due_of:
                     continue
-                statuses = sending.deliver_many(list(due_of))
+                statuses = delivery.deliver_many(list(due_of))
                 now = utcnow()
                 delays.extend((now - due_of[pk]).total_seconds()
                               for pk, status in statuses.items() if status == "sent")
@@ -556,15 +445,13 @@ def run(args: argparse.Namespace) -> int:
         app = fresh_app(args)
         app.config["SMTP_URL"] = f"smtp://127.0.0.1:{sink.port}"
         t0 = time.perf_counter()
-        shop_id, source = setup_store(app, args.customers)
-        print(f"exit conditions: {exit_conditions()}")
+        shop_id = setup_store(app, args.customers)
         due_runs = plan_day(app, shop_id, args.customers, args.seed)
-        print(f"store: {args.customers:,} customers, flows from {source}, "
+        print(f"store: {args.customers:,} customers, every built-in flow live, "
               f"{len(due_runs):,} runs planned in {time.perf_counter() - t0:.1f} s", flush=True)
         # The last slice of the day is kept for the real-time replay.
         replay_share = max(1, len(due_runs) // 10)
         day, tail = due_runs[:-replay_share], due_runs[-replay_share:]
-        engine_name, _ = _engine()
         steps, step_seconds = evaluate_steps(app, day)
         analyze_messages()
         statuses, send_seconds = deliver_all(app)
@@ -581,7 +468,7 @@ def run(args: argparse.Namespace) -> int:
         sink.stop()
     ratio = email_rate / limit if limit else 0.0
     delay = p95(delays)
-    print(f"steps evaluated ({engine_name}): {steps:,} in {step_seconds:.1f} s = "
+    print(f"steps evaluated (app.flows.runner.advance): {steps:,} in {step_seconds:.1f} s = "
           f"{steps / step_seconds:,.0f} steps/s")
     print(f"emails rendered and handed to the sink by one worker: {sent:,} in "
           f"{send_seconds:.1f} s = {email_rate:,.0f} emails/s (messages by status {statuses})")

@@ -3,9 +3,6 @@ nothing saved, versions, status changes, and another store's flows out of reach.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from datetime import timedelta
 
 import pytest
@@ -209,8 +206,8 @@ def test_test_send_names_a_bad_address_and_a_step_that_is_not_an_email(api, sess
 
 
 def test_test_send_hands_the_step_and_address_to_the_sender(api, session, shop, monkeypatch):
-    """The API's part only: the sending module's `test_send` is a stand-in here when this
-    build does not have it yet. `test_test_send_writes_a_test_message` runs the real one."""
+    """The API's part only: what it hands the sender (address normalized, the first email
+    step, the preview customer). `test_test_send_writes_a_test_message` runs the real one."""
     flow = a_flow(session, shop)
     ada = customer_row(session, shop, email="ada@example.com")
     session.commit()
@@ -224,11 +221,9 @@ def test_test_send_hands_the_step_and_address_to_the_sender(api, session, shop, 
         session.flush()
         return message
 
-    module = sys.modules.get("app.flows.sending")
-    if module is None:
-        module = types.ModuleType("app.flows.sending")
-        monkeypatch.setitem(sys.modules, "app.flows.sending", module)
-    monkeypatch.setattr(module, "test_send", stand_in, raising=False)
+    import app.api.flows
+
+    monkeypatch.setattr(app.api.flows, "test_send", stand_in)
     response = api.post(f"/api/flows/{flow.id}/test-send",
                         {"email": "Me@Example.com", "customer_id": ada.id})
     assert response.status_code == 201, response.get_json()
@@ -236,8 +231,6 @@ def test_test_send_hands_the_step_and_address_to_the_sender(api, session, shop, 
     assert response.get_json()["to"] == "Me@example.com"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("app.flows.sending") is None,
-                    reason="app.flows.sending arrives with the sending module")
 def test_test_send_writes_a_test_message(api, session, shop):
     """End to end with the real sender: without SMTP_URL the test mail lands in the outbox,
     marked as a test."""

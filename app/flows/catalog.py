@@ -1,10 +1,8 @@
 """The store's flows as the API and the panel list them: the built-ins installed on first
-look (switched off), each flow with its figures and reports. Test sends are looked up when
-called (`optional`): a build without the sending module says so instead of failing."""
+look (switched off), each flow with its figures and reports, and what a test send needs."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
@@ -17,14 +15,6 @@ from app.flows.service import list_flows, serialize
 from app.flows.stats import flow_stats, recipients, step_stats
 
 log = logging.getLogger(__name__)
-
-
-def optional(module: str, name: str) -> Any | None:
-    """`module.name`, or None when this build does not have it."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
 
 
 def store_flows(session: Session, shop_id: int) -> list[Flow]:
@@ -58,9 +48,9 @@ def test_send_refusals() -> tuple[type[Exception], ...]:
     """What a test send raises when it refuses (a template that cannot render, a step or an
     address it cannot use): shown to the merchant, never a server error."""
     from app.email.render import TemplateRefused
+    from app.flows.sending import TestSendRefused
 
-    refused = optional("app.flows.sending", "TestSendRefused")
-    return (TemplateRefused, refused) if refused else (TemplateRefused,)
+    return (TemplateRefused, TestSendRefused)
 
 
 def checked_address(value: Any) -> tuple[str | None, str | None]:

@@ -131,11 +131,8 @@ def _apply_consent(session: Session, shop_id: int, customer: Customer, to_email:
 
 def _exit_marketing_runs(session: Session, shop_id: int, customer_id: int,
                          now: datetime) -> None:
-    try:
-        from app.flows.exits import exit_runs
-    except ImportError:  # the flow engine is not installed: there are no runs to stop
-        log.warning("email.unsubscribe.no_flow_engine", extra={"shop_id": shop_id})
-        return
+    from app.flows.exits import exit_runs
+
     exit_runs(session, shop_id, customer_id, "unsubscribed", marketing_only=True, now=now)
 
 

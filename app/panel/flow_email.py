@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 
 from app.db import db
 from app.email import render
-from app.flows.catalog import checked_address, optional, test_send_refusals
+from app.flows.catalog import checked_address, test_send_refusals
 from app.flows.definition import FlowInvalid
+from app.flows.sending import test_send
 from app.flows.service import get_flow, update_flow
+from app.flows.variables import for_customer
 from app.panel import bp
 from app.panel.door import panel_page, panel_url
 from app.panel.flow_conditions import options
@@ -76,39 +78,16 @@ def _customer_choices(session: Session, shop_id: int, wanted: int | None
              + f" <{r.email}>") for r in rows]
 
 
-def _fallback_variables(session: Session, shop, customer_id: int | None) -> dict[str, Any]:
-    variables: dict[str, Any] = dict(render.sample_variables())
-    variables["shop"] = {"name": shop.name or shop.domain, "url": f"https://{shop.domain}",
-                         "currency": shop.currency}
-    customer = session.get(Customer, customer_id) if customer_id else None
-    if customer is not None and customer.shop_id == shop.id:
-        variables["customer"] = {
-            "first_name": customer.first_name, "last_name": customer.last_name,
-            "full_name": " ".join(p for p in (customer.first_name, customer.last_name) if p),
-            "email": customer.email, "orders_count": customer.orders_count,
-            "total_spent": customer.total_spent, "points_balance": customer.points_balance,
-            "tier": customer.tier}
-    variables.setdefault("unsubscribe_url", "#unsubscribe")
-    variables.setdefault("preferences_url", "#preferences")
-    return variables
-
-
 def preview(session: Session, shop, step: dict[str, Any], customer_id: int | None) -> Preview:
     """The step rendered for the customer; refusals by field instead of a page error."""
     errors = render.check_templates(step)
     if errors:
         return Preview(errors=errors)
     note = None
-    for_customer = optional("app.flows.variables", "for_customer")
-    if for_customer is not None:
-        # No trigger context: the shopper's latest checkout and order stand in for it.
-        variables = for_customer(session, shop, customer_id, step, None)
-        if customer_id is None:
-            note = "No customer to preview with yet: the store's own values are shown."
-    else:
-        variables = _fallback_variables(session, shop, customer_id)
-        if customer_id is None:
-            note = "No customer to preview with yet: sample values are shown."
+    # No trigger context: the shopper's latest checkout and order stand in for it.
+    variables = for_customer(session, shop, customer_id, step, None)
+    if customer_id is None:
+        note = "No customer to preview with yet: the store's own values are shown."
     try:
         rendered = render.render_email(step, variables)
     except render.TemplateRefused as exc:
@@ -174,8 +153,7 @@ def _page(flow, row, form: EmailForm, *, status: int = 200, shown: Preview | Non
         "panel/flow_email.html", flow=flow, step=row.step, form=form, preview=shown,
         preview_doc=Markup.escape(framed(shown.html)) if shown.html else "",
         loose_errors=list(loose), test_form=test_form, refused=refused,
-        variables=getattr(render, "VARIABLES", {}), fields=EMAIL_FIELDS,
-        sending_available=optional("app.flows.sending", "test_send") is not None,
+        variables=render.VARIABLES, fields=EMAIL_FIELDS,
         active_nav="panel.flows"), status
 
 
@@ -248,10 +226,6 @@ def flow_email_test(flow_id: int, step_id: str):
         form = EmailForm(formdata=None)
         form.fill(row.step)
         return _page(flow, row, form, status=400, test_form=test_form)
-    test_send = optional("app.flows.sending", "test_send")
-    if test_send is None:
-        flash("Test sends are not available in this build of Sticky.", "error")
-        return redirect(back)
     # The preview's customer (the first one offered when none was chosen).
     form = EmailForm(formdata=None)
     form.customer_id.data = request.form.get("customer_id", "")

@@ -102,10 +102,6 @@ def test_one_click_unsubscribes_stops_marketing_runs_and_tells_shopify(app, clie
 
 def test_one_click_stops_the_marketing_runs_and_not_the_transactional_ones(client, session,
                                                                          shop):
-    exits = pytest.importorskip("app.flows.exits",
-                                reason="the flow engine's exits are not installed")
-    if not hasattr(exits, "exit_runs"):
-        pytest.skip("app.flows.exits is a stand-in without exit_runs")
     # given a shopper in a marketing flow and a transactional one
     message = sent_message(session, shop)
     notice = sent_message(session, shop, customer=session.get(Customer, message.customer_id),

@@ -6,9 +6,6 @@ exercise only what happens from an email step on.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -24,19 +21,6 @@ EMAIL_STEP = {"id": "e1", "type": "email", "subject": "Hello {{ customer.first_n
               "html": "<p>Hi {{ customer.first_name }}, from {{ shop.name }}.</p>"
                       "<a href='{{ unsubscribe_url }}'>Unsubscribe</a>",
               "text": None}
-
-
-def ensure_exit_conditions() -> None:
-    """The engine's `app.flows.exits` decides exits; where this branch is tested without it,
-    a stand-in that never exits (the tests that need an exit set their own)."""
-    if "app.flows.exits" in sys.modules or importlib.util.find_spec("app.flows.exits"):
-        return
-    module = types.ModuleType("app.flows.exits")
-    module.exit_reason = lambda session, run, now: None
-    sys.modules["app.flows.exits"] = module
-    import app.flows
-
-    app.flows.exits = module
 
 
 def sending_shop(shop, **settings: Any):
