@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.flows.models import FlowRun, Message
 from app.flows.service import create_flow
 from app.shops.models import Shop
+from tests.customer_helpers import csrf_from, sign_in
 
 WELCOME_HTML = "<p>Hello {{ customer.first_name }}, welcome to {{ shop.name }}.</p>"
 
@@ -52,3 +56,20 @@ def a_message(session: Session, flow, customer, *, run: FlowRun | None = None,
     session.add(message)
     session.flush()
     return message
+
+
+# The panel's pages, signed in (a fixture), and reading and posting them.
+@pytest.fixture(name="panel")
+def panel_fixture(client, session, shop):
+    sign_in(client, session, shop)
+    return client
+
+
+def text_of(response) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+                    .split())
+
+
+def post(client, path: str, data: dict, token_from: str | None = None):
+    token = csrf_from(client, token_from or path)
+    return client.post(path, data={**data, "csrf_token": token})
