@@ -11,12 +11,14 @@ segment inside (or, for Can't Lose Them at R 2 FM 5, next to) its published rang
     FM = (F + M) // 2          the mean of F and M, rounded down: a single order (F 1) must be
                                well above average in spend (M 3+) to read as more than "New"
 
-    R \\ FM   1                2                    3                    4                5
-    5        New              Potential Loyalists  Potential Loyalists  Champions        Champions
-    4        Promising        Potential Loyalists  Loyal                Champions        Champions
-    3        About to Sleep   Need Attention       Need Attention       Loyal            Loyal
-    2        Hibernating      About to Sleep       At Risk              At Risk          Can't Lose Them
-    1        Lost             Hibernating          At Risk              Can't Lose Them  Can't Lose Them
+    R \\ FM  1               2                    3                    4                5
+    5       New             Potential Loyalists  Potential Loyalists  Champions        Champions
+    4       Promising       Potential Loyalists  Loyal                Champions        Champions
+    3       About to Sleep  Need Attention       Need Attention       Loyal            Loyal
+    2       Hibernating     About to Sleep       At Risk              At Risk          Can't Lose
+    1       Lost            Hibernating          At Risk              Can't Lose       Can't Lose
+
+    ("Can't Lose" is Can't Lose Them.)
 
 Every one of the 125 (R, F, M) combinations has one R and one FM, so it lands in exactly one
 segment (tests/analytics/test_rfm_rules.py checks this, and that every segment is reached).
