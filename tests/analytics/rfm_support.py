@@ -49,18 +49,19 @@ CUTS = {
 }
 
 
-def hand_store(session, shop) -> dict:
-    """The ten customers of FIGURES, plus one with no order and a deleted one; by name."""
+def hand_store(session, shop, as_of: datetime = AS_OF) -> dict:
+    """The ten customers of FIGURES (last orders counted back from `as_of`), plus one with no
+    order and a deleted one; by name."""
     rows = {}
     for name, (days, hours, orders, spent) in FIGURES.items():
-        last = AS_OF - timedelta(days=days, hours=hours)
+        last = as_of - timedelta(days=days, hours=hours)
         rows[name] = customer_row(session, shop, first_name=name, orders_count=orders,
                                   total_spent=Decimal(spent), last_order_at=last,
                                   first_order_at=last - timedelta(days=orders))
     rows["nobody"] = customer_row(session, shop, first_name="Nobody", rfm_segment="Lost",
                                   rfm_recency=1, rfm_frequency=1, rfm_monetary=1)
     rows["deleted"] = customer_row(session, shop, first_name="Gone", orders_count=9,
-                                   total_spent=Decimal("999"), last_order_at=AS_OF,
-                                   deleted_at=AS_OF)
+                                   total_spent=Decimal("999"), last_order_at=as_of,
+                                   deleted_at=as_of)
     session.commit()
     return rows
