@@ -33,8 +33,8 @@ Keeping current: the "analytics.rfm" domain-event subscriber (app/analytics/rfm_
 rescores the customers of each order and refund event; a periodic job
 (jobs/analytics_rfm.py) recomputes each store's cut points and scores daily, since recency
 ages with the clock. `refresh_shop` is set-based: three GROUP BY + window queries give the cut
-points and one UPDATE ... FROM writes the scores of the customers whose scores changed, on
-PostgreSQL and SQLite alike (SQLite >= 3.33). Neither function commits.
+points and one UPDATE writes the scores of the customers whose scores changed, on
+PostgreSQL and SQLite alike (SQLite >= 3.25, for window functions). Neither function commits.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ class whole_days(FunctionElement):  # noqa: N801 - used like a SQL function
 @compiles(whole_days)
 def _whole_days_postgresql(element, compiler, **kw):
     later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST(floor(extract(epoch from ({later} - {earlier})) / 86400) AS INTEGER)"
+    # date_part is double precision (extract is numeric since PostgreSQL 14, and slower).
+    return f"CAST(floor(date_part('epoch', {later} - {earlier}) / 86400) AS INTEGER)"
 
 
 @compiles(whole_days, "sqlite")
@@ -141,46 +142,50 @@ def _cut_points(conn: Connection, shop_id: int, value: ColumnElement, *,
     return int(row[0] or 0), list(row[1:])
 
 
-def _score(value: ColumnElement, cuts: list[Any], *, fewer_is_better: bool) -> ColumnElement:
-    """1 + the number of cut points `value` reaches (they are monotone, nulls at the top)."""
-    whens = []
-    for score, cut in sorted(zip((2, 3, 4, 5), cuts, strict=True), reverse=True):
-        if cut is None:
-            continue
-        whens.append((value <= cut if fewer_is_better else value >= cut, score))
+def _score(value: ColumnElement, cuts: list[Any]) -> ColumnElement:
+    """1 + the number of cut points `value` reaches (at least the cut; they rise with the
+    score, and a missing one, never reached, is at the top)."""
+    whens = [(value >= cut, score)
+             for score, cut in sorted(zip((2, 3, 4, 5), cuts, strict=True), reverse=True)
+             if cut is not None]
+    return case(*whens, else_=1) if whens else literal(1)
+
+
+def _recency_score(as_of: datetime, cuts: list[Any]) -> ColumnElement:
+    """The recency score without date arithmetic in SQL: whole days since the last order
+    at most c  <=>  the last order after `as_of` - (c + 1) days."""
+    whens = [(_C.c.last_order_at > as_of - timedelta(days=cut + 1), score)
+             for score, cut in sorted(zip((2, 3, 4, 5), cuts, strict=True), reverse=True)
+             if cut is not None]
     return case(*whens, else_=1) if whens else literal(1)
 
 
 def segment_case(r: ColumnElement, f: ColumnElement, m: ColumnElement) -> ColumnElement:
-    """`segment_for` in SQL: the rule table's 25 (R, FM) cells as one CASE."""
-    return case(*[
-        (and_(r == score, (f + m).between(2 * fm, 2 * fm + 1)), name)
-        for score, row in GRID.items() for fm, name in enumerate(row, start=1)
-    ])
+    """`segment_for` in SQL: a simple CASE on r * 16 + f + m (one value per R and F + M),
+    which the database evaluates once per row however many branches the table has."""
+    return case({score * 16 + total: row[total // 2 - 1]
+                 for score, row in GRID.items() for total in range(2, 11)},
+                value=r * 16 + f + m)
 
 
 def _apply(conn: Connection, shop_id: int, cuts: RfmCutoffs | dict, now: datetime,
            among: ColumnElement[bool]) -> tuple[int, int]:
     """Score the shop's customers matched by `among` against `cuts`, writing only those
-    whose scores change; clear those no longer scored. Returns (changed, cleared)."""
+    whose scores change; clear those no longer scored. Returns (changed, cleared).
+
+    One UPDATE reading each row's own columns (no join): the scores are short CASEs on
+    `last_order_at`, `orders_count` and `total_spent`, the segment a CASE on them."""
     get = cuts.get if isinstance(cuts, dict) else lambda name: getattr(cuts, name)
-    cut = {d: [get(f"{d}_cut_{s}") for s in (2, 3, 4, 5)] for d in DIMENSIONS}
-    scores = select(
-        _C.c.id.label("cid"),
-        _score(_days_since_last_order(get("as_of")), cut["recency"],
-               fewer_is_better=True).label("r"),
-        _score(_C.c.orders_count, cut["frequency"], fewer_is_better=False).label("f"),
-        _score(_C.c.total_spent, cut["monetary"], fewer_is_better=False).label("m"),
-    ).where(scored(shop_id), among).subquery()
-    segment = segment_case(scores.c.r, scores.c.f, scores.c.m)
+    r = _recency_score(get("as_of"), [get(f"recency_cut_{s}") for s in (2, 3, 4, 5)])
+    f = _score(_C.c.orders_count, [get(f"frequency_cut_{s}") for s in (2, 3, 4, 5)])
+    m = _score(_C.c.total_spent, [get(f"monetary_cut_{s}") for s in (2, 3, 4, 5)])
+    segment = segment_case(r, f, m)
     changed = conn.execute(
-        update(_C).where(_C.c.id == scores.c.cid, or_(
-            _C.c.rfm_recency.is_distinct_from(scores.c.r),
-            _C.c.rfm_frequency.is_distinct_from(scores.c.f),
-            _C.c.rfm_monetary.is_distinct_from(scores.c.m),
-            _C.c.rfm_segment.is_distinct_from(segment)))
-        .values(rfm_recency=scores.c.r, rfm_frequency=scores.c.f, rfm_monetary=scores.c.m,
-                rfm_segment=segment, rfm_scored_at=now)
+        update(_C).where(scored(shop_id), among, or_(
+            _C.c.rfm_recency.is_distinct_from(r), _C.c.rfm_frequency.is_distinct_from(f),
+            _C.c.rfm_monetary.is_distinct_from(m), _C.c.rfm_segment.is_distinct_from(segment)))
+        .values(rfm_recency=r, rfm_frequency=f, rfm_monetary=m, rfm_segment=segment,
+                rfm_scored_at=now)
     ).rowcount
     cleared = conn.execute(
         update(_C).where(_C.c.shop_id == shop_id, among, not_(scored(shop_id)),

@@ -144,3 +144,18 @@ def test_the_periodic_job_refreshes_due_stores_so_recency_ages(session, shop):
     assert all(got[name] == expected for name, expected in EXPECTED.items())
     assert session.execute(select(Customer.rfm_scored_at).where(
         Customer.id == ids["I"])).scalar_one() == AS_OF  # unchanged: not rewritten
+
+
+def test_the_databases_segment_case_is_the_rule_table(session):
+    # every one of the 125 combinations, computed by the database as refresh_shop does
+    from itertools import product
+
+    from sqlalchemy import literal
+
+    from app.analytics.rfm import segment_case
+    from app.analytics.rfm_rules import segment_for
+
+    combos = list(product(range(1, 6), repeat=3))
+    got = session.execute(select(*[
+        segment_case(literal(r), literal(f), literal(m)) for r, f, m in combos])).one()
+    assert list(got) == [segment_for(r, f, m) for r, f, m in combos]
