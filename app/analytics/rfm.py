@@ -239,8 +239,9 @@ def rescore_customers(session: Session, shop_id: int, customer_ids: Iterable[int
 
 
 def shops_due(session: Session, now: datetime | None = None) -> list[int]:
-    """Shops whose cut points are older than REFRESH_EVERY, or that have never been scored
-    but have a customer to score. One query; cheap when every store is recent."""
+    """Installed shops whose cut points are older than REFRESH_EVERY, or that have never
+    been scored but have a customer to score. One query; cheap when every store is recent.
+    An uninstalled store keeps its scores as they were (nothing new arrives)."""
     now = now or utcnow()
     shops = Shop.__table__
     never = and_(
@@ -249,4 +250,5 @@ def shops_due(session: Session, now: datetime | None = None) -> list[int]:
     )
     stale = exists().where(_K.c.shop_id == shops.c.id, _K.c.computed_at < now - REFRESH_EVERY)
     return list(session.execute(
-        select(shops.c.id).where(or_(never, stale)).order_by(shops.c.id)).scalars())
+        select(shops.c.id).where(shops.c.status != "uninstalled", or_(never, stale))
+        .order_by(shops.c.id)).scalars())

@@ -121,6 +121,10 @@ def test_stores_are_due_daily_and_not_before(session, shop, other_shop):
     session.commit()
     assert shops_due(session, AS_OF + timedelta(hours=23)) == []
     assert shops_due(session, AS_OF + timedelta(hours=25)) == [shop.id]
+    # an uninstalled store is left as it was
+    shop.status = "uninstalled"
+    session.commit()
+    assert shops_due(session, AS_OF + timedelta(hours=25)) == []
 
 
 def test_the_periodic_job_refreshes_due_stores_so_recency_ages(session, shop):
