@@ -91,6 +91,7 @@ def _plugged_in_blueprints() -> list[Blueprint]:
 def _import_models() -> None:
     # Every mapped class must be imported before relationships or metadata are used.
     import app.accounts.models  # noqa: F401
+    import app.analytics.rfm_models  # noqa: F401
     import app.compliance.models  # noqa: F401
     import app.customers.models  # noqa: F401
     import app.events.models  # noqa: F401

@@ -11,9 +11,10 @@ each subscriber has its own cursor and transactions, so none waits on another's 
 
 from __future__ import annotations
 
+from app.analytics.rfm_subscriber import SUBSCRIBER as RFM
 from app.events.registry import Subscriber
 from app.flows.attribution import SUBSCRIBER as FLOW_ATTRIBUTION
 from app.flows.subscriber import SUBSCRIBER as FLOWS
 from app.loyalty.subscriber import SUBSCRIBER as LOYALTY
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY, FLOW_ATTRIBUTION, FLOWS)
+SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY, FLOW_ATTRIBUTION, FLOWS, RFM)

@@ -34,6 +34,8 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.loyalty.release_due", 300),
     # Due flow steps, and the date and lapsed flows' entrants (app/flows/runner.py).
     ("jobs.flows.sweep_due", 60),
+    # Each store's RFM cut points and scores, once a day (recency ages with the clock).
+    ("jobs.analytics_rfm.refresh_due", 60 * 60),
 )
 
 

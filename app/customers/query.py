@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from app.analytics.rfm_rules import SEGMENTS, canonical_segment
 from app.customers.models import CustomerNote, CustomerTag
 from app.customers.notes import normalize_tag
 from app.profiles.identity import normalize_email
@@ -135,6 +136,11 @@ def parse_filters(args: Mapping[str, str]) -> tuple[CustomerFilters, dict[str, s
         if len(values[name]) > MAX_SEARCH_LENGTH:
             errors[name] = f"Use at most {MAX_SEARCH_LENGTH} characters."
             values[name] = ""
+    if values["segment"]:
+        segment = canonical_segment(values["segment"])
+        if segment is None:
+            errors["segment"] = ("Choose one of the RFM segments: " + ", ".join(SEGMENTS) + ".")
+        values["segment"] = segment or ""
     has_orders = _text(args, "has_orders").lower()
     if has_orders in ("yes", "no"):
         values["has_orders"] = has_orders == "yes"

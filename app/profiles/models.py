@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -83,6 +84,13 @@ class Customer(Base):
     points_balance: Mapped[int] = mapped_column(Integer, default=0)
     tier: Mapped[str | None] = mapped_column(String(64))
     rfm_segment: Mapped[str | None] = mapped_column(String(32))
+    # RFM scores 1-5 (app/analytics/rfm.py); null without a counted order. rfm_scored_at:
+    # when they were last written (a refresh rewrites only the scores that change; the
+    # store's `rfm_cutoffs.computed_at` says when all were last checked).
+    rfm_recency: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_frequency: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_monetary: Mapped[int | None] = mapped_column(SmallInteger)
+    rfm_scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     churn_risk: Mapped[float | None] = mapped_column(Float)
     predicted_clv: Mapped[Decimal | None] = mapped_column(Money)
 
