@@ -151,15 +151,18 @@ def _in(column, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
 
-class _Buckets:
+class Buckets:
     """A period's buckets as SQL: `number(column)` is the 1-based bucket a UTC time falls in
     (for times inside the period)."""
 
-    def __init__(self, session: Session, period: Period) -> None:
+    def __init__(self, session: Session, period: Period, bounds: list | None = None,
+                 name: str = "sticky_bucket") -> None:
         self.session = session
         # The first bucket may start before the period: its bound is the period's start.
-        self.bounds = [period.bound(max(start, period.first_day)) for start in period.buckets()]
+        self.bounds = bounds if bounds is not None else [
+            period.bound(max(start, period.first_day)) for start in period.buckets()]
         self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.name = name  # SQLite: the function's name (one per set of bounds)
 
     def number(self, column) -> ColumnElement[int]:
         if self.postgres:
@@ -169,16 +172,16 @@ class _Buckets:
         # way sort the same, so a string search finds the bucket.
         keys = [bound.strftime("%Y-%m-%d %H:%M:%S.%f") for bound in self.bounds]
         raw = self.session.connection().connection.driver_connection
-        raw.create_function("sticky_bucket", 1, lambda value: value and bisect.bisect_right(
+        raw.create_function(self.name, 1, lambda value: value and bisect.bisect_right(
             keys, value), deterministic=True)
-        return func.sticky_bucket(column)
+        return getattr(func, self.name)(column)
 
 
 # -- the statements -----------------------------------------------------------------------
 
 
 def _orders(session: Session, shop_id: int, period: Period,
-            buckets: _Buckets) -> tuple[dict[int, tuple[int, Decimal, int]], int]:
+            buckets: Buckets) -> tuple[dict[int, tuple[int, Decimal, int]], int]:
     """Per bucket: (orders, revenue, distinct customers); and the period's distinct
     customers. One pass on PostgreSQL (GROUPING SETS: the buckets, and the whole period),
     from the (shop_id, placed_at) index or a sequential scan when the period holds most of
@@ -207,7 +210,7 @@ def _orders(session: Session, shop_id: int, period: Period,
 
 
 def _new_customers(session: Session, shop_id: int, period: Period,
-                   buckets: _Buckets | None, *, repeats: bool = True
+                   buckets: Buckets | None, *, repeats: bool = True
                    ) -> dict[int, tuple[int, int]]:
     """Per bucket of their first order: (new customers, those of them with a second order
     before the period's end).
@@ -234,7 +237,7 @@ def _new_customers(session: Session, shop_id: int, period: Period,
 
 
 def _checkouts(session: Session, shop_id: int, period: Period,
-               buckets: _Buckets) -> dict[int, tuple[int, int, int, int, int]]:
+               buckets: Buckets) -> dict[int, tuple[int, int, int, int, int]]:
     """Per bucket of their start: (started, open, abandoned, completed, recovered).
 
     A checkout started when the platform created it (when Sticky first saw it, if the
@@ -288,7 +291,7 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
         # count a year's distinct customers without spilling to disk.
         session.execute(text("SET LOCAL jit = off"))
         session.execute(text("SET LOCAL work_mem = '32MB'"))
-    buckets = _Buckets(session, period)
+    buckets = Buckets(session, period)
     orders, customers = _orders(session, shop.id, period, buckets)
     new = _new_customers(session, shop.id, period, buckets)
     checkouts = _checkouts(session, shop.id, period, buckets)
