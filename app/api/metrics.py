@@ -8,7 +8,7 @@ from typing import Any
 from flask import g, jsonify, request
 
 from app.analytics.activity import latest_activity
-from app.analytics.kpis import DEFINITIONS, metrics_json
+from app.analytics.kpis import DEFINITIONS, KPI_DEFINITIONS, SERIES_KPIS, metrics_json
 from app.analytics.periods import INTERVALS, MAX_YEARS, PeriodError, parse_period
 from app.api import bp
 from app.db import db
@@ -75,6 +75,27 @@ _FIGURES = {
     "recovery_rate": {**_rate_schema,
                       "description": f"{DEFINITIONS['recovery_rate']} {_RATE_FORMAT}"},
 }
+_decimal = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$"}
+
+
+def _kpi_schema(name: str) -> dict[str, Any]:
+    definition = KPI_DEFINITIONS[name]
+    if name.endswith("_rate"):
+        return {**_rate_schema, "description": f"{definition} {_RATE_FORMAT}"}
+    money = ("flow_revenue", "historic_clv", "predicted_clv", "average_order_value_first",
+             "average_order_value_returning")
+    if name in money:
+        return {**_money, "description": definition}
+    if name in ("purchase_frequency", "average_days_between_orders"):
+        return {**_decimal, "description": f"{definition} A decimal string; null when its "
+                                           "base is zero."}
+    return {**_count, "description": definition}
+
+
+_KPIS = {name: _kpi_schema(name) for name in KPI_DEFINITIONS}
+_SERIES_KPIS = {name: _KPIS[name] for name in SERIES_KPIS}
+_KPIS["predicted_clv_note"] = {"type": ["string", "null"], "description": (
+    "Why predicted_clv is null: no customer has a prediction yet.")}
 _date = {"type": "string", "format": "date"}
 METRICS = {
     "type": "object",
@@ -88,6 +109,7 @@ METRICS = {
         "timezone": {"type": "string", "description": "The store's IANA time zone."},
         "currency": {"type": "string"},
         **_FIGURES,
+        **_KPIS,
         "repeat_purchase_rate": {
             **_rate_schema,
             "description": f"{DEFINITIONS['repeat_purchase_rate']} {_RATE_FORMAT}"},
@@ -102,11 +124,13 @@ METRICS = {
                                                  "first of the month."},
                 "from": {**_date, "description": "First day of the range in this entry."},
                 "to": {**_date, "description": "Last day of the range in this entry."},
-                **_FIGURES}}},
+                **_FIGURES, **_SERIES_KPIS}}},
         "previous": {"type": "object", "description": (
-            "With compare=previous: the range of the same length just before."),
+            "With compare=previous: the range of the same length just before, with the "
+            "same KPIs as the range's."),
             "properties": {"from": _date, "to": _date, "revenue": _money, "orders": _count,
-                           "average_order_value": _money, "new_customers": _count}},
+                           "average_order_value": _money, "new_customers": _count,
+                           **_KPIS}},
     },
 }
 ACTIVITY = {
