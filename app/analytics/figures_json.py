@@ -1,8 +1,10 @@
-"""The Dashboard's figures (`app.analytics.metrics`) as `GET /api/metrics` writes them:
-money as decimal strings in the shop's currency, rates as decimal strings with 4 places."""
+"""The store's figures (`app.analytics.metrics`, `app.analytics.kpis`) as `GET /api/metrics`
+writes them: money as decimal strings in the shop's currency, rates as decimal strings with
+4 places, other ratios as decimal strings, counts as integers."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from app.analytics.metrics import DEFINITIONS, Comparison, Figures, StoreMetrics
@@ -56,3 +58,21 @@ def base_metrics_json(m: StoreMetrics) -> dict[str, Any]:
     if m.previous is not None:
         out["previous"] = comparison_json(m.previous, currency)
     return out
+
+
+RATE = Decimal("0.0001")
+
+
+def _value_json(name: str, value: Any, currency: str) -> Any:
+    if value is None or isinstance(value, int | str):
+        return value
+    if name.endswith("_rate"):
+        return str(Decimal(value).quantize(RATE))
+    if "revenue" in name or "clv" in name or name.startswith("average_order_value"):
+        return format_money(value, currency)
+    return str(value)
+
+
+def kpis_json(values: dict[str, Any], currency: str) -> dict[str, Any]:
+    return {name: _value_json(name, value, currency) for name, value in values.items()
+            if not name.endswith("_orders_revenue")}

@@ -15,7 +15,7 @@ Counting rules, the same for every figure here and in `app.analytics.metrics`:
 - days, weeks (Monday to Sunday) and months are the shop's, in its time zone.
 
 Everything is aggregated in the database: a fixed number of statements whatever the size of
-the store (`store_kpis` runs seven, plus `store_metrics`' four).
+the store (`store_kpis` runs seven, plus `store_metrics`' four; twice with `compare`).
 """
 
 from __future__ import annotations
@@ -28,14 +28,13 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from app.analytics.figures_json import base_metrics_json
+from app.analytics.figures_json import base_metrics_json, kpis_json
 from app.analytics.metrics import DEFINITIONS as FIGURE_DEFINITIONS
 from app.analytics.metrics import Buckets, StoreMetrics, store_metrics
 from app.analytics.periods import Period, bucket_start, next_bucket
 from app.flows.models import SENT, FlowConversion, Message
 from app.loyalty.figures import ISSUED_KINDS
 from app.loyalty.models import REDEEM, LedgerEntry
-from app.money import format_money
 from app.profiles.figures import counted_order
 from app.profiles.models import Customer, Order
 from app.shops.models import Shop
@@ -149,23 +148,23 @@ def _days(later, earlier, postgres: bool):
 # -- the statements -----------------------------------------------------------------------
 
 
-def _first_and_returning(session: Session, shop_id: int, period: Period,
-                         buckets: Buckets) -> dict[int, tuple[int, Decimal, int, Decimal]]:
-    """Per bucket: (first orders, their revenue, returning orders, their revenue). A first
-    order is placed at its customer's `first_order_at` (the mirror's min over counted
-    orders)."""
+def _first_orders(session: Session, shop_id: int, period: Period,
+                  buckets: Buckets) -> dict[int, tuple[int, Decimal]]:
+    """Per bucket: (first orders, their revenue). A first order is placed at its customer's
+    `first_order_at` (the mirror's min over counted orders), so they are found from the
+    customers who started in the period (the `first_order_at` index), one index lookup of
+    their orders each, not by reading every order of the period. The returning orders are
+    the period's other orders with a customer (`Figures.customer_orders`)."""
     c = Customer
-    first = _O.placed_at == c.first_order_at
-    bucket = buckets.number(_O.placed_at)
+    bucket = buckets.number(c.first_order_at)
     rows = session.execute(
-        select(bucket, _sum_if(first), _sum_if(first, _net()), _sum_if(~first),
-               _sum_if(~first, _net()))
-        .join(c, c.id == _O.customer_id)
-        .where(_O.shop_id == shop_id, c.shop_id == shop_id, _in(_O.placed_at, period.start,
-                                                                period.end),
-               counted_order(_O))
+        select(bucket, func.count(), func.sum(_net()))
+        .select_from(c)
+        .join(_O, and_(_O.customer_id == c.id, _O.placed_at == c.first_order_at))
+        .where(c.shop_id == shop_id, _O.shop_id == shop_id,
+               _in(c.first_order_at, period.start, period.end), counted_order(_O))
         .group_by(bucket)).all()
-    return {int(n): (int(f), _money(fr), int(r), _money(rr)) for n, f, fr, r, rr in rows}
+    return {int(n): (int(count), _money(revenue)) for n, count, revenue in rows}
 
 
 def _retention_and_gaps(session: Session, shop_id: int, period: Period,
@@ -212,8 +211,8 @@ def _retention_and_gaps(session: Session, shop_id: int, period: Period,
 
 def _series_retention(session: Session, shop_id: int, period: Period,
                       postgres: bool) -> dict[int, tuple[int, int]]:
-    """Per bucket of the series: (customers of the calendar bucket before, those of them who
-    ordered in this bucket). Numbered from 0: the bucket before the first one."""
+    """Per bucket of the series, numbered from 1: (customers of the calendar bucket before,
+    those of them who ordered in this bucket)."""
     starts = period.buckets()
     first_calendar = starts[0]
     before = bucket_start(first_calendar - (next_bucket(first_calendar, period.interval)
@@ -233,13 +232,18 @@ def _series_retention(session: Session, shop_id: int, period: Period,
     if gap:
         where.append(or_(_O.placed_at < bounds[1], _O.placed_at >= period.start))
     pairs = (select(_O.customer_id.label("cid"), series_number.label("b"))
-             .where(*where).distinct().subquery("pairs"))
-    later = aliased(pairs, name="later")
+             .where(*where).group_by(_O.customer_id, series_number).subquery("pairs"))
+    # Each (customer, bucket) with the customer's bucket before it: a customer came back in
+    # bucket b when they had ordered in b - 1. One sort instead of a self-join.
+    before = func.lag(pairs.c.b).over(partition_by=pairs.c.cid, order_by=pairs.c.b)
+    marked = select(pairs.c.b, case((before == pairs.c.b - 1, 1), else_=0).label("back")
+                    ).subquery("marked")
     rows = session.execute(
-        select(pairs.c.b, func.count(), func.count(later.c.cid))
-        .outerjoin(later, and_(later.c.cid == pairs.c.cid, later.c.b == pairs.c.b + 1))
-        .group_by(pairs.c.b)).all()
-    return {int(b): (int(active), int(kept)) for b, active, kept in rows}
+        select(marked.c.b, func.count(), func.sum(marked.c.back))
+        .group_by(marked.c.b)).all()
+    active = {int(b): int(n) for b, n, _ in rows}
+    back = {int(b): int(k or 0) for b, _, k in rows}
+    return {b: (active.get(b - 1, 0), back.get(b, 0)) for b in range(1, len(starts) + 1)}
 
 
 def _emails(session: Session, shop_id: int, period: Period,
@@ -322,20 +326,21 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
     metrics = store_metrics(session, shop, period, compare=compare)
     postgres = session.get_bind().dialect.name == "postgresql"
     buckets = Buckets(session, period)
-    orders = _first_and_returning(session, shop.id, period, buckets)
+    firsts = _first_orders(session, shop.id, period, buckets)
     emails = _emails(session, shop.id, period, buckets)
     flows = _flow_orders(session, shop.id, period, buckets)
     points = _points(session, shop.id, period, buckets)
     retention = _series_retention(session, shop.id, period, postgres)
     series = []
     for n, bucket in enumerate(metrics.series, start=1):
-        first, first_revenue, returning, returning_revenue = orders.get(
-            n, (0, Decimal("0"), 0, Decimal("0")))
+        f = bucket.figures
+        first, first_revenue = firsts.get(n, (0, Decimal("0")))
+        returning = f.customer_orders - first
+        returning_revenue = f.customer_revenue - first_revenue
         sent, opened, clicked, unsubscribed = emails.get(n, (0, 0, 0, 0))
         flow_count, flow_revenue = flows.get(n, (0, Decimal("0")))
         issued, redeemed = points.get(n, (0, 0))
-        base, kept = retention.get(n - 1, (0, 0))[0], retention.get(n - 1, (0, 0))[1]
-        f = bucket.figures
+        base, kept = retention.get(n, (0, 0))
         series.append(_derived({
             "first_orders": first, "first_orders_revenue": first_revenue,
             "returning_orders": returning, "returning_orders_revenue": returning_revenue,
@@ -367,21 +372,6 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
     totals.update(_lifetime_values(session, shop.id))
     previous = store_kpis(session, shop, period.previous()) if compare else None
     return StoreKpis(metrics, _derived(totals), series, previous)
-
-
-def _value_json(name: str, value: Any, currency: str) -> Any:
-    if value is None or isinstance(value, int | str):
-        return value
-    if name.endswith("_rate"):
-        return str(Decimal(value).quantize(RATE))
-    if "revenue" in name or "clv" in name or name.startswith("average_order_value"):
-        return format_money(value, currency)
-    return str(value)
-
-
-def kpis_json(values: dict[str, Any], currency: str) -> dict[str, Any]:
-    return {name: _value_json(name, value, currency) for name, value in values.items()
-            if not name.endswith("_orders_revenue")}
 
 
 def metrics_json(session: Session, shop: Shop, period: Period, *,

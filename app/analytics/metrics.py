@@ -77,6 +77,10 @@ class Figures:
     revenue: Decimal = Decimal("0")
     orders: int = 0
     customers: int = 0
+    # Orders with a profile (a customer or a guest's email), and their revenue: the base of
+    # the per-customer KPIs (app.analytics.kpis).
+    customer_orders: int = 0
+    customer_revenue: Decimal = Decimal("0")
     new_customers: int = 0
     returning_customers: int = 0
     repeat_customers: int = 0  # period totals only
@@ -181,26 +185,30 @@ class Buckets:
 
 
 def _orders(session: Session, shop_id: int, period: Period,
-            buckets: Buckets) -> tuple[dict[int, tuple[int, Decimal, int]], int]:
-    """Per bucket: (orders, revenue, distinct customers); and the period's distinct
+            buckets: Buckets) -> tuple[dict[int, tuple[int, Decimal, int, int, Decimal]], int]:
+    """Per bucket: (orders, revenue, distinct customers, orders with a customer, their
+    revenue); and the period's distinct
     customers. One pass on PostgreSQL (GROUPING SETS: the buckets, and the whole period),
     from the (shop_id, placed_at) index or a sequential scan when the period holds most of
     the store's orders; SQLite counts the period's customers in a second statement."""
     bucket = buckets.number(_O.placed_at)
     statement = (
         select(bucket, func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded),
-               func.count(_O.customer_id.distinct()))
+               func.count(_O.customer_id.distinct()), func.count(_O.customer_id),
+               func.sum(case((_O.customer_id.is_not(None), _O.total_price - _O.total_refunded))))
         .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
     if buckets.postgres:
         statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
     else:
         statement = statement.group_by(bucket)
     by_bucket, customers = {}, 0
-    for n, orders, revenue, distinct in session.execute(statement).all():
+    for n, orders, revenue, distinct, with_customer, their_revenue in session.execute(
+            statement).all():
         if n is None:
             customers = int(distinct)  # the whole period's row
         else:
-            by_bucket[int(n)] = (int(orders), _money(revenue), int(distinct))
+            by_bucket[int(n)] = (int(orders), _money(revenue), int(distinct),
+                                 int(with_customer), _money(their_revenue))
     if not buckets.postgres:
         customers = session.execute(
             select(func.count(_O.customer_id.distinct()))
@@ -298,14 +306,16 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
     series = []
     starts = period.buckets()
     for n, start in enumerate(starts, start=1):
-        count, revenue, buyers = orders.get(n, (0, Decimal("0"), 0))
+        count, revenue, buyers, with_customer, their_revenue = orders.get(
+            n, (0, Decimal("0"), 0, 0, Decimal("0")))
         new_here = new.get(n, (0, 0))[0]
         started, open_, abandoned, completed, recovered = checkouts.get(n, (0, 0, 0, 0, 0))
         # A bucket ends the day before the next one starts, or with the period.
         last_day = period.last_day if n == len(starts) else min(
             period.last_day, starts[n] - timedelta(days=1))
         series.append(Bucket(start, max(start, period.first_day), last_day, Figures(
-            revenue=revenue, orders=count, customers=buyers, new_customers=new_here,
+            revenue=revenue, orders=count, customers=buyers, customer_orders=with_customer,
+            customer_revenue=their_revenue, new_customers=new_here,
             returning_customers=max(buyers - new_here, 0), checkouts_started=started,
             checkouts_open=open_, checkouts_abandoned=abandoned, checkouts_completed=completed,
             checkouts_recovered=recovered)))
@@ -313,6 +323,8 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
     totals = Figures(
         revenue=sum((b.figures.revenue for b in series), Decimal("0")),
         orders=sum(b.figures.orders for b in series), customers=customers,
+        customer_orders=sum(b.figures.customer_orders for b in series),
+        customer_revenue=sum((b.figures.customer_revenue for b in series), Decimal("0")),
         new_customers=new_total, returning_customers=max(customers - new_total, 0),
         # Returning customers ordered before and in the period: 2 orders by its end.
         repeat_customers=max(customers - new_total, 0) + sum(r for _, r in new.values()),
