@@ -77,6 +77,10 @@ class Figures:
     revenue: Decimal = Decimal("0")
     orders: int = 0
     customers: int = 0
+    # Orders with a profile (a customer or a guest's email), and their revenue: the base of
+    # the per-customer KPIs (app.analytics.kpis).
+    customer_orders: int = 0
+    customer_revenue: Decimal = Decimal("0")
     new_customers: int = 0
     returning_customers: int = 0
     repeat_customers: int = 0  # period totals only
@@ -151,15 +155,18 @@ def _in(column, period: Period) -> ColumnElement[bool]:
     return and_(column >= period.start, column < period.end)
 
 
-class _Buckets:
+class Buckets:
     """A period's buckets as SQL: `number(column)` is the 1-based bucket a UTC time falls in
     (for times inside the period)."""
 
-    def __init__(self, session: Session, period: Period) -> None:
+    def __init__(self, session: Session, period: Period, bounds: list | None = None,
+                 name: str = "sticky_bucket") -> None:
         self.session = session
         # The first bucket may start before the period: its bound is the period's start.
-        self.bounds = [period.bound(max(start, period.first_day)) for start in period.buckets()]
+        self.bounds = bounds if bounds is not None else [
+            period.bound(max(start, period.first_day)) for start in period.buckets()]
         self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.name = name  # SQLite: the function's name (one per set of bounds)
 
     def number(self, column) -> ColumnElement[int]:
         if self.postgres:
@@ -169,35 +176,39 @@ class _Buckets:
         # way sort the same, so a string search finds the bucket.
         keys = [bound.strftime("%Y-%m-%d %H:%M:%S.%f") for bound in self.bounds]
         raw = self.session.connection().connection.driver_connection
-        raw.create_function("sticky_bucket", 1, lambda value: value and bisect.bisect_right(
+        raw.create_function(self.name, 1, lambda value: value and bisect.bisect_right(
             keys, value), deterministic=True)
-        return func.sticky_bucket(column)
+        return getattr(func, self.name)(column)
 
 
 # -- the statements -----------------------------------------------------------------------
 
 
 def _orders(session: Session, shop_id: int, period: Period,
-            buckets: _Buckets) -> tuple[dict[int, tuple[int, Decimal, int]], int]:
-    """Per bucket: (orders, revenue, distinct customers); and the period's distinct
+            buckets: Buckets) -> tuple[dict[int, tuple[int, Decimal, int, int, Decimal]], int]:
+    """Per bucket: (orders, revenue, distinct customers, orders with a customer, their
+    revenue); and the period's distinct
     customers. One pass on PostgreSQL (GROUPING SETS: the buckets, and the whole period),
     from the (shop_id, placed_at) index or a sequential scan when the period holds most of
     the store's orders; SQLite counts the period's customers in a second statement."""
     bucket = buckets.number(_O.placed_at)
     statement = (
         select(bucket, func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded),
-               func.count(_O.customer_id.distinct()))
+               func.count(_O.customer_id.distinct()), func.count(_O.customer_id),
+               func.sum(case((_O.customer_id.is_not(None), _O.total_price - _O.total_refunded))))
         .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
     if buckets.postgres:
         statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
     else:
         statement = statement.group_by(bucket)
     by_bucket, customers = {}, 0
-    for n, orders, revenue, distinct in session.execute(statement).all():
+    for n, orders, revenue, distinct, with_customer, their_revenue in session.execute(
+            statement).all():
         if n is None:
             customers = int(distinct)  # the whole period's row
         else:
-            by_bucket[int(n)] = (int(orders), _money(revenue), int(distinct))
+            by_bucket[int(n)] = (int(orders), _money(revenue), int(distinct),
+                                 int(with_customer), _money(their_revenue))
     if not buckets.postgres:
         customers = session.execute(
             select(func.count(_O.customer_id.distinct()))
@@ -207,7 +218,7 @@ def _orders(session: Session, shop_id: int, period: Period,
 
 
 def _new_customers(session: Session, shop_id: int, period: Period,
-                   buckets: _Buckets | None, *, repeats: bool = True
+                   buckets: Buckets | None, *, repeats: bool = True
                    ) -> dict[int, tuple[int, int]]:
     """Per bucket of their first order: (new customers, those of them with a second order
     before the period's end).
@@ -234,7 +245,7 @@ def _new_customers(session: Session, shop_id: int, period: Period,
 
 
 def _checkouts(session: Session, shop_id: int, period: Period,
-               buckets: _Buckets) -> dict[int, tuple[int, int, int, int, int]]:
+               buckets: Buckets) -> dict[int, tuple[int, int, int, int, int]]:
     """Per bucket of their start: (started, open, abandoned, completed, recovered).
 
     A checkout started when the platform created it (when Sticky first saw it, if the
@@ -288,21 +299,23 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
         # count a year's distinct customers without spilling to disk.
         session.execute(text("SET LOCAL jit = off"))
         session.execute(text("SET LOCAL work_mem = '32MB'"))
-    buckets = _Buckets(session, period)
+    buckets = Buckets(session, period)
     orders, customers = _orders(session, shop.id, period, buckets)
     new = _new_customers(session, shop.id, period, buckets)
     checkouts = _checkouts(session, shop.id, period, buckets)
     series = []
     starts = period.buckets()
     for n, start in enumerate(starts, start=1):
-        count, revenue, buyers = orders.get(n, (0, Decimal("0"), 0))
+        count, revenue, buyers, with_customer, their_revenue = orders.get(
+            n, (0, Decimal("0"), 0, 0, Decimal("0")))
         new_here = new.get(n, (0, 0))[0]
         started, open_, abandoned, completed, recovered = checkouts.get(n, (0, 0, 0, 0, 0))
         # A bucket ends the day before the next one starts, or with the period.
         last_day = period.last_day if n == len(starts) else min(
             period.last_day, starts[n] - timedelta(days=1))
         series.append(Bucket(start, max(start, period.first_day), last_day, Figures(
-            revenue=revenue, orders=count, customers=buyers, new_customers=new_here,
+            revenue=revenue, orders=count, customers=buyers, customer_orders=with_customer,
+            customer_revenue=their_revenue, new_customers=new_here,
             returning_customers=max(buyers - new_here, 0), checkouts_started=started,
             checkouts_open=open_, checkouts_abandoned=abandoned, checkouts_completed=completed,
             checkouts_recovered=recovered)))
@@ -310,6 +323,8 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
     totals = Figures(
         revenue=sum((b.figures.revenue for b in series), Decimal("0")),
         orders=sum(b.figures.orders for b in series), customers=customers,
+        customer_orders=sum(b.figures.customer_orders for b in series),
+        customer_revenue=sum((b.figures.customer_revenue for b in series), Decimal("0")),
         new_customers=new_total, returning_customers=max(customers - new_total, 0),
         # Returning customers ordered before and in the period: 2 orders by its end.
         repeat_customers=max(customers - new_total, 0) + sum(r for _, r in new.values()),

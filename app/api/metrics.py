@@ -8,64 +8,14 @@ from typing import Any
 from flask import g, jsonify, request
 
 from app.analytics.activity import latest_activity
-from app.analytics.metrics import DEFINITIONS, Comparison, Figures, StoreMetrics, store_metrics
+from app.analytics.kpis import DEFINITIONS, KPI_DEFINITIONS, SERIES_KPIS, metrics_json
 from app.analytics.periods import INTERVALS, MAX_YEARS, PeriodError, parse_period
 from app.api import bp
 from app.db import db
-from app.money import format_money
 from app.settings.timezone import shop_zone
 
 COMPARE = ("previous",)
 ACTIVITY_LIMIT, MAX_ACTIVITY_LIMIT = 20, 100
-
-
-def _rate(value) -> str | None:
-    return None if value is None else str(value)
-
-
-def figures_json(f: Figures, currency: str, *, totals: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "revenue": format_money(f.revenue, currency),
-        "orders": f.orders,
-        "average_order_value": format_money(f.average_order_value, currency),
-        "customers": f.customers,
-        "new_customers": f.new_customers,
-        "returning_customers": f.returning_customers,
-    }
-    if totals:
-        out["repeat_purchase_rate"] = _rate(f.repeat_purchase_rate)
-    out.update(checkouts_started=f.checkouts_started, checkouts_open=f.checkouts_open,
-               checkouts_abandoned=f.checkouts_abandoned,
-               checkouts_completed=f.checkouts_completed,
-               checkouts_recovered=f.checkouts_recovered,
-               recovery_rate=_rate(f.recovery_rate))
-    return out
-
-
-def comparison_json(c: Comparison, currency: str) -> dict[str, Any]:
-    return {"from": c.period.first_day.isoformat(), "to": c.period.last_day.isoformat(),
-            "revenue": format_money(c.revenue, currency), "orders": c.orders,
-            "average_order_value": format_money(c.average_order_value, currency),
-            "new_customers": c.new_customers}
-
-
-def metrics_json(m: StoreMetrics) -> dict[str, Any]:
-    period, currency = m.period, m.currency
-    out: dict[str, Any] = {
-        "from": period.first_day.isoformat(),
-        "to": period.last_day.isoformat(),
-        "interval": period.interval,
-        "timezone": period.zone.key,
-        "currency": currency,
-        **figures_json(m.totals, currency, totals=True),
-        "definitions": DEFINITIONS,
-        "series": [{"date": b.start.isoformat(), "from": b.first_day.isoformat(),
-                    "to": b.last_day.isoformat(),
-                    **figures_json(b.figures, currency, totals=False)} for b in m.series],
-    }
-    if m.previous is not None:
-        out["previous"] = comparison_json(m.previous, currency)
-    return out
 
 
 def _bad_request(message: str, field: str | None = None):
@@ -87,8 +37,7 @@ def metrics():
                               preset=args.get("range"))
     except PeriodError as exc:
         return _bad_request(exc.message, exc.field)
-    return jsonify(metrics_json(store_metrics(db.session, g.shop, period,
-                                              compare=bool(compare))))
+    return jsonify(metrics_json(db.session, g.shop, period, compare=bool(compare)))
 
 
 @bp.get("/activity")
@@ -126,6 +75,27 @@ _FIGURES = {
     "recovery_rate": {**_rate_schema,
                       "description": f"{DEFINITIONS['recovery_rate']} {_RATE_FORMAT}"},
 }
+_decimal = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$"}
+
+
+def _kpi_schema(name: str) -> dict[str, Any]:
+    definition = KPI_DEFINITIONS[name]
+    if name.endswith("_rate"):
+        return {**_rate_schema, "description": f"{definition} {_RATE_FORMAT}"}
+    money = ("flow_revenue", "historic_clv", "predicted_clv", "average_order_value_first",
+             "average_order_value_returning")
+    if name in money:
+        return {**_money, "description": definition}
+    if name in ("purchase_frequency", "average_days_between_orders"):
+        return {**_decimal, "description": f"{definition} A decimal string; null when its "
+                                           "base is zero."}
+    return {**_count, "description": definition}
+
+
+_KPIS = {name: _kpi_schema(name) for name in KPI_DEFINITIONS}
+_SERIES_KPIS = {name: _KPIS[name] for name in SERIES_KPIS}
+_KPIS["predicted_clv_note"] = {"type": ["string", "null"], "description": (
+    "Why predicted_clv is null: no customer has a prediction yet.")}
 _date = {"type": "string", "format": "date"}
 METRICS = {
     "type": "object",
@@ -139,6 +109,7 @@ METRICS = {
         "timezone": {"type": "string", "description": "The store's IANA time zone."},
         "currency": {"type": "string"},
         **_FIGURES,
+        **_KPIS,
         "repeat_purchase_rate": {
             **_rate_schema,
             "description": f"{DEFINITIONS['repeat_purchase_rate']} {_RATE_FORMAT}"},
@@ -153,11 +124,13 @@ METRICS = {
                                                  "first of the month."},
                 "from": {**_date, "description": "First day of the range in this entry."},
                 "to": {**_date, "description": "Last day of the range in this entry."},
-                **_FIGURES}}},
+                **_FIGURES, **_SERIES_KPIS}}},
         "previous": {"type": "object", "description": (
-            "With compare=previous: the range of the same length just before."),
+            "With compare=previous: the range of the same length just before, with the "
+            "same KPIs as the range's."),
             "properties": {"from": _date, "to": _date, "revenue": _money, "orders": _count,
-                           "average_order_value": _money, "new_customers": _count}},
+                           "average_order_value": _money, "new_customers": _count,
+                           **_KPIS}},
     },
 }
 ACTIVITY = {

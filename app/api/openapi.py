@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from app.api import bp
+from app.api.cohorts import openapi_paths as cohorts_paths
 from app.api.flow_reports import openapi_paths as flow_report_paths
 from app.api.flows_openapi import MESSAGE
 from app.api.flows_openapi import openapi_paths as flows_paths
@@ -382,6 +383,7 @@ def spec() -> dict:
                 },
             }},
             **metrics_paths(error_response),
+            **cohorts_paths(error_response),
             **redemption_paths(error_response),
             **referrals_paths(error_response),
             **loyalty_paths(error_response),

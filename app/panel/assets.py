@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Customers", "panel.customers", "person"),
     NavItem("Loyalty", "panel.loyalty", "gift"),
     NavItem("Flows", "panel.flows", "mail"),
+    NavItem("Analytics", "panel.analytics", "analytics"),
     NavItem("Settings", "panel.settings", "gear"),
 )
 

@@ -1,0 +1,392 @@
+"""The store's retention KPIs over a period and by day, week or month: everything
+`GET /api/metrics` and the Analytics page show beyond `app.analytics.metrics`' figures.
+
+`metrics_json(session, shop, period)` is the whole answer of `GET /api/metrics` (the
+Dashboard's figures, then these), the callable the benchmark times.
+
+Counting rules, the same for every figure here and in `app.analytics.metrics`:
+- an order counts unless it is cancelled, voided or a test order
+  (`app.profiles.figures.counted_order`); its revenue is its total net of what was refunded
+  on it, on the day it was placed, whenever the refund happened;
+- **guests**: a guest checkout with an email has a profile (the mirror files it by email),
+  so it counts as a customer like any other; an order with neither a customer nor an email
+  counts in revenue and orders (and their average) only, in no customer figure (customers,
+  first or returning orders, frequency, retention, lifetime value);
+- days, weeks (Monday to Sunday) and months are the shop's, in its time zone.
+
+Everything is aggregated in the database: a fixed number of statements whatever the size of
+the store (`store_kpis` runs seven, plus `store_metrics`' four; twice with `compare`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from app.analytics.figures_json import base_metrics_json, kpis_json
+from app.analytics.metrics import DEFINITIONS as FIGURE_DEFINITIONS
+from app.analytics.metrics import Buckets, StoreMetrics, store_metrics
+from app.analytics.periods import Period, bucket_start, next_bucket
+from app.flows.models import SENT, FlowConversion, Message
+from app.loyalty.figures import ISSUED_KINDS
+from app.loyalty.models import REDEEM, LedgerEntry
+from app.profiles.figures import counted_order
+from app.profiles.models import Customer, Order
+from app.shops.models import Shop
+
+GUEST_RULE = ("A guest checkout with an email counts as a customer (its profile is filed by "
+              "email); an order with no customer and no email counts in revenue and orders "
+              "only.")
+
+KPI_DEFINITIONS: dict[str, str] = {
+    "first_orders": "Orders in the range that were their customer's first counted order ever.",
+    "returning_orders": "Orders in the range by customers who had a counted order before it.",
+    "average_order_value_first": "Revenue of first orders divided by their number.",
+    "average_order_value_returning": "Revenue of returning orders divided by their number.",
+    "purchase_frequency": "Orders by customers in the range divided by those customers "
+                          "(orders with no customer left out).",
+    "average_days_between_orders": "Mean days from a customer's previous counted order to "
+                                   "the next, over the pairs whose later order is in the "
+                                   "range.",
+    "retention_rate": "Of the customers who ordered in the period of the same length just "
+                      "before (in a series: the day, week or month before), the share who "
+                      "ordered again in this one.",
+    "churn_rate": "1 − retention rate: the share of the period before's customers who did "
+                  "not order in this one.",
+    "previous_period_customers": "Customers who ordered in the period of the same length "
+                                 "just before (the base of the retention rate).",
+    "retained_customers": "Of those, the customers who ordered in this period too.",
+    "checkout_abandonment_rate": "Checkouts started in the range that were abandoned at some "
+                                 "point (recovered ones included), as a share of all started.",
+    "emails_sent": "Flow emails the mail server accepted in the range (test sends left out).",
+    "emails_opened": "Of those, the emails opened at least once (any time since).",
+    "emails_clicked": "Of those, the emails with at least one link clicked.",
+    "email_open_rate": "Emails opened divided by emails sent.",
+    "email_click_rate": "Emails clicked divided by emails sent.",
+    "email_unsubscribes": "Of the emails sent in the range, those the recipient "
+                          "unsubscribed from.",
+    "flow_orders": "Counted orders in the range credited to a flow email (last touch, "
+                   "see Flows).",
+    "flow_revenue": "Revenue of those orders, net of refunds like all revenue here.",
+    "points_issued": "Loyalty points given in the range (orders, bonuses, referrals, manual "
+                     "additions), pending ones included.",
+    "points_redeemed": "Loyalty points exchanged for rewards in the range.",
+    "points_redemption_rate": "Points redeemed divided by points issued in the range.",
+    "historic_clv": "Average lifetime revenue (net of refunds) of the customers who have "
+                    "ordered, all time up to now, whatever the range.",
+    "predicted_clv": "Average predicted 365-day customer lifetime value of the customers "
+                     "with a prediction (none until predictions have run).",
+    "predicted_clv_customers": "Customers with a predicted lifetime value.",
+}
+DEFINITIONS: dict[str, str] = {**FIGURE_DEFINITIONS, **KPI_DEFINITIONS, "guests": GUEST_RULE}
+NO_PREDICTIONS = ("No customer has a predicted lifetime value yet: predictions are computed "
+                  "once the store has enough order history (see Analytics › Predictions).")
+# The KPIs that have a value per day, week or month (the others: totals only).
+SERIES_KPIS = (
+    "first_orders", "returning_orders", "average_order_value_first",
+    "average_order_value_returning", "purchase_frequency", "retention_rate", "churn_rate",
+    "previous_period_customers", "retained_customers", "checkout_abandonment_rate",
+    "emails_sent", "emails_opened", "emails_clicked", "email_open_rate", "email_click_rate",
+    "email_unsubscribes", "flow_orders", "flow_revenue", "points_issued", "points_redeemed",
+    "points_redemption_rate")
+
+_O = aliased(Order, name="o")
+_EARLIER = aliased(Order, name="earlier")
+RATE = Decimal("0.0001")
+
+
+@dataclass
+class StoreKpis:
+    """`metrics`: the figures of `app.analytics.metrics`; `totals`: the KPIs above over the
+    period; `series`: per bucket of `metrics.series`, the `SERIES_KPIS`. Raw values: Decimal
+    money and rates, int counts, None when there is nothing to divide by."""
+
+    metrics: StoreMetrics
+    totals: dict[str, Any]
+    series: list[dict[str, Any]] = field(default_factory=list)
+    previous: StoreKpis | None = None
+
+
+def share(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(RATE) if whole else None
+
+
+def _ratio(part, whole, places: str = "0.01") -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal(places)) if whole else None
+
+
+def _money(value) -> Decimal:
+    if value is None:
+        return Decimal("0")
+    return value if isinstance(value, Decimal) else Decimal(str(round(value, 4)))
+
+
+def _net(order=_O):
+    return order.total_price - order.total_refunded
+
+
+def _in(column, start: datetime, end: datetime):
+    return and_(column >= start, column < end)
+
+
+def _sum_if(condition, value=1):
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
+def _days(later, earlier, postgres: bool):
+    """Days from `earlier` to `later` (fractional), on both backends."""
+    if postgres:
+        return func.extract("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)
+
+
+# -- the statements -----------------------------------------------------------------------
+
+
+def _first_orders(session: Session, shop_id: int, period: Period,
+                  buckets: Buckets) -> dict[int, tuple[int, Decimal]]:
+    """Per bucket: (first orders, their revenue). A first order is placed at its customer's
+    `first_order_at` (the mirror's min over counted orders), so they are found from the
+    customers who started in the period (the `first_order_at` index), one index lookup of
+    their orders each, not by reading every order of the period. The returning orders are
+    the period's other orders with a customer (`Figures.customer_orders`)."""
+    c = Customer
+    bucket = buckets.number(c.first_order_at)
+    rows = session.execute(
+        select(bucket, func.count(), func.sum(_net()))
+        .select_from(c)
+        .join(_O, and_(_O.customer_id == c.id, _O.placed_at == c.first_order_at))
+        .where(c.shop_id == shop_id, _O.shop_id == shop_id,
+               _in(c.first_order_at, period.start, period.end),
+               # Implied by the join; said so the planner reads only the period's orders.
+               _in(_O.placed_at, period.start, period.end), counted_order(_O))
+        .group_by(bucket)).all()
+    return {int(n): (int(count), _money(revenue)) for n, count, revenue in rows}
+
+
+def _retention_and_gaps(session: Session, shop_id: int, period: Period,
+                        postgres: bool) -> dict[str, Any]:
+    """The period's retention (against the period of equal length before) and the days
+    between consecutive orders whose later one is in the period, in one pass over the
+    orders of both periods, grouped by customer.
+
+    The gaps of a customer telescope: their sum is (last order in the period) − (the order
+    before their first one in it), and there are as many as their orders in the period (one
+    fewer when their first order ever is in it). The order before is their last in the
+    previous period when they ordered in it, else one index lookup (customers back after a
+    pause longer than the period)."""
+    before = period.previous()
+    in_now = _in(_O.placed_at, period.start, period.end)
+    per = (select(_O.customer_id.label("cid"),
+                  _sum_if(in_now).label("n"),
+                  func.min(case((in_now, _O.placed_at))).label("first_in"),
+                  func.max(case((in_now, _O.placed_at))).label("last_in"),
+                  func.max(case((~in_now, _O.placed_at))).label("last_before"))
+           .where(_O.shop_id == shop_id, _O.customer_id.is_not(None),
+                  _in(_O.placed_at, before.start, period.end), counted_order(_O))
+           .group_by(_O.customer_id).subquery("per"))
+    c = Customer
+    earlier = (select(func.max(_EARLIER.placed_at))
+               .where(_EARLIER.customer_id == per.c.cid, _EARLIER.placed_at < before.start,
+                      counted_order(_EARLIER))
+               .scalar_subquery())
+    new_here = c.first_order_at >= period.start
+    gap = case((new_here, _days(per.c.last_in, per.c.first_in, postgres)),
+               else_=_days(per.c.last_in, func.coalesce(per.c.last_before, earlier), postgres))
+    ordered_now = per.c.n > 0
+    row = session.execute(
+        select(_sum_if(per.c.last_before.is_not(None)),
+               _sum_if(and_(per.c.last_before.is_not(None), ordered_now)),
+               func.sum(case((ordered_now, gap))),
+               _sum_if(ordered_now, case((new_here, per.c.n - 1), else_=per.c.n)))
+        .join(c, c.id == per.c.cid)).one()
+    previous_customers, retained, gap_days, gaps = (int(row[0]), int(row[1]), row[2],
+                                                    int(row[3]))
+    return {"previous_period_customers": previous_customers, "retained_customers": retained,
+            "gap_days": gap_days, "gaps": gaps}
+
+
+def _series_retention(session: Session, shop_id: int, period: Period,
+                      postgres: bool) -> dict[int, tuple[int, int]]:
+    """Per bucket of the series, numbered from 1: (customers of the calendar bucket before,
+    those of them who ordered in this bucket)."""
+    starts = period.buckets()
+    first_calendar = starts[0]
+    before = bucket_start(first_calendar - (next_bucket(first_calendar, period.interval)
+                                            - first_calendar), period.interval)
+    bounds = [period.bound(before), period.bound(first_calendar)]
+    gap = first_calendar < period.first_day  # the first bucket is cut: skip its early days
+    if gap:
+        bounds.append(period.start)
+    bounds += [period.bound(s) for s in starts[1:]]
+    numbering = Buckets(session, period, bounds, name="sticky_bucket_r")
+    number = numbering.number(_O.placed_at)
+    # Bucket 1 is the one before; with a gap, 2 is the gap (left out) and 3 the first.
+    offset = 2 if gap else 1
+    series_number = case((number == 1, 0), else_=number - offset)
+    where = [_O.shop_id == shop_id, _O.customer_id.is_not(None),
+             _in(_O.placed_at, bounds[0], period.end), counted_order(_O)]
+    if gap:
+        where.append(or_(_O.placed_at < bounds[1], _O.placed_at >= period.start))
+    pairs = (select(_O.customer_id.label("cid"), series_number.label("b"))
+             .where(*where).group_by(_O.customer_id, series_number).subquery("pairs"))
+    # Each (customer, bucket) with the customer's bucket before it: a customer came back in
+    # bucket b when they had ordered in b - 1. One sort instead of a self-join.
+    before = func.lag(pairs.c.b).over(partition_by=pairs.c.cid, order_by=pairs.c.b)
+    marked = select(pairs.c.b, case((before == pairs.c.b - 1, 1), else_=0).label("back")
+                    ).subquery("marked")
+    rows = session.execute(
+        select(marked.c.b, func.count(), func.sum(marked.c.back))
+        .group_by(marked.c.b)).all()
+    active = {int(b): int(n) for b, n, _ in rows}
+    back = {int(b): int(k or 0) for b, _, k in rows}
+    return {b: (active.get(b - 1, 0), back.get(b, 0)) for b in range(1, len(starts) + 1)}
+
+
+def _emails(session: Session, shop_id: int, period: Period,
+            buckets: Buckets) -> dict[int, tuple[int, int, int, int]]:
+    m = Message
+    bucket = buckets.number(m.sent_at)
+    rows = session.execute(
+        select(bucket, func.count(), func.count(m.opened_at), func.count(m.clicked_at),
+               func.count(m.unsubscribed_at))
+        .where(m.shop_id == shop_id, m.test.is_(False), m.status == SENT,
+               _in(m.sent_at, period.start, period.end))
+        .group_by(bucket)).all()
+    return {int(n): (int(s), int(o), int(c), int(u)) for n, s, o, c, u in rows}
+
+
+def _flow_orders(session: Session, shop_id: int, period: Period,
+                 buckets: Buckets) -> dict[int, tuple[int, Decimal]]:
+    fc = FlowConversion
+    bucket = buckets.number(_O.placed_at)
+    rows = session.execute(
+        select(bucket, func.count(), func.sum(_net()))
+        .select_from(fc).join(_O, _O.id == fc.order_id)
+        .where(fc.shop_id == shop_id, _O.shop_id == shop_id,
+               _in(_O.placed_at, period.start, period.end), counted_order(_O))
+        .group_by(bucket)).all()
+    return {int(n): (int(count), _money(revenue)) for n, count, revenue in rows}
+
+
+def _points(session: Session, shop_id: int, period: Period,
+            buckets: Buckets) -> dict[int, tuple[int, int]]:
+    ledger = LedgerEntry
+    bucket = buckets.number(ledger.created_at)
+    rows = session.execute(
+        select(bucket, _sum_if(and_(ledger.kind.in_(ISSUED_KINDS), ledger.points > 0),
+                               ledger.points),
+               _sum_if(ledger.kind == REDEEM, -ledger.points))
+        .where(ledger.shop_id == shop_id, _in(ledger.created_at, period.start, period.end))
+        .group_by(bucket)).all()
+    return {int(n): (int(issued), int(redeemed)) for n, issued, redeemed in rows}
+
+
+def _lifetime_values(session: Session, shop_id: int) -> dict[str, Any]:
+    c = Customer
+    buyers = c.orders_count > 0
+    row = session.execute(
+        select(_sum_if(buyers), func.sum(case((buyers, c.total_spent))),
+               func.count(c.predicted_clv), func.sum(c.predicted_clv))
+        .where(c.shop_id == shop_id, c.deleted_at.is_(None))).one()
+    buyers_n, spent, predicted_n, predicted = int(row[0]), row[1], int(row[2]), row[3]
+    return {
+        "historic_clv": _money(spent) / buyers_n if buyers_n else None,
+        "predicted_clv_customers": predicted_n,
+        "predicted_clv": _money(predicted) / predicted_n if predicted_n else None,
+        "predicted_clv_note": None if predicted_n else NO_PREDICTIONS,
+    }
+
+
+# -- putting them together ----------------------------------------------------------------
+
+
+def _derived(values: dict[str, Any]) -> dict[str, Any]:
+    """The rates and averages of a bucket's or the period's counts (in place)."""
+    v = values
+    v["average_order_value_first"] = (v["first_orders_revenue"] / v["first_orders"]
+                                      if v["first_orders"] else None)
+    v["average_order_value_returning"] = (v["returning_orders_revenue"] / v["returning_orders"]
+                                          if v["returning_orders"] else None)
+    v["retention_rate"] = share(v["retained_customers"], v["previous_period_customers"])
+    v["churn_rate"] = None if v["retention_rate"] is None else 1 - v["retention_rate"]
+    v["email_open_rate"] = share(v["emails_opened"], v["emails_sent"])
+    v["email_click_rate"] = share(v["emails_clicked"], v["emails_sent"])
+    v["points_redemption_rate"] = share(v["points_redeemed"], v["points_issued"])
+    return v
+
+
+def store_kpis(session: Session, shop: Shop, period: Period, *,
+               compare: bool = False) -> StoreKpis:
+    """Every KPI of the period, and per bucket; `compare` adds those of the period of the
+    same length just before (`previous`)."""
+    metrics = store_metrics(session, shop, period, compare=compare)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    buckets = Buckets(session, period)
+    firsts = _first_orders(session, shop.id, period, buckets)
+    emails = _emails(session, shop.id, period, buckets)
+    flows = _flow_orders(session, shop.id, period, buckets)
+    points = _points(session, shop.id, period, buckets)
+    retention = _series_retention(session, shop.id, period, postgres)
+    series = []
+    for n, bucket in enumerate(metrics.series, start=1):
+        f = bucket.figures
+        first, first_revenue = firsts.get(n, (0, Decimal("0")))
+        returning = f.customer_orders - first
+        returning_revenue = f.customer_revenue - first_revenue
+        sent, opened, clicked, unsubscribed = emails.get(n, (0, 0, 0, 0))
+        flow_count, flow_revenue = flows.get(n, (0, Decimal("0")))
+        issued, redeemed = points.get(n, (0, 0))
+        base, kept = retention.get(n, (0, 0))
+        series.append(_derived({
+            "first_orders": first, "first_orders_revenue": first_revenue,
+            "returning_orders": returning, "returning_orders_revenue": returning_revenue,
+            "purchase_frequency": _ratio(first + returning, f.customers),
+            "previous_period_customers": base, "retained_customers": kept,
+            "checkout_abandonment_rate": share(f.checkouts_abandoned + f.checkouts_recovered,
+                                               f.checkouts_started),
+            "emails_sent": sent, "emails_opened": opened, "emails_clicked": clicked,
+            "email_unsubscribes": unsubscribed, "flow_orders": flow_count,
+            "flow_revenue": flow_revenue, "points_issued": issued,
+            "points_redeemed": redeemed}))
+    t = metrics.totals
+    totals = {name: sum((s[name] for s in series), Decimal("0") if "revenue" in name else 0)
+              for name in ("first_orders", "first_orders_revenue", "returning_orders",
+                           "returning_orders_revenue", "emails_sent", "emails_opened",
+                           "emails_clicked", "email_unsubscribes", "flow_orders",
+                           "flow_revenue", "points_issued", "points_redeemed")}
+    whole = _retention_and_gaps(session, shop.id, period, postgres)
+    gap_days = whole.pop("gap_days")
+    gaps = whole.pop("gaps")
+    totals.update(whole)
+    totals["purchase_frequency"] = _ratio(totals["first_orders"] + totals["returning_orders"],
+                                          t.customers)
+    totals["average_days_between_orders"] = (
+        (Decimal(str(gap_days)) / gaps).quantize(Decimal("0.1"))
+        if gaps and gap_days is not None else None)
+    totals["checkout_abandonment_rate"] = share(t.checkouts_abandoned + t.checkouts_recovered,
+                                                t.checkouts_started)
+    totals.update(_lifetime_values(session, shop.id))
+    previous = store_kpis(session, shop, period.previous()) if compare else None
+    return StoreKpis(metrics, _derived(totals), series, previous)
+
+
+def metrics_json(session: Session, shop: Shop, period: Period, *,
+                 compare: bool = False) -> dict[str, Any]:
+    """The body of `GET /api/metrics`: the Dashboard's figures (`app.api.metrics`' fields,
+    unchanged) and every KPI of this module, with one definition each, and a series."""
+    kpis = store_kpis(session, shop, period, compare=compare)
+    currency = kpis.metrics.currency
+    out = base_metrics_json(kpis.metrics)
+    out.update(kpis_json(kpis.totals, currency))
+    out["definitions"] = DEFINITIONS
+    for entry, values in zip(out["series"], kpis.series, strict=True):
+        entry.update(kpis_json(values, currency))
+    if kpis.previous is not None:
+        out["previous"].update(kpis_json(kpis.previous.totals, currency))
+    return out
