@@ -23,15 +23,19 @@ def _conditions_of(steps: list[Any]) -> list[Any]:
     return found
 
 
+def segment_ids_of(definition: dict[str, Any]) -> set[int]:
+    """The saved segments a flow's definition names (filters and split steps)."""
+    definition = definition or {}
+    return segment_ids([*(definition.get("trigger_filters") or []),
+                        *(definition.get("flow_filters") or []),
+                        *_conditions_of(definition.get("steps") or [])])
+
+
 def flows_using_segment(session: Session, shop_id: int, segment_id: int) -> list[str]:
     """The names of the store's flows whose filters or split steps name the segment."""
     names = []
     for name, definition in session.execute(select(Flow.name, Flow.definition).where(
             Flow.shop_id == shop_id).order_by(Flow.name)):
-        definition = definition or {}
-        used = [*(definition.get("trigger_filters") or []),
-                *(definition.get("flow_filters") or []),
-                *_conditions_of(definition.get("steps") or [])]
-        if segment_id in segment_ids(used):
+        if segment_id in segment_ids_of(definition):
             names.append(name)
     return names

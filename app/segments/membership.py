@@ -49,3 +49,22 @@ def resolve_filters(session: Session, shop: Shop, filters: CustomerFilters,
     if segment is None:
         return filters, f"no segment {filters.segment} in this store"
     return replace(filters, segment_where=where(session, shop, segment.rules, now)[2]), None
+
+
+def members_among(session: Session, shop_id: int, segment_ids: set[int],
+                  customer_ids: list[int], now: datetime) -> dict[int, set[int]]:
+    """{customer id: the ids of `segment_ids` it is in now} for `customer_ids`: one query
+    per segment (a flow's backtest, which replays many shoppers at once)."""
+    found: dict[int, set[int]] = {}
+    shop = session.get(Shop, shop_id)
+    if not segment_ids or not customer_ids or shop is None:
+        return found
+    zone = shop_zone(session, shop)
+    for segment in session.execute(select(Segment).where(
+            Segment.shop_id == shop_id, Segment.id.in_(sorted(segment_ids)))).scalars():
+        for customer_id in session.execute(select(Customer.id).where(
+                Customer.shop_id == shop_id, Customer.deleted_at.is_(None),
+                Customer.id.in_(customer_ids),
+                compile_rules(segment.rules, shop_id, zone, now))).scalars():
+            found.setdefault(customer_id, set()).add(segment.id)
+    return found

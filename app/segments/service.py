@@ -49,8 +49,13 @@ def ensure_builtins(session: Session, shop_id: int) -> None:
 def list_segments(session: Session, shop_id: int) -> list[Segment]:
     """The store's segments: its own by name, then the built-ins in RFM order."""
     ensure_builtins(session, shop_id)
-    found = list(session.execute(select(Segment).where(Segment.shop_id == shop_id)).scalars())
+    return saved_segments(session, shop_id)
+
+
+def saved_segments(session: Session, shop_id: int) -> list[Segment]:
+    """The store's segments as they are (read only: no built-ins added), in list order."""
     order = {f"rfm:{name}": i for i, name in enumerate(RFM_SEGMENTS)}
+    found = session.execute(select(Segment).where(Segment.shop_id == shop_id)).scalars()
     return sorted(found, key=lambda s: (s.builtin, order.get(s.builtin_key or "", 0),
                                         s.name.lower(), s.id))
 
