@@ -42,9 +42,9 @@
       link.href = c.url;
       who.appendChild(link);
       who.appendChild(text("div", c.email, "text-muted text-small"));
+      who.appendChild(text("div", "Last order: " + c.last_order_at, "text-muted text-small"));
       row.appendChild(who);
       row.appendChild(text("td", c.total_spent, "numeric"));
-      row.appendChild(text("td", c.last_order_at));
       body.appendChild(row);
     });
   }
