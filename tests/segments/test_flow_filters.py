@@ -103,3 +103,16 @@ def test_a_split_step_on_a_segment_sends_members_down_yes(session, shop, sending
         subjects[customer.id] = list(session.execute(
             select(Message.subject).where(Message.run_id == run.id)).scalars())
     assert subjects == {member.id: ["For VIPs"], other.id: ["For everyone"]}
+
+
+def test_a_segment_a_flow_filters_on_is_not_deleted(client, session, shop, sending):
+    from tests.customer_helpers import api_key_headers
+
+    big = segment(session, shop)
+    live_flow(session, shop, [email()], name="Big spender thanks",
+              flow_filters=[{"field": "segment", "op": "in", "value": [big.id]}])
+    headers = api_key_headers(session, shop)
+    refused = client.delete(f"/api/segments/{big.id}", headers=headers)
+    assert refused.status_code == 409
+    assert refused.get_json()["flows"] == ["Big spender thanks"]
+    assert client.get(f"/api/segments/{big.id}", headers=headers).status_code == 200

@@ -4,6 +4,7 @@ customer list's segment selector."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -152,3 +153,19 @@ def test_the_customer_list_offers_the_segments(panel, session, shop, buyers):
     assert f'<option value="{segment.id}">Big</option>' in html
     page = panel.get(f"/admin/customers?segment={segment.id}")
     assert "Segment: Big" in text_of(page)
+
+
+def test_the_flow_editor_offers_the_segment_field_and_names_the_segments(panel, session,
+                                                                         shop):
+    from tests.flows_helpers import a_flow
+
+    big = create_segment(session, shop, {"name": "Big spenders", "rules": {"all": []}})
+    flow = a_flow(session, shop, flow_filters=[
+        {"field": "segment", "op": "in", "value": [big.id]}])
+    session.commit()
+    html = panel.get(f"/admin/flows/{flow.id}").get_data(as_text=True)
+    row = html.split('id="flow_filters-row-0"')[1].split("</div>\n  </div>")[0]
+    assert re.search(r'<option selected value="segment">Segment</option>', row), row
+    assert f'value="{big.id}"' in row
+    numbers = html.split('id="segment-numbers"')[1].split("</p>")[0]
+    assert f"<strong>{big.id}</strong> Big spenders" in numbers
