@@ -99,6 +99,7 @@ def _import_models() -> None:
     import app.inbox.models  # noqa: F401
     import app.loyalty.models  # noqa: F401
     import app.profiles.models  # noqa: F401
+    import app.segments.models  # noqa: F401
     import app.settings.models  # noqa: F401
     import app.shops.models  # noqa: F401
     import app.sync.models  # noqa: F401

@@ -19,6 +19,7 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
     openapi,
     redemptions,
     referrals,
+    segments,
     settings,
     sync,  # noqa: E402,F401
 )

@@ -24,6 +24,7 @@ from app.customers.serialize import customer_json, note_json, profile_json, tag_
 from app.db import db
 from app.flows.history import message_json, messages
 from app.loyalty import ledger
+from app.segments.membership import resolve_filters
 from app.settings.timezone import shop_zone
 from app.shops.models import Shop
 
@@ -42,6 +43,10 @@ def _filters_or_error():
     if errors:
         return None, _error(400, "; ".join(f"{name}: {message}"
                                            for name, message in errors.items()))
+    # `segment`: a saved segment's id, or an RFM group's name.
+    filters, missing = resolve_filters(db.session, g.shop, filters)
+    if missing:
+        return None, _error(404, f"segment: {missing}")
     return filters, None
 
 

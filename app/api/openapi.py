@@ -14,6 +14,7 @@ from app.api.loyalty_points import openapi_paths as loyalty_points_paths
 from app.api.metrics import openapi_paths as metrics_paths
 from app.api.redemptions import openapi_paths as redemption_paths
 from app.api.referrals import openapi_paths as referrals_paths
+from app.api.segments_openapi import openapi_paths as segments_paths
 from app.customers.export import COLUMNS as EXPORT_COLUMNS
 
 _money = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$",
@@ -74,7 +75,7 @@ _LIST_FILTERS = [
     {"name": "email", "in": "query", "schema": {"type": "string"},
      "description": "Exact email (case-insensitive)."},
     {"name": "segment", "in": "query", "schema": {"type": "string"},
-     "description": "RFM segment."},
+     "description": "A saved segment's id (GET /api/segments), or an RFM group's name."},
     {"name": "tag", "in": "query", "schema": {"type": "string"},
      "description": "A merchant tag, whole (case-insensitive)."},
     {"name": "has_orders", "in": "query", "schema": {"enum": ["yes", "no"]},
@@ -390,6 +391,7 @@ def spec() -> dict:
             **loyalty_points_paths(error_response),
             **flows_paths(error_response),
             **flow_report_paths(error_response),
+            **segments_paths(error_response),
         },
     }
 

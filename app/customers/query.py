@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -71,6 +71,9 @@ class CustomerFilters:
     min_spent: Decimal | None = None
     max_spent: Decimal | None = None
     sort: str = DEFAULT_SORT
+    # A saved segment's condition (app.segments.membership.resolve_filters reads `segment`
+    # as a segment id and sets it); not a query parameter of its own.
+    segment_where: Any = field(default=None, compare=False, repr=False)
 
     def query_args(self, **changes: Any) -> dict[str, str]:
         """The filters as query-string values (empty ones left out), for links and forms.
@@ -78,7 +81,9 @@ class CustomerFilters:
         mine = {name: value for name, value in changes.items() if name in _FILTER_NAMES}
         extra = {name: value for name, value in changes.items() if name not in mine}
         args: dict[str, str] = {}
-        for name, value in [*asdict(replace(self, **mine)).items(), *extra.items()]:
+        changed = replace(self, **mine)
+        current = [(name, getattr(changed, name)) for name in _FILTER_NAMES_IN_ORDER]
+        for name, value in [*current, *extra.items()]:
             if value is None or value == "" or (name == "sort" and value == DEFAULT_SORT):
                 continue
             if isinstance(value, bool):
@@ -92,7 +97,9 @@ class CustomerFilters:
         return bool(self.query_args(sort=DEFAULT_SORT))
 
 
-_FILTER_NAMES = frozenset(CustomerFilters.__dataclass_fields__)
+_FILTER_NAMES_IN_ORDER = tuple(f.name for f in fields(CustomerFilters)
+                               if f.name != "segment_where")
+_FILTER_NAMES = frozenset(_FILTER_NAMES_IN_ORDER)
 
 
 def _text(args: Mapping[str, str], name: str) -> str:
@@ -207,7 +214,9 @@ def conditions(shop_id: int, filters: CustomerFilters, zone: ZoneInfo) -> list[C
                      == (normalize_email(filters.email) or filters.email.lower()))
     if filters.q:
         where.append(_search(shop_id, filters.q))
-    if filters.segment:
+    if filters.segment_where is not None:
+        where.append(filters.segment_where)
+    elif filters.segment:
         where.append(Customer.rfm_segment == filters.segment)
     if filters.tag:
         where.append(Customer.id.in_(select(CustomerTag.customer_id).where(

@@ -48,7 +48,9 @@ from app.flows import conditions
 from app.flows.definition import Plan, trigger_events, walk
 from app.flows.models import MARKETING, SENT, Flow, FlowRun, Message
 from app.flows.models import EmailSuppression as Suppression
+from app.flows.segment_filters import segment_ids_of
 from app.profiles.models import SUBSCRIBED, UNSUBSCRIBED, Customer, Order, TimelineEvent
+from app.segments.membership import members_among
 from app.settings.service import read_settings
 from app.settings.timezone import zone_or_none
 from app.shops.models import Shop
@@ -86,6 +88,8 @@ class _World:
     real_sends: dict[int, list[datetime]] = field(default_factory=lambda: defaultdict(list))
     last_entry: dict[int, datetime] = field(default_factory=dict)
     suppressed: set[str] = field(default_factory=set)
+    # customer id -> the saved segments (of those the flow names) it is in now
+    segments: dict[int, set[int]] = field(default_factory=dict)
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
@@ -177,6 +181,11 @@ def _load(session: Session, flow: Flow, triggers: list[Trigger], since: datetime
             Suppression.shop_id == shop_id, Suppression.email_normalized.in_(chunk))))
     for sends in world.real_sends.values():
         sends.sort()
+    # Segment filters and splits use today's membership, as they use today's profile.
+    for chunk in _chunks(ids):
+        for customer_id, inside in members_among(
+                session, shop_id, segment_ids_of(flow.definition), chunk, now).items():
+            world.segments[customer_id] = inside
     return world
 
 
@@ -205,6 +214,7 @@ class _Simulation:
     def facts(self, customer: Customer, event: dict[str, Any]) -> conditions.Facts:
         profile = conditions.profile_facts(customer, self.now)
         profile["tags"] = sorted(set(profile["tags"]) | self.world.tags.get(customer.id, set()))
+        profile[conditions.SEGMENT_FIELD] = self.world.segments.get(customer.id, set())
         return conditions.Facts(profile, event)
 
     def trigger(self, trigger: Trigger) -> None:

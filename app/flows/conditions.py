@@ -9,6 +9,12 @@ A condition is JSON:
 
 A list of conditions (a flow's `trigger_filters`, `flow_filters`) means `all`.
 
+`segment` is membership of saved segments (app.segments), by id: `{"field": "segment",
+"op": "in", "value": [3, 5]}` (in any of them), `not_in` (in none), `eq` / `ne` (one id).
+Membership is a query over the whole store's rules, so the caller puts the ids of the
+segments the shopper is in now into the facts (`profile["segment"]`, see
+app.flows.exits.facts_for); this module stays free of the database.
+
 Fields are the shopper's profile as it is when the condition is checked (`PROFILE_FIELDS`),
 and the facts of the run's trigger as `event.<name>` (e.g. `event.total_price`). A field that
 has no value satisfies only `is_not_set` (and `ne` / `not_in` / `not_contains`).
@@ -35,7 +41,10 @@ PROFILE_FIELDS: dict[str, str] = {
     "country_code": "Country (ISO code, e.g. FR)",
     "tags": "Tags (use contains)",
     "has_email": "Has an email address",
+    "segment": "In a saved segment (is one of / is none of)",
 }
+SEGMENT_FIELD = "segment"
+SEGMENT_OPS = ("eq", "ne", "in", "not_in")
 OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "not_contains",
        "is_set", "is_not_set")
 NO_VALUE_OPS = ("is_set", "is_not_set")
@@ -109,11 +118,57 @@ def validate(condition: Any, path: str = "", depth: int = 0) -> dict[str, str]:
                                  f"{', '.join(PROFILE_FIELDS)}, or event.<name>"}
     if op not in OPS:
         return {f"{path}.op": f"unknown operator {op!r}: use one of {', '.join(OPS)}"}
+    if field == SEGMENT_FIELD:
+        return _validate_segment(condition, op, path)
     if op in ("in", "not_in") and not isinstance(condition.get("value"), list):
         return {f"{path}.value": f"{op} needs a list of values"}
     if op not in NO_VALUE_OPS and "value" not in condition:
         return {f"{path}.value": f"{op} needs a value"}
     return {}
+
+
+def _segment_id(value: Any) -> int | None:
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
+        return int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
+
+
+def _validate_segment(condition: Mapping[str, Any], op: str, path: str) -> dict[str, str]:
+    if op not in SEGMENT_OPS:
+        return {f"{path}.op": f"segment takes one of {', '.join(SEGMENT_OPS)}"}
+    value = condition.get("value")
+    values = value if isinstance(value, list) else [value]
+    if op in ("in", "not_in") and not (isinstance(value, list) and value):
+        return {f"{path}.value": f"{op} needs a list of segment ids"}
+    if any(_segment_id(v) is None for v in values):
+        return {f"{path}.value": "must be a segment id (a whole number), or a list of them"}
+    return {}
+
+
+def segment_ids(condition: Any) -> set[int]:
+    """The ids of the saved segments a condition (or a list of them) asks about."""
+    if isinstance(condition, list):
+        return set().union(*(segment_ids(c) for c in condition)) if condition else set()
+    if not isinstance(condition, dict):
+        return set()
+    for group in ("all", "any"):
+        if isinstance(condition.get(group), list):
+            return segment_ids(condition[group])
+    if "not" in condition:
+        return segment_ids(condition["not"])
+    if condition.get("field") != SEGMENT_FIELD:
+        return set()
+    value = condition.get("value")
+    found = {_segment_id(v) for v in (value if isinstance(value, list) else [value])}
+    return {i for i in found if i is not None}
+
+
+def _in_segments(members: Any, op: str, expected: Any) -> bool:
+    wanted = {_segment_id(v) for v in (expected if isinstance(expected, list) else [expected])}
+    inside = bool(wanted & set(members or ()))
+    return inside if op in ("eq", "in") else not inside
 
 
 def evaluate(condition: Any, facts: Facts) -> bool:
@@ -126,6 +181,8 @@ def evaluate(condition: Any, facts: Facts) -> bool:
         return any(evaluate(c, facts) for c in condition["any"])
     if "not" in condition:
         return not evaluate(condition["not"], facts)
+    if condition["field"] == SEGMENT_FIELD:
+        return _in_segments(facts.get(SEGMENT_FIELD), condition["op"], condition.get("value"))
     return _compare(facts.get(condition["field"]), condition["op"], condition.get("value"))
 
 

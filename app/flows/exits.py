@@ -40,6 +40,7 @@ from app.flows.models import (
 )
 from app.flows.service import definition_of
 from app.profiles.models import CART_CONVERTED, UNSUBSCRIBED, Cart, Customer, Order
+from app.segments.membership import member_of
 
 # Reasons, as stored in `flow_runs.exit_reason` (an order's name is appended).
 ORDER_PLACED = "order placed"
@@ -133,9 +134,13 @@ def fields_of(condition: Any) -> set[str]:
 def facts_for(session: Session, customer: Customer, event: dict[str, Any],
               now: datetime, *, condition: Any = None) -> conditions.Facts:
     """What filters and splits are checked against: the profile now (its platform tags and
-    the merchant's own tags together) and the trigger's facts. Given the `condition` to be
-    checked, the merchant's tags are read only when it reads `tags`."""
+    the merchant's own tags together, and the saved segments it is in) and the trigger's
+    facts. Given the `condition` to be checked, the merchant's tags are read only when it
+    reads `tags`, and segment membership only for the segments it names (one query)."""
     profile = conditions.profile_facts(customer, now)
+    wanted = conditions.segment_ids(condition) if condition is not None else set()
+    profile[conditions.SEGMENT_FIELD] = member_of(session, customer.shop_id, customer.id,
+                                                  wanted, now)
     if condition is None or "tags" in fields_of(condition):
         merchant_tags = session.execute(select(CustomerTag.tag_normalized).where(
             CustomerTag.customer_id == customer.id)).scalars()

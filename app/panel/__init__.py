@@ -33,5 +33,6 @@ from app.panel import (  # noqa: E402,F401  (routes register on import)
     loyalty_preview,
     loyalty_referrals,
     loyalty_rewards,
+    segments,
     settings,
 )

@@ -31,6 +31,7 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("Dashboard", "panel.dashboard", "home"),
     NavItem("Customers", "panel.customers", "person"),
+    NavItem("Segments", "panel.segments", "segment"),
     NavItem("Loyalty", "panel.loyalty", "gift"),
     NavItem("Flows", "panel.flows", "mail"),
     NavItem("Analytics", "panel.analytics", "analytics"),

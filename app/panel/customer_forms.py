@@ -53,8 +53,18 @@ class CustomerFilterForm(PanelForm):
     max_spent = StringField("Spent at most", render_kw={"inputmode": "decimal",
                                                         "placeholder": "Any"})
     tag = StringField("Tag", render_kw={"list": "merchant-tags", "maxlength": MAX_TAG_LENGTH})
-    segment = HiddenField()
+    segment = SelectField("Segment", choices=[SelectChoice("", "Any")], validate_choice=False,
+                          description="A saved segment (Segments page), counted as of now.")
     sort = HiddenField()
+
+    def offer_segments(self, choices: list[tuple[str, str]]) -> None:
+        """The store's segments as (value, name); a value asked for but not among them (an
+        RFM group's name, from an older link) stays selectable."""
+        offered = [SelectChoice("", "Any"), *(SelectChoice(v, n) for v, n in choices)]
+        current = self.segment.data or ""
+        if current and current not in {v for v, _ in choices}:
+            offered.append(SelectChoice(current, current))
+        self.segment.choices = offered
 
 
 class NoteForm(PanelForm):

@@ -27,6 +27,8 @@ from app.panel.flow_customer import flows_card, with_flow_emails
 from app.panel.loyalty_customer import adjust_points, loyalty_card, new_adjust_form
 from app.panel.loyalty_forms import AdjustForm
 from app.profiles.models import Customer
+from app.segments.membership import resolve_filters
+from app.segments.service import list_segments
 from app.settings.timezone import shop_zone
 
 
@@ -48,6 +50,13 @@ def customers():
     session = db.session
     form = CustomerFilterForm(formdata=request.args)
     filters, errors = parse_filters(request.args)
+    filters, missing = resolve_filters(session, g.shop, filters)
+    if missing:
+        errors["segment"] = "This segment does not exist (any more): choose another."
+    segments = list_segments(session, g.shop.id)
+    session.commit()  # the built-in segments, added on the store's first look
+    segment_names = {str(s.id): s.name for s in segments}
+    form.offer_segments(list(segment_names.items()))
     page = parse_page(request.args, "page", 1, MAX_PAGE)
     if isinstance(page, str):
         errors["page"] = page[:1].upper() + page[1:] + "."
@@ -79,6 +88,7 @@ def customers():
         export_url=panel_url("panel.customers_export", **filters.query_args()),
         api_export_url=url_for("api.export_customers", **filters.query_args()),
         when=LocalTime(zone), money=money, consent_labels=CONSENT_LABELS,
+        segment_names=segment_names,
     ), 400 if errors else 200
 
 
@@ -86,10 +96,13 @@ def customers():
 @panel_page
 def customers_export():
     filters, errors = parse_filters(request.args)
+    session = db.session
+    filters, missing = resolve_filters(session, g.shop, filters)
+    if missing:
+        errors["segment"] = missing
     if errors:
         abort(400, description="the export's filters cannot be used: " + " ".join(
             f"`{name}`: {message}" for name, message in errors.items()))
-    session = db.session
     return csv_response(session, g.shop, filters, shop_zone(session, g.shop))
 
 

@@ -25,6 +25,7 @@ from app.panel.door import panel_page, panel_url
 from app.panel.flow_conditions import EVENT_LABELS, MAX_FILTERS, OP_LABELS
 from app.panel.flow_forms import CreateFlowForm, FlowForm, JsonForm
 from app.panel.flow_steps import STEP_LABELS, apply_op, complex_filters, walk_rows
+from app.segments.service import saved_segments
 from app.settings.service import read_settings
 
 FIGURES = (("entered", "Entered", "Shoppers who started the flow (holdout included)."),
@@ -152,7 +153,7 @@ def editor_page(flow: Flow, form: FlowForm, *, status: int = 200, loose: list[st
         can_send=read_settings(session, g.shop).can_send,
         backtest_labels=BACKTEST_COUNTS, backtest_known=BACKTEST_KNOWN,
         step_figure_labels=STEP_FIGURES, percent=percent, money_or_dash=money_or_dash,
-        active_nav="panel.flows"), status
+        segments=saved_segments(session, g.shop.id), active_nav="panel.flows"), status
 
 
 @bp.get("/admin/flows/<int:flow_id>")
