@@ -143,10 +143,13 @@ def parse_filters(args: Mapping[str, str]) -> tuple[CustomerFilters, dict[str, s
         if len(values[name]) > MAX_SEARCH_LENGTH:
             errors[name] = f"Use at most {MAX_SEARCH_LENGTH} characters."
             values[name] = ""
-    if values["segment"]:
+    # A number is a saved segment's id (app.segments.membership.resolve_filters reads it);
+    # anything else must name an RFM segment.
+    if values["segment"] and not values["segment"].isdigit():
         segment = canonical_segment(values["segment"])
         if segment is None:
-            errors["segment"] = ("Choose one of the RFM segments: " + ", ".join(SEGMENTS) + ".")
+            errors["segment"] = ("Choose a saved segment, or one of the RFM segments: "
+                                 + ", ".join(SEGMENTS) + ".")
         values["segment"] = segment or ""
     has_orders = _text(args, "has_orders").lower()
     if has_orders in ("yes", "no"):

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
+from app.analytics.rfm_rules import SEGMENTS
 from app.customers.models import CustomerTag
 from app.customers.notes import normalize_tag
 from app.db import utcnow
@@ -45,10 +46,8 @@ from app.profiles.models import (
 from app.settings.timezone import shop_zone
 from app.shops.models import Shop
 
-# The RFM analysis's segment names (app.analytics.rfm.SEGMENTS, kept in the same order).
-RFM_SEGMENTS = ("Champions", "Loyal", "Potential Loyalists", "New", "Promising",
-                "Need Attention", "About to Sleep", "At Risk", "Can't Lose Them",
-                "Hibernating", "Lost")
+# The RFM analysis's segment names, in its order (the rule table's).
+RFM_SEGMENTS = SEGMENTS
 CONSENT_STATES = (SUBSCRIBED, UNSUBSCRIBED, NOT_SUBSCRIBED)
 MAX_AMOUNT = Decimal("99999999999999.9999")
 MAX_INT = 2**31 - 1

@@ -111,12 +111,12 @@ def test_the_customer_list_filters_by_segment_and_refuses_an_unknown_one(client,
 
     response = client.get("/api/customers?segment=VIP", headers=headers)
     assert response.status_code == 400
-    assert "Choose one of the RFM segments: Champions, Loyal" in response.get_data(as_text=True)
+    assert "Choose a saved segment, or one of the RFM segments: Champions, Loyal" in response.get_data(as_text=True)
 
     sign_in(client, session, shop)
     response = client.get("/admin/customers?segment=VIP")
     assert response.status_code == 400
-    assert "Choose one of the RFM segments" in html.unescape(response.get_data(as_text=True))
+    assert "or one of the RFM segments" in html.unescape(response.get_data(as_text=True))
     page = client.get("/admin/customers?segment=Lost").get_data(as_text=True)
     assert f"/admin/customers/{rows['I'].id}\"" in page
     assert f"/admin/customers/{rows['A'].id}\"" not in page
