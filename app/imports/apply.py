@@ -49,7 +49,7 @@ from connectors.records import (
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 500
-LOCK_SECONDS = 300
+LOCK_SECONDS = 120  # a dead importer holds the lock this long; every chunk renews it
 # Every imported fact happened before this: history, never news.
 HISTORY = datetime(9999, 1, 1, tzinfo=UTC)
 IMPORTED = "customer_imported"  # the timeline fact that marks an imported profile

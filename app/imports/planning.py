@@ -116,7 +116,8 @@ def stored_orders(conn: Connection, shop_id: int, items: list[OrderItem]) -> Sto
     for ids, names_among in zip(among_values(conn, _O.c.platform_order_id, set(names)),
                                 among_values(conn, _O.c.name, set(names)), strict=True):
         for pid, name in conn.execute(select(_O.c.platform_order_id, _O.c.name).where(
-                _O.c.shop_id == shop_id, or_(ids, names_among))):
+                _O.c.shop_id == shop_id, or_(ids, names_among),
+                _O.c.platform_order_id.not_like("import:%"))):
             for key in (pid, name):
                 if key in names:
                     from_platform[names[key]] = name or pid
