@@ -168,6 +168,7 @@ def plan(conn: Connection, shop_id: int, kind: str, table: Table, mapping: dict[
     rejections.sort(key=lambda r: r["line"])
     return {
         "kind": kind,
+        "header": table.header,
         "rows": len(table.rows),
         "items": len(validated.items),
         "encoding": table.encoding,

@@ -75,11 +75,17 @@ def validated_items(kind: str, table: Table, columns: dict[str, str], zone_name:
 
 def prepare(session: Session, shop: Shop, kind: str, content: bytes,
             overrides: dict[str, str] | None = None,
-            columns: dict[str, str] | None = None) -> Prepared:
-    """Read, map (the guess with `overrides`, or exactly `columns`), validate and plan."""
+            columns: dict[str, str] | None = None, *,
+            allow_incomplete: bool = False) -> Prepared:
+    """Read, map (the guess with `overrides`, or exactly `columns`), validate and plan.
+
+    `allow_incomplete`: a mapping without a required field is kept rather than refused (the
+    panel lets the merchant complete it); nothing is validated then, and the report's
+    `mapping_problem` says what is missing."""
     if kind not in KINDS:
         raise ImportFileError(f"unknown import kind {kind!r} (customers or orders)")
     table = read(content)
+    problem = None
     try:
         if columns is not None:
             columns = {c: f for c, f in columns.items() if c in table.header and f}
@@ -87,10 +93,18 @@ def prepare(session: Session, shop: Shop, kind: str, content: bytes,
         else:
             columns = mappings.resolve(kind, table.header, overrides)
     except mappings.MappingError as exc:
-        raise ImportFileError(str(exc)) from exc
+        if not allow_incomplete or "more than one" in str(exc):
+            raise ImportFileError(str(exc)) from exc
+        problem = str(exc)
+        if columns is None:
+            columns = mappings.guess(kind, table.header)
     zone = shop_zone(session, shop).key
-    checked = validated_items(kind, table, columns, zone, shop.currency)
+    if problem is None:
+        checked = validated_items(kind, table, columns, zone, shop.currency)
+    else:
+        checked = validate.Validated([], [], [], [])
     report = plan(session.connection(), shop.id, kind, table, columns, checked)
+    report["mapping_problem"] = problem
     session.commit()  # end the read (SQLite: before any other connection writes)
     return Prepared(kind, content, hashlib.sha256(content).hexdigest(), table, columns, zone,
                     shop.currency, checked, report)
@@ -143,3 +157,47 @@ def progress_json(run: ImportRun) -> dict[str, Any]:
             "unchanged": run.unchanged, "skipped": run.skipped, "error": run.error,
             "started_at": iso(run.started_at), "finished_at": iso(run.finished_at),
             "updated_at": iso(run.updated_at or utcnow())}
+
+
+IMPORT_JOB = "jobs.imports.run_import"
+JOB_TIMEOUT_SECONDS = 6 * 3600
+
+
+def queue_run(session: Session, run: ImportRun) -> bool:
+    """Mark the run queued and ask a worker to apply (or resume) it; False when Redis cannot
+    be reached (the run stays as it was, `flask --app app import` can apply it by hand)."""
+    from redis.exceptions import RedisError
+    from rq import Retry
+
+    from app.imports.models import QUEUED
+    from app.queue import get_queue
+
+    previous = run.status
+    run.status, run.error, run.updated_at = QUEUED, None, utcnow()
+    session.commit()  # the job must see its row: enqueued after the commit
+    try:
+        get_queue("default").enqueue(IMPORT_JOB, run.id, job_timeout=JOB_TIMEOUT_SECONDS,
+                                     retry=Retry(max=3, interval=[30, 120, 600]),
+                                     result_ttl=86400)
+        return True
+    except RedisError:
+        run.status = previous
+        session.commit()
+        return False
+
+
+def recent_runs(session: Session, shop_id: int, limit: int = 10) -> list[ImportRun]:
+    return list(session.execute(select(ImportRun).where(ImportRun.shop_id == shop_id)
+                                .order_by(ImportRun.id.desc()).limit(limit)).scalars())
+
+
+def replan(session: Session, shop: Shop, run: ImportRun, columns: dict[str, str]) -> Prepared:
+    """Plan a planned run again with the merchant's chosen columns; keeps it on the run."""
+    prepared = prepare(session, shop, run.kind, run.content, columns=columns,
+                       allow_incomplete=True)
+    run.mapping = prepared.settings
+    run.report = dict(prepared.report, filename=run.filename)
+    run.total = len(prepared.validated.items)
+    run.updated_at = utcnow()
+    session.commit()
+    return prepared
