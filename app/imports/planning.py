@@ -98,9 +98,11 @@ class StoredOrders:
     from_platform: dict[str, str]         # file order id → the platform order's name
 
 
-def stored_orders(conn: Connection, shop_id: int, items: list[OrderItem]) -> StoredOrders:
-    """Orders already imported (by platform id), and orders the store's platform already
-    sent Sticky with the same id or name: importing those would count them twice."""
+def stored_orders(conn: Connection, shop_id: int, items: list[OrderItem], *,
+                  names: bool = True) -> StoredOrders:
+    """Orders already imported (by platform id), and (unless `names` is False) orders the
+    store's platform already sent Sticky with the same id or name: importing those would
+    count them twice."""
     imported: dict[str, tuple] = {}
     for among in among_values(conn, _O.c.platform_order_id, {i.platform_id for i in items}):
         for row in conn.execute(select(_O.c.platform_order_id, _O.c.total_price,
@@ -108,19 +110,21 @@ def stored_orders(conn: Connection, shop_id: int, items: list[OrderItem]) -> Sto
                                        _O.c.cancelled_at, _O.c.total_refunded)
                                 .where(_O.c.shop_id == shop_id, among)):
             imported[row[0]] = tuple(row[1:])
-    names: dict[str, str] = {}
+    if not names:
+        return StoredOrders(imported, {})
+    by_name: dict[str, str] = {}
     for item in items:
         bare = item.order_id.lstrip("#")
-        names[bare] = names[f"#{bare}"] = item.order_id
+        by_name[bare] = by_name[f"#{bare}"] = item.order_id
     from_platform: dict[str, str] = {}
-    for ids, names_among in zip(among_values(conn, _O.c.platform_order_id, set(names)),
-                                among_values(conn, _O.c.name, set(names)), strict=True):
+    for ids, names_among in zip(among_values(conn, _O.c.platform_order_id, set(by_name)),
+                                among_values(conn, _O.c.name, set(by_name)), strict=True):
         for pid, name in conn.execute(select(_O.c.platform_order_id, _O.c.name).where(
                 _O.c.shop_id == shop_id, or_(ids, names_among),
                 _O.c.platform_order_id.not_like("import:%"))):
             for key in (pid, name):
-                if key in names:
-                    from_platform[names[key]] = name or pid
+                if key in by_name:
+                    from_platform[by_name[key]] = name or pid
     return StoredOrders(imported, from_platform)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
@@ -33,6 +34,7 @@ class Invalid(ValueError):
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
+@lru_cache(maxsize=65536)  # an orders file names each customer many times
 def email(value: str) -> tuple[str, str]:
     """(the address as written, trimmed; its normalized form)."""
     raw = value.strip()
