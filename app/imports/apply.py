@@ -65,7 +65,7 @@ class ImportBusy(Exception):
     """Another process is applying an import for this shop."""
 
 
-def run_import(session: Session, run_id: int, *, chunk_size: int = CHUNK_SIZE,
+def run_import(session: Session, run_id: int, *, chunk_size: int | None = None,
                on_progress: Callable[[ImportRun], None] | None = None) -> ImportRun:
     """Apply (or resume) run `run_id`; return it finished. A failure is recorded on the run
     (status "failed", error) and re-raised; running again resumes after the last chunk."""
@@ -93,9 +93,9 @@ def run_import(session: Session, run_id: int, *, chunk_size: int = CHUNK_SIZE,
                 from_platform = stored_orders(session.connection(), run.shop_id,
                                               items[run.cursor:]).from_platform
                 session.commit()
-            chunks = 0
+            chunks, size = 0, chunk_size or CHUNK_SIZE
             while run.cursor < len(items):
-                chunk = items[run.cursor:run.cursor + chunk_size]
+                chunk = items[run.cursor:run.cursor + size]
                 _apply_chunk(session, run, chunk, from_platform)
                 chunks += 1
                 if chunks & (chunks - 1) == 0:  # chunks 1, 2, 4, 8, ...

@@ -82,3 +82,30 @@ def test_bad_usage_exits_non_zero_with_a_message(app, shop, tmp_path):
     assert missing.exit_code == 2
     all_bad = _invoke(app, "customers", shop.domain, _file(tmp_path, "Email\nbad\n"))
     assert all_bad.exit_code == 1 and "nothing to import" in all_bad.output
+
+
+def test_running_the_command_again_resumes_a_stopped_import(app, shop, tmp_path,
+                                                           monkeypatch):
+    from app.imports import apply
+
+    path = _file(tmp_path, "Email\n" + "".join(f"p{n}@example.com\n" for n in range(5)))
+    monkeypatch.setattr(apply, "CHUNK_SIZE", 2)
+    calls = []
+
+    def fail_second(_run):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setitem(apply.checkpoints, "chunk_written", fail_second)
+    stopped = _invoke(app, "customers", shop.domain, path)
+    assert stopped.exit_code == 1
+    assert "the import stopped: disk full" in stopped.output
+    assert "run the same command again to resume" in stopped.output
+    assert count(Customer) == 2
+    monkeypatch.delitem(apply.checkpoints, "chunk_written")
+    resumed = _invoke(app, "customers", shop.domain, path)
+    assert resumed.exit_code == 0, resumed.output
+    assert "Resuming import #1 of this file after 2 of 5 customers" in resumed.output
+    assert "Done: 5 new, 0 merged, 0 unchanged" in resumed.output  # the whole run
+    assert count(Customer) == 5

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.db import db
 from app.events.models import StoredEvent
 from app.imports.models import ImportRun
-from app.profiles.models import TimelineEvent
+from app.profiles.models import Customer, TimelineEvent
 from benchmarks.payloads.shopify import customer_payload
 from tests.conftest import post_webhook, run_worker
 from tests.imports.support import customer, import_file, prepared, table_counts
@@ -141,3 +141,19 @@ def test_a_deleted_customer_is_not_recreated(shop):
     report = prepared(shop, "customers", "Email\ngone@example.com\n").report
     assert report["rejections"] == [
         {"line": 2, "reason": "the store deleted this customer: not re-created"}]
+
+
+def test_the_stores_own_customer_later_claims_the_imported_profile(app, client, shop):
+    run = import_file(shop, "customers", "Email,First Name,Tags\nada@example.com,Ada,vip\n")
+    imported = customer(shop, "ada@example.com")
+    assert run.created == 1 and imported.platform_customer_id is None
+    db.session.commit()
+    # when Shopify sends the same shopper as a customer
+    _webhook_customer(app, client, customer_id=555, email="ada@example.com",
+                      first_name="Ada", last_name="Lovelace")
+    # then it is the same profile, now the platform's, with the imported tags kept
+    rows = db.session.execute(select(Customer).where(Customer.shop_id == shop.id)).scalars()
+    (ada,) = list(rows)
+    assert (ada.id, ada.platform_customer_id, ada.last_name) == (imported.id, "555",
+                                                                 "Lovelace")
+    assert ada.tags == "vip"

@@ -112,3 +112,54 @@ def test_another_stores_import_is_not_found(client, session, shop, other_shop):
     sign_in(client, session, shop)
     assert client.get(f"/admin/customers/import/{other.id}").status_code == 404
     assert client.get(f"/admin/customers/import/{other.id}/progress").status_code == 404
+
+
+def test_an_interrupted_import_offers_resume_and_finishes(app, client, session, shop,
+                                                         monkeypatch):
+    from app.imports import apply
+
+    sign_in(client, session, shop)
+    run_page = _upload(client, "Email\n" + "".join(f"p{n}@example.com\n" for n in range(7))
+                       ).headers["Location"]
+    run = db.session.execute(select(ImportRun)).scalar_one()
+    db.session.commit()
+    # given an import that stopped after its first chunk (the second one failed)
+    calls = []
+
+    def fail_second(_run):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("worker lost its database connection")
+
+    monkeypatch.setitem(apply.checkpoints, "chunk_written", fail_second)
+    monkeypatch.setattr(apply, "CHUNK_SIZE", 3)
+    try:
+        apply.run_import(db.session, run.id)
+    except RuntimeError:
+        pass
+    monkeypatch.delitem(apply.checkpoints, "chunk_written")
+    # then the list and the run page offer to resume it, saying how far it got
+    listing = client.get("/admin/customers/import").get_data(as_text=True)
+    assert ">Resume</a>" in listing
+    page = client.get(run_page).get_data(as_text=True)
+    assert "Stopped: worker lost its database connection" in page
+    assert "3 of 7 customers are already imported" in page
+    # when the merchant resumes and a worker runs it
+    token = csrf_from(client, run_page)
+    client.post(f"/admin/customers/import/{run.id}/start", data={"csrf_token": token})
+    run_worker(app)
+    progress = client.get(f"/admin/customers/import/{run.id}/progress").get_json()
+    assert (progress["status"], progress["done"], progress["created"]) == ("completed", 7, 7)
+    assert count(Customer) == 7
+
+
+def test_imported_profile_timeline_says_imported(client, session, shop):
+    from tests.imports.support import import_file
+
+    import_file(shop, "customers", "Email,First Name\nada@example.com,Ada\n",
+                filename="klaviyo.csv")
+    ada = customer(shop, "ada@example.com")
+    db.session.commit()
+    sign_in(client, session, shop)
+    page = client.get(f"/admin/customers/{ada.id}").get_data(as_text=True)
+    assert "Imported from klaviyo.csv, line 2" in page
