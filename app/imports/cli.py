@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import sys
 from pathlib import Path
 
@@ -75,10 +76,13 @@ def import_orders(store, file, dry_run, maps, verbose, report_path, restart) -> 
     _run("orders", store, file, dry_run, maps, verbose, report_path, restart)
 
 
-import_customers.help = (import_customers.help or "") + "\n" + _fields_help("customers") + \
-    "\n\nMatched by email into existing profiles, filling only empty fields."
-import_orders.help = (import_orders.help or "") + "\n" + _fields_help("orders") + \
-    "\n\nOrders count in every figure but award no points and start no flows."
+import_customers.help = inspect.cleandoc(import_customers.help or "") + "\n" + \
+    _fields_help("customers") + "\n\nMatched by email into existing profiles, filling only " \
+    "empty fields; the later of two lines with one email wins. Dates without a zone are in " \
+    "the store's time zone."
+import_orders.help = inspect.cleandoc(import_orders.help or "") + "\n" + \
+    _fields_help("orders") + "\n\nOrders count in every figure but award no points and " \
+    "start no flows. Amounts must be in the store's currency."
 
 
 def _run(kind, store, file, dry_run, maps, verbose, report_path, restart) -> None:
