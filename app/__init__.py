@@ -96,6 +96,7 @@ def _import_models() -> None:
     import app.customers.models  # noqa: F401
     import app.events.models  # noqa: F401
     import app.flows.models  # noqa: F401
+    import app.imports.models  # noqa: F401
     import app.inbox.models  # noqa: F401
     import app.loyalty.models  # noqa: F401
     import app.profiles.models  # noqa: F401

@@ -99,6 +99,11 @@ def describe(event: TimelineEvent, currency: str | None) -> TimelineItem:
     if kind == "customer_created":
         title = ("First seen as a guest (an order or checkout without an account)"
                  if ref.startswith("guest:") else "Created a customer account")
+    elif kind == "customer_imported":
+        source = data.get("file") or "a CSV file"
+        title = f"Imported from {source}" + (f", line {data['line']}" if data.get("line") else "")
+        detail = ("Brought in from another tool's export: history, not a new sign-up "
+                  "(no points, no flows).")
     elif kind == "order_placed":
         title = f"Placed {_order_name(data, ref)}" + (f" for {total}" if total else "")
     elif kind == "order_paid":

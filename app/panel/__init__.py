@@ -21,6 +21,7 @@ from app.panel import (  # noqa: E402,F401  (routes register on import)
     analytics,
     analytics_rfm,
     assets,
+    customer_import,
     customers,
     dashboard,
     embedded,
