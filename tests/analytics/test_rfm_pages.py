@@ -111,7 +111,8 @@ def test_the_customer_list_filters_by_segment_and_refuses_an_unknown_one(client,
 
     response = client.get("/api/customers?segment=VIP", headers=headers)
     assert response.status_code == 400
-    assert "Choose a saved segment, or one of the RFM segments: Champions, Loyal" in response.get_data(as_text=True)
+    assert ("Choose a saved segment, or one of the RFM segments: Champions, Loyal"
+            in response.get_data(as_text=True))
 
     sign_in(client, session, shop)
     response = client.get("/admin/customers?segment=VIP")
