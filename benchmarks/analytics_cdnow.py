@@ -199,9 +199,11 @@ def run(repeat: int, say=print) -> dict:
     if isinstance(ours, dict):
         result["agreement"] = agreement(ours, theirs)
         for model, verdict in result["agreement"].items():
+            met = verdict["speed_ratio"] <= 1 and verdict["agree_3_decimals"]
             say(f"  {model}: sticky / lifetimes time {verdict['speed_ratio']:.2f}; parameters "
                 f"agree to 3 decimals: {'yes' if verdict['agree_3_decimals'] else 'NO'} "
-                f"(largest difference {verdict['max_difference']:.2e})")
+                f"(largest difference {verdict['max_difference']:.2e}); aim (as fast, same "
+                f"parameters): {'met' if met else 'MISSED'}")
     else:
         say(f"  sticky: app.predictions.bgnbd.fit / gamma_gamma.fit {ours}")
     return result
