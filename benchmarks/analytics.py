@@ -271,7 +271,13 @@ def run(args: argparse.Namespace) -> dict:
     say = _say_to(out)
     say(f"analytics benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC, "
         f"{' '.join(sys.argv[1:]) or 'no options'}")
-    results: dict = {"options": {k: v for k, v in vars(args).items() if k != "database_url"}}
+    results: dict = {"options": {k: v for k, v in vars(args).items() if k != "database_url"},
+                     "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
+                                 "python": sys.version.split()[0],
+                                 "load_average": round(os.getloadavg()[0], 2)}}
+    m = results["machine"]
+    say(f"machine    {m['cores']} CPUs ({m['cpu']}), Python {m['python']}, load average "
+        f"{m['load_average']:.2f}")
     if args.only in (None, "store"):
         results["store"] = run_store(args, out)
     if args.only in (None, "cdnow"):
@@ -279,6 +285,7 @@ def run(args: argparse.Namespace) -> dict:
 
         say("\nCDNOW: Sticky's fit next to lifetimes' fit of the same summary")
         results["cdnow"] = run_cdnow(args.repeat, say=say)
+        say(f"machine    load average after {os.getloadavg()[0]:.2f}")
     return results
 
 
@@ -332,7 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     results = run(args)
     if args.json:
         print(json.dumps(results, indent=1, default=str))
-    return 0
+    # Checks, not aims: a segment count that differs from the same question in SQL, or a
+    # CDNOW summary that is not the published one, fails the run (exit status 1).
+    segment = results.get("store", {}).get("count_matching")
+    wrong_count = isinstance(segment, dict) and not segment["same_as_sql"]
+    wrong_summary = "cdnow" in results and not results["cdnow"]["summary_matches_published"]
+    return 1 if wrong_count or wrong_summary else 0
 
 
 if __name__ == "__main__":
