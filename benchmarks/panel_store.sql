@@ -79,7 +79,7 @@ INSERT INTO customers (id, shop_id, platform_customer_id, email, email_normalize
 SELECT c.cid, %(shop)s,
        CASE WHEN p.guest THEN NULL ELSE (6200000000000 + p.n)::text END,
        e.email, lower(e.email), p.first_name, p.last_name,
-       CASE WHEN p.r_phone < 0.4 THEN '+1 555 ' || lpad((p.n * 7919 %% 10000000)::text, 7, '0')
+       CASE WHEN p.r_phone < 0.4 THEN '+1 555 ' || lpad((p.n::bigint * 7919 %% 10000000)::text, 7, '0')
        END,
        p.city, p.country,
        CASE WHEN p.r_tag < 0.04 THEN 'wholesale' WHEN p.r_tag < 0.07 THEN 'newsletter, vip' END,

@@ -30,7 +30,7 @@ import sys
 for name in {TEST_ONLY!r}:
     sys.modules[name] = None  # importing any of them now raises ImportError
 import benchmarks.ingest, benchmarks.backfill, benchmarks.profile_receiver, benchmarks.panel
-import benchmarks.loyalty, benchmarks.flows
+import benchmarks.loyalty, benchmarks.flows, benchmarks.analytics, benchmarks.analytics_cdnow
 from benchmarks.loyalty_workload import LoyaltyStream
 from benchmarks.workload import shopify_deliveries, woo_deliveries
 shopify = shopify_deliveries(60, secret="s", domain="d.myshopify.com")
@@ -188,3 +188,77 @@ def test_flows_benchmark_small_run_sends_each_email_once_and_prints_its_figures(
 
     sent = re.search(r"by one worker: ([\d,]+) in", done.stdout)
     assert sent and int(sent.group(1).replace(",", "")) > 0, done.stdout
+
+
+def test_cdnow_summary_counts_repeat_days_in_weeks_up_to_the_calibration_end():
+    from datetime import date
+
+    from benchmarks.analytics_cdnow import summary
+
+    rows = [(1, date(1997, 1, 1), 10.0), (1, date(1997, 1, 1), 5.0),  # one purchase day
+            (1, date(1997, 1, 15), 20.0), (1, date(1997, 2, 12), 12.5),
+            (1, date(1997, 10, 5), 99.0),  # after the calibration end: not counted
+            (2, date(1997, 3, 1), 7.0)]
+    got = summary(rows, end=date(1997, 9, 30))
+    assert got["customer"] == [1, 2]
+    assert got["frequency"] == [2, 0]  # repeat purchase days
+    assert got["recency"] == [42 / 7, 0.0]  # 1 January to 12 February: 42 days
+    assert got["T"] == [272 / 7, 213 / 7]  # to 30 September
+    # Gamma-Gamma: the repeat buyer's mean repeat-day value, the first day left out.
+    assert got["gg_frequency"] == [2] and got["gg_monetary"] == [(20.0 + 12.5) / 2]
+
+
+def test_analytics_benchmark_small_store_has_the_spec_counts_and_prints_every_figure():
+    """A small run of benchmarks/analytics.py's store part, on a database of its own next to
+    the tests' one (the generated store is reused by later runs of the same spec)."""
+    import json
+    import os
+    from datetime import datetime, timedelta
+    from decimal import Decimal
+
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        pytest.skip("the analytics benchmark measures PostgreSQL (its store is generated "
+                    "inside PostgreSQL): set DATABASE_URL=postgresql://...")
+    base, _, name = url.rpartition("/")
+    bench_url = f"{base}/{name}_analytics_bench"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/analytics.py", "--only", "store", "--customers", "300",
+         "--orders", "1500", "--repeat", "2", "--json", "--database-url", bench_url],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    store = json.loads(done.stdout)["store"]
+    for line in ("machine", "store_metrics", "count_matching", "refresh_shop", "refit",
+                 "CPUs", "PostgreSQL", "load average"):
+        assert line in done.stderr, done.stderr
+    assert store["counts"]["customers"] == 300 and store["counts"]["orders"] == 1500
+    # 1-4 lines an order
+    assert 1500 < store["counts"]["order_lines"] <= 4 * 1500
+    for figure in ("count_orders", "count_customers", "store_metrics", "segment_sql",
+                   "rfm_sql", "summary_sql"):
+        assert store[figure]["seconds"] > 0 and store[figure]["runs"] >= 1, figure
+    for figure in ("metrics_json", "count_matching", "refresh_shop", "refit"):
+        assert (isinstance(store[figure], str) and store[figure].startswith(
+            "not available in this tree")) or store[figure]["seconds"] > 0, figure
+    assert store["machine"]["cores"] >= 1 and store["machine"]["postgresql"]
+
+    # The figures' counts, brute force over the generated rows.
+    with psycopg.connect(bench_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        people = conn.execute(
+            "SELECT total_spent, last_order_at, country_code, deleted_at FROM customers "
+            "WHERE shop_id = %s", (store["shop_id"],)).fetchall()
+        orders = conn.execute(
+            "SELECT customer_id, placed_at, cancelled_at, test, financial_status FROM orders "
+            "WHERE shop_id = %s", (store["shop_id"],)).fetchall()
+    assert len(people) == 300 and len(orders) == 1500
+    now = datetime.fromisoformat(store["segment_sql"]["now"])
+    segment = [p for p in people if p[3] is None and p[0] > Decimal(100)
+               and p[1] is not None and p[1] >= now - timedelta(days=180) and p[2] == "US"]
+    assert store["segment_sql"]["count"] == len(segment) > 0
+    counted = [o for o in orders if o[0] is not None and o[2] is None and not o[3]
+               and o[4] != "voided"]
+    assert store["summary_sql"]["buyers"] == len({o[0] for o in counted}) > 0
+    assert store["summary_sql"]["purchase_days"] == len({(o[0], o[1].date()) for o in counted})
