@@ -1,5 +1,5 @@
 """RFM: recency, frequency and monetary scores 1-5 by quintile within a shop, and the named
-segment they land in (the rule table: app/analytics/rfm_rules.py).
+segment they land in (the rule table: app/profiles/rfm_rules.py).
 
 Who is scored: the shop's profiles, not deleted, with at least one counted order
 (`app.profiles.figures.counted_order`: not cancelled, voided or a test). Their figures on
@@ -64,7 +64,9 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Integer
 
 from app.analytics.rfm_models import RfmCutoffs
-from app.analytics.rfm_rules import (
+from app.db import UTCDateTime, insert_for, utcnow
+from app.profiles.models import Customer
+from app.profiles.rfm_rules import (
     DESCRIPTIONS,
     GRID,
     SEGMENTS,
@@ -72,8 +74,6 @@ from app.analytics.rfm_rules import (
     fm_score,
     segment_for,
 )
-from app.db import UTCDateTime, insert_for, utcnow
-from app.profiles.models import Customer
 from app.profiles.writer import among_values
 from app.shops.models import Shop
 

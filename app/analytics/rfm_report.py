@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.analytics.rfm_models import RfmCutoffs
-from app.analytics.rfm_rules import DESCRIPTIONS, SCORES, SEGMENTS
 from app.profiles.models import Customer
+from app.profiles.rfm_rules import DESCRIPTIONS, SCORES, SEGMENTS
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.analytics.rfm_rules import SEGMENTS, canonical_segment
 from app.customers.models import CustomerNote, CustomerTag
 from app.customers.notes import normalize_tag
 from app.profiles.identity import normalize_email
 from app.profiles.models import NOT_SUBSCRIBED, SUBSCRIBED, UNSUBSCRIBED, Customer
+from app.profiles.rfm_rules import SEGMENTS, canonical_segment
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 250

@@ -12,12 +12,12 @@ from flask import flash, g, redirect, render_template
 from app.analytics.rfm import refresh_shop
 from app.analytics.rfm_models import RfmCutoffs
 from app.analytics.rfm_report import cut_point_rows, rfm_overview
-from app.analytics.rfm_rules import DESCRIPTIONS, GRID, SCORES, fm_score
 from app.customers.display import LocalTime, money
 from app.db import db
 from app.panel import bp
 from app.panel.door import panel_page, panel_url
 from app.profiles.models import Customer
+from app.profiles.rfm_rules import DESCRIPTIONS, GRID, SCORES, fm_score
 from app.settings.timezone import shop_zone
 
 # One-line definitions shown next to each figure.

@@ -31,7 +31,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
-from app.analytics.rfm_rules import SEGMENTS
 from app.customers.models import CustomerTag
 from app.customers.notes import normalize_tag
 from app.db import utcnow
@@ -43,6 +42,7 @@ from app.profiles.models import (
     Order,
     OrderLine,
 )
+from app.profiles.rfm_rules import SEGMENTS
 from app.settings.timezone import shop_zone
 from app.shops.models import Shop
 

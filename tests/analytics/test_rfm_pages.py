@@ -10,7 +10,7 @@ from markupsafe import escape
 
 from app.analytics.rfm import refresh_shop
 from app.analytics.rfm_models import RfmCutoffs
-from app.analytics.rfm_rules import SEGMENTS
+from app.profiles.rfm_rules import SEGMENTS
 from tests.analytics.rfm_support import AS_OF, hand_store
 from tests.customer_helpers import api_key_headers, csrf_from, sign_in
 

@@ -1,4 +1,4 @@
-"""The RFM rule table (app/analytics/rfm_rules.py): total, disjoint, every segment reached."""
+"""The RFM rule table (app/profiles/rfm_rules.py): total, disjoint, every segment reached."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from app.analytics.rfm_rules import (
+from app.profiles.rfm_rules import (
     DESCRIPTIONS,
     GRID,
     SEGMENTS,

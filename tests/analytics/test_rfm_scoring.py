@@ -157,7 +157,7 @@ def test_the_databases_segment_case_is_the_rule_table(session):
     from sqlalchemy import literal
 
     from app.analytics.rfm import segment_case
-    from app.analytics.rfm_rules import segment_for
+    from app.profiles.rfm_rules import segment_for
 
     combos = list(product(range(1, 6), repeat=3))
     got = session.execute(select(*[
