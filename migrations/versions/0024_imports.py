@@ -1,7 +1,7 @@
 """migration imports: import_runs (the uploaded CSV, its mapping, progress and report)
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0023
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0024"
-down_revision = "0020"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
