@@ -1,0 +1,181 @@
+"""From stored orders to the models' inputs: one row per buyer, purchases counted by day.
+
+The rules, as in the paper and everywhere else in the app:
+- only counted orders (`app.profiles.figures.counted_order`: not cancelled, voided or test),
+  valued net of refunds; guest orders (no profile) are left out;
+- a day is a UTC calendar day; several orders on one day are one transaction whose value
+  is their sum;
+- x (frequency) = the number of distinct later days with an order, t_x (recency) = days
+  from the first to the last order day, T (age) = days from the first order day to the
+  as-of day; m (monetary) = the mean value of the repeat days (the first day left out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+from sqlalchemy import Float, Integer, and_, cast, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import FunctionElement
+
+from app.profiles.figures import counted_order
+from app.profiles.models import Order
+from app.profiles.writer import among_values
+
+_O = Order.__table__
+EPOCH = date(1970, 1, 1)
+
+
+class utc_day(FunctionElement):  # noqa: N801 - used like a SQL function
+    """`utc_day(column)`: the UTC calendar day of a datetime as days since 1970-01-01."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "utc_day"
+
+
+@compiles(utc_day)
+def _utc_day_postgresql(element, compiler, **kw):
+    (column,) = list(element.clauses)
+    return f"CAST(floor(extract(epoch FROM {compiler.process(column, **kw)}) / 86400) AS integer)"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element, compiler, **kw):
+    (column,) = list(element.clauses)
+    return f"CAST(julianday({compiler.process(column, **kw)}) - 2440587.5 AS integer)"
+
+
+def day_number(day: date) -> int:
+    return (day - EPOCH).days
+
+
+def day_date(number: int) -> date:
+    return EPOCH + timedelta(days=int(number))
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after `day` (orders placed before it are on or before `day`)."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class Summary:
+    """Per-buyer model inputs, in days, aligned arrays."""
+
+    customer_id: np.ndarray
+    frequency: np.ndarray
+    recency: np.ndarray
+    age: np.ndarray
+    monetary: np.ndarray
+    first_day: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.customer_id.size)
+
+
+def _days(shop_id: int, through: date, after: date | None = None):
+    """(customer, day, value) of a shop's counted orders on days <= `through`."""
+    day = utc_day(_O.c.placed_at)
+    conditions = [_O.c.shop_id == shop_id, _O.c.customer_id.is_not(None), counted_order(_O.c),
+                  _O.c.placed_at < end_of_day(through)]
+    if after is not None:
+        conditions.append(_O.c.placed_at >= end_of_day(after))
+    return (
+        select(_O.c.customer_id.label("cid"), day.label("day"),
+               cast(func.sum(_O.c.total_price - _O.c.total_refunded), Float).label("value"))
+        .where(*conditions).group_by(_O.c.customer_id, day)
+    )
+
+
+def summary(session: Session, shop_id: int, as_of: date,
+            customer_ids: set[int] | None = None) -> Summary:
+    """The model inputs of the shop's buyers (or of `customer_ids` among them) as of the end
+    of `as_of`: one aggregate query in the database, one row per buyer."""
+    days = _days(shop_id, as_of).cte("days")
+    per = (select(days.c.cid, func.count().label("n"), func.min(days.c.day).label("first"),
+                  func.max(days.c.day).label("last"), func.sum(days.c.value).label("total"))
+           .group_by(days.c.cid))
+    conn = session.connection()
+    filters = [None] if customer_ids is None else list(among_values(conn, days.c.cid,
+                                                                    customer_ids))
+    rows: list = []
+    for among in filters:
+        grouped = (per if among is None else per.where(among)).subquery("per")
+        query = (select(grouped.c.cid, grouped.c.n, grouped.c.first, grouped.c.last,
+                        grouped.c.total, days.c.value)
+                 .join_from(grouped, days, and_(days.c.cid == grouped.c.cid,
+                                                days.c.day == grouped.c.first)))
+        rows.extend(conn.execute(query).all())
+    return summary_from_rows(rows, day_number(as_of))
+
+
+def summary_from_rows(rows, as_of_day: int) -> Summary:
+    """Rows of (customer id, days with orders, first day, last day, total value, first day's
+    value) to a Summary."""
+    if not rows:
+        empty = np.zeros(0)
+        return Summary(np.zeros(0, dtype=np.int64), empty, empty, empty, empty,
+                       np.zeros(0, dtype=np.int64))
+    table = np.array(rows, dtype=float)
+    frequency = table[:, 1] - 1
+    first = table[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monetary = np.where(frequency > 0, (table[:, 4] - table[:, 5]) / frequency, 0.0)
+    return Summary(customer_id=table[:, 0].astype(np.int64), frequency=frequency,
+                   recency=table[:, 3] - first, age=as_of_day - first, monetary=monetary,
+                   first_day=first.astype(np.int64))
+
+
+def summary_from_transactions(customer_ids, days, values, as_of_day: int) -> Summary:
+    """The same summary from plain arrays of transactions (customer id, day number, value),
+    for scripts and benchmarks; transactions after `as_of_day` are ignored."""
+    cid = np.asarray(customer_ids, dtype=np.int64)
+    day = np.asarray(days, dtype=np.int64)
+    value = np.asarray(values, dtype=float)
+    keep = day <= as_of_day
+    cid, day, value = cid[keep], day[keep], value[keep]
+    pairs, inverse = np.unique(np.column_stack([cid, day]), axis=0, return_inverse=True)
+    day_value = np.bincount(inverse.ravel(), weights=value, minlength=len(pairs))
+    customers, start, count = np.unique(pairs[:, 0], return_index=True, return_counts=True)
+    first = pairs[start, 1]
+    last = pairs[start + count - 1, 1]
+    total = np.add.reduceat(day_value, start) if len(pairs) else np.zeros(0)
+    rows = np.column_stack([customers, count, first, last, total, day_value[start]])
+    return summary_from_rows(rows.tolist(), as_of_day)
+
+
+def holdout_days(session: Session, shop_id: int, after: date, through: date) -> dict[int, int]:
+    """Per customer, the number of days with counted orders in (after, through]."""
+    days = _days(shop_id, through, after=after).subquery()
+    query = select(days.c.cid, func.count()).group_by(days.c.cid)
+    return dict(session.connection().execute(query).all())
+
+
+def repeat_days_by_day(session: Session, shop_id: int, through: date,
+                       first_through: date) -> dict[int, int]:
+    """Per calendar day (day number) up to `through`, how many buyers whose first order day
+    is on or before `first_through` had a repeat (not first) order day."""
+    days = _days(shop_id, through).subquery()
+    firsts = select(days.c.cid, func.min(days.c.day).label("first")).group_by(days.c.cid).subquery()
+    query = (select(days.c.day, func.count())
+             .join_from(days, firsts, days.c.cid == firsts.c.cid)
+             .where(days.c.day > firsts.c.first, firsts.c.first <= day_number(first_through))
+             .group_by(days.c.day))
+    return dict(session.connection().execute(query).all())
+
+
+def last_order_day(session: Session, shop_id: int) -> date | None:
+    """The UTC day of the shop's latest counted order by a profile, if any."""
+    latest = session.connection().execute(
+        select(func.max(_O.c.placed_at)).where(
+            _O.c.shop_id == shop_id, _O.c.customer_id.is_not(None), counted_order(_O.c))
+    ).scalar()
+    if latest is None:
+        return None
+    if isinstance(latest, str):  # SQLite without type processing in an aggregate
+        latest = datetime.fromisoformat(latest)
+    return latest.date() if latest.tzinfo is None else latest.astimezone(UTC).date()
