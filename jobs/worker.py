@@ -34,6 +34,8 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.loyalty.release_due", 300),
     # Due flow steps, and the date and lapsed flows' entrants (app/flows/runner.py).
     ("jobs.flows.sweep_due", 60),
+    # A store's prediction models, refitted when their fit is a week old (or absent).
+    ("jobs.predictions.refit_due", 60 * 60),
 )
 
 

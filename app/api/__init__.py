@@ -16,6 +16,7 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
     messages,
     metrics,
     openapi,
+    predictions,
     redemptions,
     referrals,
     settings,

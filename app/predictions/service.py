@@ -15,7 +15,7 @@ import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -26,6 +26,7 @@ from app.predictions.gamma_gamma import GammaGammaParams
 from app.predictions.models import FAILED, FITTED, NOT_ENOUGH_DATA, PredictionModel
 from app.predictions.scoring import DAYS_PER_WEEK, score, tier_cuts
 from app.predictions.writes import clear_scores, write_scores
+from app.shops.models import Shop
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +146,26 @@ def params_of(model: PredictionModel
     return bg, gg, gg_json.get("clv_tier_cuts")
 
 
-def due_for_refit(model: PredictionModel | None, now: datetime) -> bool:
-    return model is None or (now - model.fitted_at).total_seconds() >= REFIT_AFTER_DAYS * 86400
+def shops_due_for_refit(session: Session, now: datetime) -> list[int]:
+    """Active shops whose latest fit is older than REFIT_AFTER_DAYS (a day while below the
+    gate or failed: their data grows), or that have none; one query."""
+    latest = (select(PredictionModel.shop_id, func.max(PredictionModel.fitted_at).label("at"))
+              .group_by(PredictionModel.shop_id).subquery())
+    status = (select(PredictionModel.status)
+              .where(PredictionModel.shop_id == Shop.id,
+                     PredictionModel.fitted_at == latest.c.at)
+              .order_by(PredictionModel.id.desc()).limit(1).scalar_subquery())
+    rows = session.execute(
+        select(Shop.id, latest.c.at, status)
+        .outerjoin(latest, latest.c.shop_id == Shop.id)
+        .where(Shop.status == "active").order_by(Shop.id)
+    ).all()
+    due = []
+    for shop_id, fitted_at, last_status in rows:
+        days = REFIT_AFTER_DAYS if last_status == FITTED else 1
+        if fitted_at is None or fitted_at <= now - timedelta(days=days):
+            due.append(shop_id)
+    return due
 
 
 def _midnight(day: date) -> datetime:
