@@ -106,9 +106,12 @@ def fit(frequency, recency, T, *, time_unit: str = "weeks",
                       jac=True, method="L-BFGS-B", bounds=[(-15, 15)] * 4,
                       options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9})
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
+    # L-BFGS-B can stop "abnormally" in the line search on a flat ridge (e.g. a -> 0 and
+    # b -> inf when nobody seems to drop out) with the gradient already negligible.
+    flat = float(np.max(np.abs(result.jac))) < 1e-4 * max(1.0, abs(float(result.fun)))
     return BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=-float(result.fun),
                        time_unit=time_unit, customers=int(x.size),
-                       converged=bool(result.success), iterations=int(result.nit))
+                       converged=bool(result.success or flat), iterations=int(result.nit))
 
 
 def _log_odds_dead(params: BGNBDParams, x, t_x, T):

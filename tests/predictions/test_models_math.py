@@ -44,7 +44,7 @@ def test_p_alive_is_one_without_repeat_purchases_and_matches_eq_11_otherwise():
 
 def test_log_likelihood_matches_eq_6():
     cases = [(0, 0.0, 3.0), (1, 1.5, 3.0), (5, 20.0, 30.0), (12, 39.0, 39.5)]
-    got = bgnbd.log_likelihood((P.r, P.alpha, P.a, P.b), *map(np.array, zip(*cases)))
+    got = bgnbd.log_likelihood((P.r, P.alpha, P.a, P.b), *map(np.array, zip(*cases, strict=True)))
     for value, (x, t_x, T) in zip(got, cases, strict=True):
         assert value == pytest.approx(ll_direct(P.r, P.alpha, P.a, P.b, x, t_x, T), rel=1e-12)
 
