@@ -18,6 +18,7 @@ from flask import Blueprint
 bp = Blueprint("panel", __name__)
 
 from app.panel import (  # noqa: E402,F401  (routes register on import)
+    analytics_predictions,
     assets,
     customers,
     dashboard,
