@@ -20,7 +20,12 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
+from app.predictions.grouping import group_rows
+
 PARAMETERS = ("r", "alpha", "a", "b")
+# Above this many customers the fit starts from a fit on a random sample of them.
+WARM_START_ABOVE = 200_000
+WARM_START_SAMPLE = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +70,71 @@ def log_likelihood(params, frequency, recency, T) -> np.ndarray:
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _negative_ll_and_gradient(log_params, x, t_x, T, weights):
+@dataclass(frozen=True, slots=True)
+class _Grouped:
+    """Distinct (x, t_x, T) rows with their counts, split into buyers (x > 0) and the rest,
+    with the x-only terms' distinct x values (computed once per distinct x per step)."""
+
+    ux: np.ndarray  # distinct x
+    nx: np.ndarray  # customers per distinct x
+    x: np.ndarray  # buyers' rows
+    ix: np.ndarray  # each buyer row's index into ux
+    t_x: np.ndarray
+    T: np.ndarray
+    w: np.ndarray
+    T0: np.ndarray  # non-buyers' distinct T
+    w0: np.ndarray
+
+
+def _group(x, t_x, T) -> _Grouped:
+    (gx, gt_x, gT), _, weights = group_rows(x, t_x, T)
+    weights = weights.astype(float)
+    ux, ix = np.unique(gx, return_inverse=True)
+    ix = ix.ravel()
+    nx = np.bincount(ix, weights=weights, minlength=ux.size)
+    buyer = gx > 0
+    return _Grouped(ux=ux, nx=nx, x=gx[buyer], ix=ix[buyer], t_x=gt_x[buyer], T=gT[buyer],
+                    w=weights[buyer], T0=gT[~buyer], w0=weights[~buyer])
+
+
+def _negative_ll_and_gradient(log_params, data: _Grouped):
     params = np.exp(log_params)
     r, alpha, a, b = params
-    a1, a2, a3, a4 = _terms(params, x, t_x, T)
-    tail = np.logaddexp(a3, a4)
-    ll = a1 + a2 + tail
-    w3 = np.exp(a3 - tail)
-    w4 = np.exp(a4 - tail)  # 0 where x == 0
-    buyer = x > 0
-    safe_bx1 = np.where(buyer, b + x - 1, 1.0)
-    d_r = (digamma(r + x) - digamma(r) + np.log(alpha)
-           - w3 * np.log(alpha + T) - w4 * np.log(alpha + t_x))
-    d_alpha = r / alpha - w3 * (r + x) / (alpha + T) - w4 * (r + x) / (alpha + t_x)
-    d_a = digamma(a + b) - digamma(a + b + x) + w4 / a
-    d_b = (digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x)
-           - np.where(buyer, w4 / safe_bx1, 0.0))
-    grad = np.array([weights @ d_r, weights @ d_alpha, weights @ d_a, weights @ d_b])
+    ux, nx = data.ux, data.nx
+    # A1 + A2 and their derivatives depend on x only.
+    psi_ab, psi_r, psi_b = digamma(a + b), digamma(r), digamma(b)
+    psi_abx = digamma(a + b + ux)
+    ll = nx @ (gammaln(r + ux) - gammaln(r) + r * np.log(alpha) + gammaln(a + b)
+               + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux))
+    d_r = nx @ (digamma(r + ux) - psi_r + np.log(alpha))
+    d_alpha = nx.sum() * r / alpha
+    d_a = nx @ (psi_ab - psi_abx)
+    d_b = nx @ (psi_ab + digamma(b + ux) - psi_b - psi_abx)
+    # Customers with no repeat purchase: the tail is A3 alone.
+    if data.T0.size:
+        log_t0 = np.log(alpha + data.T0)
+        ll -= r * (data.w0 @ log_t0)
+        d_r -= data.w0 @ log_t0
+        d_alpha -= r * (data.w0 @ (1 / (alpha + data.T0)))
+    if data.x.size:
+        x, w = data.x, data.w
+        rx = r + x
+        log_t = np.log(alpha + data.T)
+        log_tx = np.log(alpha + data.t_x)
+        log_bx1 = np.log(np.where(ux > 0, b + ux - 1, 1.0))
+        a3 = -rx * log_t
+        a4 = np.log(a) - log_bx1[data.ix] - rx * log_tx
+        tail = np.logaddexp(a3, a4)
+        w3 = np.exp(a3 - tail)
+        w4 = 1.0 - w3
+        ll += w @ tail
+        d_r -= w @ (w3 * log_t + w4 * log_tx)
+        d_alpha -= w @ (rx * (w3 / (alpha + data.T) + w4 / (alpha + data.t_x)))
+        d_a += (w @ w4) / a
+        d_b -= w @ (w4 / (b + x - 1))
+    grad = np.array([d_r, d_alpha, d_a, d_b])
     # Chain rule for the log-parameters; minimise the negative.
-    return -float(weights @ ll), -grad * params
+    return -float(ll), -grad * params
 
 
 def fit(frequency, recency, T, *, time_unit: str = "weeks",
@@ -97,14 +148,15 @@ def fit(frequency, recency, T, *, time_unit: str = "weeks",
         raise ValueError("frequency, recency and T must be equally long and not empty")
     if np.any(x < 0) or np.any(t_x < 0) or np.any(big_t < t_x):
         raise ValueError("need x >= 0 and 0 <= t_x <= T")
-    triples, weights = np.unique(np.column_stack([x, t_x, big_t]), axis=0, return_counts=True)
-    ux, ut_x, uT = triples[:, 0], triples[:, 1], triples[:, 2]
     # A sensible start for α: the mean age, which sets the scale of the time unit.
     start = np.log([initial[0], max(float(np.mean(big_t)), 1e-3) * initial[1] / 10,
                     initial[2], initial[3]])
-    result = minimize(_negative_ll_and_gradient, start, args=(ux, ut_x, uT, weights.astype(float)),
-                      jac=True, method="L-BFGS-B", bounds=[(-15, 15)] * 4,
-                      options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9})
+    if x.size > WARM_START_ABOVE:
+        # Most of the search on a random sample, then a few steps on everyone: the same
+        # maximum, far fewer passes over a large store's customers.
+        pick = np.random.default_rng(0).choice(x.size, WARM_START_SAMPLE, replace=False)
+        start = _minimize(_group(x[pick], t_x[pick], big_t[pick]), start).x
+    result = _minimize(_group(x, t_x, big_t), start)
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
     # L-BFGS-B can stop "abnormally" in the line search on a flat ridge (e.g. a -> 0 and
     # b -> inf when nobody seems to drop out) with the gradient already negligible.
@@ -112,6 +164,12 @@ def fit(frequency, recency, T, *, time_unit: str = "weeks",
     return BGNBDParams(r=r, alpha=alpha, a=a, b=b, log_likelihood=-float(result.fun),
                        time_unit=time_unit, customers=int(x.size),
                        converged=bool(result.success or flat), iterations=int(result.nit))
+
+
+def _minimize(data: _Grouped, start):
+    return minimize(_negative_ll_and_gradient, start, args=(data,),
+                    jac=True, method="L-BFGS-B", bounds=[(-15, 15)] * 4,
+                    options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9})
 
 
 def _log_odds_dead(params: BGNBDParams, x, t_x, T):

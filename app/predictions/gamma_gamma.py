@@ -40,17 +40,22 @@ def log_likelihood(params, frequency, monetary) -> np.ndarray:
             + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(x * m + v))
 
 
-def _negative_ll_and_gradient(log_params, x, m, weights):
+def _negative_ll_and_gradient(log_params, ux, nx, ix, x, log_m, log_xm, xm, w, const):
+    """The summed log-likelihood and its gradient; terms of x alone per distinct x."""
     params = np.exp(log_params)
     p, q, v = params
-    ll = log_likelihood(params, x, m)
-    log_xmv = np.log(x * m + v)
-    psi_pxq = digamma(p * x + q)
-    d_p = x * (psi_pxq - digamma(p * x) + np.log(m) + np.log(x) - log_xmv)
-    d_q = psi_pxq - digamma(q) + np.log(v) - log_xmv
-    d_v = q / v - (p * x + q) / (x * m + v)
-    grad = np.array([weights @ d_p, weights @ d_q, weights @ d_v])
-    return -float(weights @ ll), -grad * params
+    px = p * ux
+    psi_pxq = digamma(px + q)
+    log_v = np.log(v)
+    log_xmv = np.log(xm + v)
+    pxq_row = p * x + q
+    ll = (nx @ (gammaln(px + q) - gammaln(px)) - nx.sum() * (gammaln(q) - q * log_v)
+          + p * (w @ (x * log_m)) - const + p * (w @ (x * np.log(x))) - w @ (pxq_row * log_xmv))
+    d_p = (nx @ (ux * (psi_pxq - digamma(px))) + w @ (x * (log_m + np.log(x) - log_xmv)))
+    d_q = nx @ psi_pxq - nx.sum() * (digamma(q) - log_v) - w @ log_xmv
+    d_v = nx.sum() * q / v - w @ (pxq_row / (xm + v))
+    grad = np.array([d_p, d_q, d_v])
+    return -float(ll), -grad * params
 
 
 def fit(frequency, monetary) -> GammaGammaParams:
@@ -64,15 +69,19 @@ def fit(frequency, monetary) -> GammaGammaParams:
     x, m = x[keep], m[keep]
     if x.size == 0:
         raise ValueError("Gamma-Gamma needs at least one repeat buyer with a positive spend")
-    pairs, weights = np.unique(np.column_stack([x, m]), axis=0, return_counts=True)
+    ux, ix, nx = np.unique(x, return_inverse=True, return_counts=True)
+    w = np.ones(x.size)
+    log_m = np.log(m)
+    const = w @ log_m  # the -1 of (px - 1) log m
+    args = (ux, nx.astype(float), ix.ravel(), x, log_m, None, x * m, w, const)
     start = np.log([1.0, 1.0, max(float(np.mean(m)), 1e-6)])
-    result = minimize(_negative_ll_and_gradient, start,
-                      args=(pairs[:, 0], pairs[:, 1], weights.astype(float)),
+    result = minimize(_negative_ll_and_gradient, start, args=args,
                       jac=True, method="L-BFGS-B", bounds=[(-15, 20)] * 3,
                       options={"maxiter": 1000, "ftol": 1e-13, "gtol": 1e-9})
     p, q, v = (float(value) for value in np.exp(result.x))
+    flat = float(np.max(np.abs(result.jac))) < 1e-4 * max(1.0, abs(float(result.fun)))
     return GammaGammaParams(p=p, q=q, gamma=v, log_likelihood=-float(result.fun),
-                            customers=int(x.size), converged=bool(result.success),
+                            customers=int(x.size), converged=bool(result.success or flat),
                             iterations=int(result.nit))
 
 

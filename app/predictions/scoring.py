@@ -22,6 +22,7 @@ import numpy as np
 from app.predictions import bgnbd, gamma_gamma
 from app.predictions.bgnbd import BGNBDParams
 from app.predictions.gamma_gamma import GammaGammaParams
+from app.predictions.grouping import group_rows
 
 DAYS_PER_WEEK = 7.0
 HORIZONS_DAYS = (30, 90, 365)
@@ -43,8 +44,8 @@ class Scores:
 
 def _per_pair(values_fn, x, T):
     """Evaluate values_fn(ux, uT) once per distinct (x, T) and spread the result back."""
-    pairs, inverse = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
-    return values_fn(pairs[:, 0], pairs[:, 1])[..., inverse.ravel()]
+    (ux, uT), inverse, _ = group_rows(x, T)
+    return values_fn(ux, uT)[..., inverse]
 
 
 def score(bg: BGNBDParams, gg: GammaGammaParams | None, frequency, recency_days, age_days,

@@ -82,14 +82,17 @@ def test_the_analytic_gradient_matches_finite_differences():
     x = rng.integers(0, 6, 50).astype(float)
     T = rng.uniform(5, 40, 50)
     t_x = np.where(x > 0, T * rng.uniform(0, 1, 50), 0)
-    w = np.ones(50)
+    data = bgnbd._group(x, t_x, T)
     theta = np.log([0.7, 3.0, 0.9, 2.0])
-    _, grad = bgnbd._negative_ll_and_gradient(theta, x, t_x, T, w)
+    value, grad = bgnbd._negative_ll_and_gradient(theta, data)
+    # The grouped objective is the plain sum of eq. 6.
+    assert -value == pytest.approx(bgnbd.log_likelihood(np.exp(theta), x, t_x, T).sum(),
+                                   rel=1e-12)
     for i in range(4):
         step = np.zeros(4)
         step[i] = 1e-6
-        up = bgnbd._negative_ll_and_gradient(theta + step, x, t_x, T, w)[0]
-        down = bgnbd._negative_ll_and_gradient(theta - step, x, t_x, T, w)[0]
+        up = bgnbd._negative_ll_and_gradient(theta + step, data)[0]
+        down = bgnbd._negative_ll_and_gradient(theta - step, data)[0]
         assert grad[i] == pytest.approx((up - down) / 2e-6, rel=1e-5)
 
 
