@@ -21,6 +21,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import FunctionElement
 
+from app.predictions.grouping import group_rows
 from app.profiles.figures import counted_order
 from app.profiles.models import Order
 from app.profiles.writer import among_values
@@ -113,21 +114,36 @@ def summary(session: Session, shop_id: int, as_of: date,
     return summary_from_rows(rows, day_number(as_of))
 
 
+def _columns(rows, count: int) -> list[np.ndarray]:
+    """Result rows to one float array per column (np.array on Row objects is very slow)."""
+    if not rows:
+        return [np.zeros(0) for _ in range(count)]
+    return [np.asarray(column, dtype=float) for column in zip(*rows, strict=True)]
+
+
 def summary_from_rows(rows, as_of_day: int) -> Summary:
     """Rows of (customer id, days with orders, first day, last day, total value, first day's
     value) to a Summary."""
-    if not rows:
-        empty = np.zeros(0)
-        return Summary(np.zeros(0, dtype=np.int64), empty, empty, empty, empty,
-                       np.zeros(0, dtype=np.int64))
-    table = np.array(rows, dtype=float)
-    frequency = table[:, 1] - 1
-    first = table[:, 2]
+    cid, days, first, last, total, first_value = _columns(rows, 6)
+    frequency = days - 1
     with np.errstate(divide="ignore", invalid="ignore"):
-        monetary = np.where(frequency > 0, (table[:, 4] - table[:, 5]) / frequency, 0.0)
-    return Summary(customer_id=table[:, 0].astype(np.int64), frequency=frequency,
-                   recency=table[:, 3] - first, age=as_of_day - first, monetary=monetary,
+        monetary = np.where(frequency > 0, (total - first_value) / frequency, 0.0)
+    return Summary(customer_id=cid.astype(np.int64), frequency=frequency,
+                   recency=last - first, age=as_of_day - first, monetary=monetary,
                    first_day=first.astype(np.int64))
+
+
+def transactions_of(session: Session, shop_id: int, customer_ids, through: date
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(customer id, day, value) arrays, one row per customer and day with counted orders
+    on or before `through`, for `customer_ids` only."""
+    days = _days(shop_id, through).subquery()
+    conn = session.connection()
+    rows: list = []
+    for among in among_values(conn, days.c.cid, {int(c) for c in customer_ids}):
+        rows.extend(conn.execute(select(days.c.cid, days.c.day, days.c.value).where(among)))
+    cid, day, value = _columns(rows, 3)
+    return cid.astype(np.int64), day.astype(np.int64), value
 
 
 def summary_from_transactions(customer_ids, days, values, as_of_day: int) -> Summary:
@@ -138,34 +154,21 @@ def summary_from_transactions(customer_ids, days, values, as_of_day: int) -> Sum
     value = np.asarray(values, dtype=float)
     keep = day <= as_of_day
     cid, day, value = cid[keep], day[keep], value[keep]
-    pairs, inverse = np.unique(np.column_stack([cid, day]), axis=0, return_inverse=True)
-    day_value = np.bincount(inverse.ravel(), weights=value, minlength=len(pairs))
-    customers, start, count = np.unique(pairs[:, 0], return_index=True, return_counts=True)
-    first = pairs[start, 1]
-    last = pairs[start + count - 1, 1]
-    total = np.add.reduceat(day_value, start) if len(pairs) else np.zeros(0)
-    rows = np.column_stack([customers, count, first, last, total, day_value[start]])
-    return summary_from_rows(rows.tolist(), as_of_day)
-
-
-def holdout_days(session: Session, shop_id: int, after: date, through: date) -> dict[int, int]:
-    """Per customer, the number of days with counted orders in (after, through]."""
-    days = _days(shop_id, through, after=after).subquery()
-    query = select(days.c.cid, func.count()).group_by(days.c.cid)
-    return dict(session.connection().execute(query).all())
-
-
-def repeat_days_by_day(session: Session, shop_id: int, through: date,
-                       first_through: date) -> dict[int, int]:
-    """Per calendar day (day number) up to `through`, how many buyers whose first order day
-    is on or before `first_through` had a repeat (not first) order day."""
-    days = _days(shop_id, through).subquery()
-    firsts = select(days.c.cid, func.min(days.c.day).label("first")).group_by(days.c.cid).subquery()
-    query = (select(days.c.day, func.count())
-             .join_from(days, firsts, days.c.cid == firsts.c.cid)
-             .where(days.c.day > firsts.c.first, firsts.c.first <= day_number(first_through))
-             .group_by(days.c.day))
-    return dict(session.connection().execute(query).all())
+    if cid.size == 0:
+        return summary_from_rows([], as_of_day)
+    (pair_cid, pair_day), inverse, _ = group_rows(cid, day)
+    day_value = np.bincount(inverse, weights=value, minlength=pair_cid.size)
+    order = np.lexsort((pair_day, pair_cid))  # by customer, then day
+    pair_cid, pair_day, day_value = pair_cid[order], pair_day[order], day_value[order]
+    customers, start, count = np.unique(pair_cid, return_index=True, return_counts=True)
+    first, last = pair_day[start], pair_day[start + count - 1]
+    total = np.add.reduceat(day_value, start)
+    frequency = (count - 1).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monetary = np.where(frequency > 0, (total - day_value[start]) / frequency, 0.0)
+    return Summary(customer_id=customers, frequency=frequency,
+                   recency=(last - first).astype(float), age=(as_of_day - first).astype(float),
+                   monetary=monetary, first_day=first)
 
 
 def last_order_day(session: Session, shop_id: int) -> date | None:
