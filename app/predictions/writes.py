@@ -1,7 +1,7 @@
 """Writing predicted figures onto customers in bulk.
 
-PostgreSQL: one UPDATE ... FROM unnest(arrays) per 50,000 customers (a handful of
-parameters whatever the count). Elsewhere: an executemany UPDATE by id.
+PostgreSQL: one UPDATE ... FROM unnest(arrays) per 250,000 customers (a handful of
+parameters whatever the count, sent as array literals). Elsewhere: an executemany UPDATE by id.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from app.profiles.models import Customer
 from app.profiles.writer import among_values
 
 _C = Customer.__table__
-CHUNK = 50_000
+CHUNK = 250_000  # rows per UPDATE: each statement scans the shop's customers once
 CENT = Decimal("0.01")
 PREDICTED = ("churn_risk", "predicted_clv", "expected_orders_30", "expected_orders_90",
              "expected_orders_365", "next_order_expected_at", "predicted_spend_tier",
@@ -39,6 +39,13 @@ FROM unnest(CAST(:ids AS bigint[]), CAST(:churn AS float8[]), CAST(:clv AS float
   AS v(id, churn, clv, e30, e90, e365, next_days, tier)
 WHERE c.id = v.id AND c.shop_id = :shop_id
 """)
+
+
+def _literal(values: list) -> str:
+    """A PostgreSQL array literal of numbers, NULLs or plain words (tiers), cast in SQL:
+    building the text is many times faster than the driver adapting a long list."""
+    return "{" + ",".join("NULL" if v is None else repr(v) if isinstance(v, float) else str(v)
+                          for v in values) + "}"
 
 
 def _nullable(values: np.ndarray) -> list:
@@ -62,9 +69,11 @@ def write_scores(session: Session, shop_id: int, data: Summary, scores: Scores, 
         for start in range(0, len(ids), CHUNK):
             part = slice(start, start + CHUNK)
             conn.execute(_UNNEST_UPDATE, {
-                "ids": ids[part], "churn": churn[part], "clv": clv[part], "e30": e30[part],
-                "e90": e90[part], "e365": e365[part], "next_days": next_days[part],
-                "tier": tier[part], "day0": day0, "stamp": stamp, "shop_id": shop_id})
+                "ids": _literal(ids[part]), "churn": _literal(churn[part]),
+                "clv": _literal(clv[part]), "e30": _literal(e30[part]),
+                "e90": _literal(e90[part]), "e365": _literal(e365[part]),
+                "next_days": _literal(next_days[part]), "tier": _literal(tier[part]),
+                "day0": day0, "stamp": stamp, "shop_id": shop_id})
     elif ids:
         rows = [{"b_id": ids[i], "b_churn": churn[i],
                  "b_clv": None if clv[i] is None else Decimal(repr(clv[i])).quantize(CENT),
