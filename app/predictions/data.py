@@ -78,13 +78,14 @@ class Summary:
         return int(self.customer_id.size)
 
 
-def _days(shop_id: int, through: date, after: date | None = None):
-    """(customer, day, value) of a shop's counted orders on days <= `through`."""
+def _days(shop_id: int, through: date, among=None):
+    """(customer, day, value) of a shop's counted orders on days <= `through` (of the
+    customers `among` matches, a condition on orders.customer_id, if given)."""
     day = utc_day(_O.c.placed_at)
     conditions = [_O.c.shop_id == shop_id, _O.c.customer_id.is_not(None), counted_order(_O.c),
                   _O.c.placed_at < end_of_day(through)]
-    if after is not None:
-        conditions.append(_O.c.placed_at >= end_of_day(after))
+    if among is not None:
+        conditions.append(among)
     return (
         select(_O.c.customer_id.label("cid"), day.label("day"),
                cast(func.sum(_O.c.total_price - _O.c.total_refunded), Float).label("value"))
@@ -96,16 +97,18 @@ def summary(session: Session, shop_id: int, as_of: date,
             customer_ids: set[int] | None = None) -> Summary:
     """The model inputs of the shop's buyers (or of `customer_ids` among them) as of the end
     of `as_of`: one aggregate query in the database, one row per buyer."""
-    days = _days(shop_id, as_of).cte("days")
-    per = (select(days.c.cid, func.count().label("n"), func.min(days.c.day).label("first"),
-                  func.max(days.c.day).label("last"), func.sum(days.c.value).label("total"))
-           .group_by(days.c.cid))
     conn = session.connection()
-    filters = [None] if customer_ids is None else list(among_values(conn, days.c.cid,
+    # The customers' condition goes on the orders themselves (an index range per customer),
+    # not on the aggregate: rescoring a few customers must not aggregate the whole store.
+    filters = [None] if customer_ids is None else list(among_values(conn, _O.c.customer_id,
                                                                     customer_ids))
     rows: list = []
     for among in filters:
-        grouped = (per if among is None else per.where(among)).subquery("per")
+        days = _days(shop_id, as_of, among).cte("days")
+        grouped = (select(days.c.cid, func.count().label("n"), func.min(days.c.day).label("first"),
+                          func.max(days.c.day).label("last"),
+                          func.sum(days.c.value).label("total"))
+                   .group_by(days.c.cid)).subquery("per")
         query = (select(grouped.c.cid, grouped.c.n, grouped.c.first, grouped.c.last,
                         grouped.c.total, days.c.value)
                  .join_from(grouped, days, and_(days.c.cid == grouped.c.cid,
@@ -137,11 +140,10 @@ def transactions_of(session: Session, shop_id: int, customer_ids, through: date
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(customer id, day, value) arrays, one row per customer and day with counted orders
     on or before `through`, for `customer_ids` only."""
-    days = _days(shop_id, through).subquery()
     conn = session.connection()
     rows: list = []
-    for among in among_values(conn, days.c.cid, {int(c) for c in customer_ids}):
-        rows.extend(conn.execute(select(days.c.cid, days.c.day, days.c.value).where(among)))
+    for among in among_values(conn, _O.c.customer_id, {int(c) for c in customer_ids}):
+        rows.extend(conn.execute(_days(shop_id, through, among)))
     cid, day, value = _columns(rows, 3)
     return cid.astype(np.int64), day.astype(np.int64), value
 
