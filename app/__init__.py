@@ -99,6 +99,7 @@ def _import_models() -> None:
     import app.imports.models  # noqa: F401
     import app.inbox.models  # noqa: F401
     import app.loyalty.models  # noqa: F401
+    import app.predictions.models  # noqa: F401
     import app.profiles.models  # noqa: F401
     import app.segments.models  # noqa: F401
     import app.settings.models  # noqa: F401

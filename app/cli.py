@@ -224,10 +224,11 @@ def register_commands(app: Flask) -> None:
     from app.accounts.cli import accounts_cli
     from app.events.cli import events_cli
     from app.imports.cli import import_cli
+    from app.predictions.cli import predictions_cli
     from app.sync.cli import backfill_command
 
     for command in (db_cli, shops_cli, inbox_cli, demo_command, backfill_command,
-                    accounts_cli, events_cli, import_cli):
+                    accounts_cli, events_cli, import_cli, predictions_cli):
         app.cli.add_command(command)
     # Every command of the app logs for the person running it. The worker (jobs/cli.py,
     # not in app.cli.commands) configures its own logging: its output is a log.

@@ -16,5 +16,6 @@ from app.events.registry import Subscriber
 from app.flows.attribution import SUBSCRIBER as FLOW_ATTRIBUTION
 from app.flows.subscriber import SUBSCRIBER as FLOWS
 from app.loyalty.subscriber import SUBSCRIBER as LOYALTY
+from app.predictions.subscriber import SUBSCRIBER as PREDICTIONS
 
-SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY, FLOW_ATTRIBUTION, FLOWS, RFM)
+SUBSCRIBERS: tuple[Subscriber, ...] = (LOYALTY, FLOW_ATTRIBUTION, FLOWS, RFM, PREDICTIONS)

@@ -36,6 +36,8 @@ PERIODIC_JOBS: tuple[tuple[str, int], ...] = (
     ("jobs.flows.sweep_due", 60),
     # Each store's RFM cut points and scores, once a day (recency ages with the clock).
     ("jobs.analytics_rfm.refresh_due", 60 * 60),
+    # A store's prediction models, refitted when their fit is a week old (or absent).
+    ("jobs.predictions.refit_due", 60 * 60),
 )
 
 

@@ -17,6 +17,7 @@ from app.api import (  # noqa: E402,F401  (routes register on import)
     messages,
     metrics,
     openapi,
+    predictions,
     redemptions,
     referrals,
     segments,

@@ -12,6 +12,7 @@ from app.api.flows_openapi import openapi_paths as flows_paths
 from app.api.loyalty import openapi_paths as loyalty_paths
 from app.api.loyalty_points import openapi_paths as loyalty_points_paths
 from app.api.metrics import openapi_paths as metrics_paths
+from app.api.predictions import openapi_paths as predictions_paths
 from app.api.redemptions import openapi_paths as redemption_paths
 from app.api.referrals import openapi_paths as referrals_paths
 from app.api.segments_openapi import openapi_paths as segments_paths
@@ -46,7 +47,17 @@ CUSTOMER = {
         "email_marketing": {"enum": ["subscribed", "unsubscribed", "not_subscribed"]},
         "rfm_segment": {"type": ["string", "null"]},
         "churn_risk": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-        "predicted_clv": _money,
+        "predicted_clv": {**_money, "description": "Expected spend over the next 365 days, "
+                          "discounted at 10 % a year (BG/NBD × Gamma-Gamma); null until the "
+                          "store's models are fitted."},
+        "p_alive": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                    "description": "Probability the customer is still an active buyer."},
+        **{f"expected_orders_{days}": {"type": ["number", "null"], "description": (
+            f"Expected order days in the next {days} days.")} for days in (30, 90, 365)},
+        "next_order_expected_at": {**_time, "description": "The day by which the expected "
+                                   "number of orders reaches one; null if not within a year."},
+        "predicted_spend_tier": {"enum": ["high", "medium", "low", None],
+                                 "description": "The store's thirds of predicted CLV."},
         "is_guest": {"type": "boolean"},
         "deleted": {"type": "boolean"},
         "created_at": _time,
@@ -392,6 +403,7 @@ def spec() -> dict:
             **flows_paths(error_response),
             **flow_report_paths(error_response),
             **segments_paths(error_response),
+            **predictions_paths(error_response),
         },
     }
 

@@ -132,7 +132,10 @@ BUILTINS: dict[str, dict[str, Any]] = {
     "win_back": {
         "name": "Win-back",
         "category": MARKETING,
-        "trigger": {"type": "lapsed", "factor": 2, "min_days": 45, "max_days": 365},
+        # On predicted churn risk once the store's models are fitted; until then, and for
+        # one-time buyers, on the interval rule (app.flows.candidates).
+        "trigger": {"type": "lapsed", "basis": "churn_risk", "above": 0.5, "factor": 2,
+                    "min_days": 45, "max_days": 365},
         "exit_on_order": True,
         # A shopper lapses again only after a new order (the trigger key names their last
         # order); this keeps two win-backs at least three months apart as well.

@@ -13,6 +13,13 @@ Lapsed (`{"type": "lapsed", "factor", "min_days", "max_days"}`):
 - a shopper with one order has no interval of their own: they have lapsed after
   `factor` × the store's median of the repeat shoppers' mean intervals, at least `min_days`
   (just `min_days` while the store has no repeat shopper), at most `max_days`.
+With `"basis": "churn_risk"` (the built-in win-back's) and a fitted prediction model in the
+store (app.predictions), a shopper with a repeat order day has lapsed when their predicted
+churn risk (1 − P(alive), BG/NBD) is above `above` (default 0.5) and their last order is at
+least `min_days` old; shoppers BG/NBD cannot judge (no repeat order day yet: their churn risk
+is 0 by the model's construction, or not scored yet) go by the interval rule above. Without a
+fitted model the whole trigger is the interval rule. Either way the trigger key is the same,
+so a change of basis enters no one twice.
 Orders are the ones that count for a shopper's figures (app.profiles.figures: not cancelled,
 voided or a test). The trigger key is "lapsed:<platform id of the last order>", so a shopper
 lapses again only after a new order.
@@ -47,6 +54,7 @@ from app.settings.timezone import shop_zone
 from app.shops.models import Shop
 
 DEFAULT_FACTOR, DEFAULT_MIN_DAYS, DEFAULT_MAX_DAYS = Decimal("2"), 30, 730
+DEFAULT_ABOVE = "0.5"
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ def _days(postgres: bool, later: str, earlier: str) -> str:
 # (the rule of app.profiles.figures.counted_order, which the figures above come from).
 _LAPSED = """
 WITH mine AS (
-    SELECT c.id, c.orders_count, c.last_order_at,
+    SELECT c.id, c.orders_count, c.last_order_at, c.churn_risk,
            CASE WHEN c.orders_count >= 2
                 THEN {span} / (c.orders_count - 1) END AS usual,
            {since} AS since
@@ -100,12 +108,41 @@ JOIN orders AS last ON last.id = (
       AND (o.financial_status IS NULL OR o.financial_status != 'voided') AND o.test = :false
     ORDER BY o.placed_at DESC, o.id DESC LIMIT 1)
 WHERE lapsed.since > lapsed.threshold
+{only_unjudged}
 {not_entered}
 ORDER BY lapsed.last_order_at, lapsed.id
+"""
+_UNJUDGED = "AND (lapsed.churn_risk IS NULL OR lapsed.churn_risk <= 0)"
+# Shoppers over the churn-risk threshold, with the same last counted order and trigger key.
+_CHURNED = """
+SELECT c.id, c.orders_count, c.last_order_at, c.churn_risk, {since} AS since,
+       last.platform_order_id AS last_order
+FROM customers AS c
+JOIN orders AS last ON last.id = (
+    SELECT o.id FROM orders AS o
+    WHERE o.shop_id = :shop AND o.customer_id = c.id AND o.cancelled_at IS NULL
+      AND (o.financial_status IS NULL OR o.financial_status != 'voided') AND o.test = :false
+    ORDER BY o.placed_at DESC, o.id DESC LIMIT 1)
+WHERE c.shop_id = :shop AND c.deleted_at IS NULL AND c.email_normalized IS NOT NULL
+  AND c.last_order_at IS NOT NULL AND c.churn_risk > :above AND {since} >= :min_days
+{not_entered}
+ORDER BY c.last_order_at, c.id
 """
 _NOT_ENTERED = """AND NOT EXISTS (
     SELECT 1 FROM flow_runs AS r
     WHERE r.flow_id = :flow_id AND r.trigger_key = 'lapsed:' || last.platform_order_id)"""
+
+
+def uses_churn_risk(session: Session, shop_id: int, trigger: dict[str, Any]) -> bool:
+    """Whether a lapsed trigger judges by predicted churn risk in this store now: it asks
+    to, and the store's latest model fit succeeded."""
+    if trigger.get("basis", "interval") != "churn_risk":
+        return False
+    from app.predictions.models import FITTED
+    from app.predictions.service import current_model
+
+    model = current_model(session, shop_id)
+    return model is not None and model.status == FITTED
 
 
 def lapsed(session: Session, shop_id: int, trigger: dict[str, Any], now: datetime, *,
@@ -113,20 +150,44 @@ def lapsed(session: Session, shop_id: int, trigger: dict[str, Any], now: datetim
     """Shoppers of the shop who have lapsed (module docstring), oldest lapse first; without
     those who already have a run of `flow_id` under the same trigger key."""
     postgres = session.get_bind().dialect.name == "postgresql"
+    by_churn = uses_churn_risk(session, shop_id, trigger)
+    not_entered = (_NOT_ENTERED if flow_id is not None else "")
+    churned = _churned(session, shop_id, trigger, now, postgres, flow_id) if by_churn else []
     sql = _LAPSED.format(
         span=_days(postgres, "c.last_order_at", "c.first_order_at"),
         since=_days(postgres, ":now", "c.last_order_at"),
-        not_entered=_NOT_ENTERED if flow_id is not None else "")
+        only_unjudged=_UNJUDGED if by_churn else "",
+        not_entered=not_entered)
     query = text(sql).bindparams(bindparam("now", type_=UTCDateTime))
     params = {"shop": shop_id, "now": now, "false": False, "flow_id": flow_id,
               "factor": float(Decimal(str(trigger.get("factor", DEFAULT_FACTOR)))),
               "min_days": float(trigger.get("min_days", DEFAULT_MIN_DAYS)),
               "max_days": float(trigger.get("max_days", DEFAULT_MAX_DAYS))}
-    return [Candidate(r.id, f"lapsed:{r.last_order}", {
+    by_interval = [Candidate(r.id, f"lapsed:{r.last_order}", {
         "last_order_id": r.last_order, "last_order_at": _iso(r.last_order_at),
         "orders_count": r.orders_count, "days_since_last_order": int(r.since),
         "usual_interval_days": None if r.usual is None else round(float(r.usual), 1),
-        "lapsed_after_days": round(float(r.threshold), 1)})
+        "lapsed_after_days": round(float(r.threshold), 1), "basis": "interval"})
+        for r in session.execute(query, params)]
+    if not churned:
+        return by_interval
+    both = churned + by_interval
+    both.sort(key=lambda c: (c.context["last_order_at"], c.customer_id))
+    return both
+
+
+def _churned(session: Session, shop_id: int, trigger: dict[str, Any], now: datetime,
+             postgres: bool, flow_id: int | None) -> list[Candidate]:
+    sql = _CHURNED.format(since=_days(postgres, ":now", "c.last_order_at"),
+                          not_entered=_NOT_ENTERED if flow_id is not None else "")
+    query = text(sql).bindparams(bindparam("now", type_=UTCDateTime))
+    params = {"shop": shop_id, "now": now, "false": False, "flow_id": flow_id,
+              "above": float(Decimal(str(trigger.get("above", DEFAULT_ABOVE)))),
+              "min_days": float(trigger.get("min_days", DEFAULT_MIN_DAYS))}
+    return [Candidate(r.id, f"lapsed:{r.last_order}", {
+        "last_order_id": r.last_order, "last_order_at": _iso(r.last_order_at),
+        "orders_count": r.orders_count, "days_since_last_order": int(r.since),
+        "churn_risk": round(float(r.churn_risk), 4), "basis": "churn_risk"})
         for r in session.execute(query, params)]
 
 

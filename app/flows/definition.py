@@ -5,7 +5,8 @@ A flow's definition (`flows.definition`, and each `flow_versions.definition`):
     {
       "trigger": {"type": "event", "event": "checkout_started"}   (or a list of kinds)
                | {"type": "date", "property": "birthday", "days_before": 0}
-               | {"type": "lapsed", "factor": 2.0, "min_days": 45, "max_days": 730},
+               | {"type": "lapsed", "factor": 2.0, "min_days": 45, "max_days": 730,
+                  "basis": "interval" | "churn_risk", "above": 0.5},
       "trigger_filters": [condition, ...],   checked once, on the triggering event
       "flow_filters": [condition, ...],      checked on entry and again before every message
       "steps": [step, ...],
@@ -44,6 +45,9 @@ from app.flows import conditions
 
 STEP_TYPES = ("wait", "split", "email", "award_points", "discount", "tag")
 TRIGGER_TYPES = ("event", "date", "lapsed")
+# How a lapsed trigger judges: the interval rule, or the predicted churn risk when the store
+# has a fitted model (app.flows.candidates).
+LAPSED_BASES = ("interval", "churn_risk")
 DATE_PROPERTIES = ("birthday",)
 SEND_TO = ("subscribed", "not_unsubscribed")
 DISCOUNT_KINDS = ("percentage", "fixed_amount", "free_shipping")
@@ -127,6 +131,11 @@ def _check_trigger(trigger: Any) -> dict[str, str]:
         for name, default in (("min_days", 30), ("max_days", 730)):
             if not _int_between(trigger.get(name, default), 1, 3650):
                 return {f"trigger.{name}": "a whole number of days from 1 to 3650"}
+        if trigger.get("basis", "interval") not in LAPSED_BASES:
+            return {"trigger.basis": f"use one of {', '.join(LAPSED_BASES)}"}
+        above = _decimal(trigger.get("above", "0.5"))
+        if above is None or not (Decimal("0") < above < Decimal("1")):
+            return {"trigger.above": "a churn risk between 0 and 1, e.g. 0.5"}
     return {}
 
 

@@ -19,6 +19,7 @@ bp = Blueprint("panel", __name__)
 
 from app.panel import (  # noqa: E402,F401  (routes register on import)
     analytics,
+    analytics_predictions,
     analytics_rfm,
     assets,
     customer_import,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import db, utcnow
 from app.flows import backtest
+from app.flows.candidates import uses_churn_risk
 from app.flows.catalog import figures, step_figures, store_flows, top_recipients
 from app.flows.definition import FlowInvalid
 from app.flows.holdout import report as holdout_report
@@ -71,7 +72,7 @@ def percent(rate: Any) -> str:
         return "—"
 
 
-def describe_trigger(trigger: dict[str, Any]) -> str:
+def describe_trigger(trigger: dict[str, Any], by_churn_risk: bool = False) -> str:
     kind = trigger.get("type")
     if kind == "event":
         events = trigger.get("event")
@@ -81,9 +82,24 @@ def describe_trigger(trigger: dict[str, Any]) -> str:
         days = trigger.get("days_before", 0)
         return "Birthday" + (f", {days} days before" if days else "")
     if kind == "lapsed":
-        return (f"Lapsed: {trigger.get('factor', 2)}× their usual interval between orders "
-                f"({trigger.get('min_days', 30)} to {trigger.get('max_days', 730)} days)")
+        interval = (f"{trigger.get('factor', 2)}× their usual interval between orders "
+                    f"({trigger.get('min_days', 30)} to {trigger.get('max_days', 730)} days)")
+        if trigger.get("basis") != "churn_risk":
+            return f"Lapsed: {interval}"
+        threshold = f"predicted churn risk above {float(trigger.get('above', 0.5)):.0%}"
+        if by_churn_risk:
+            return (f"Lapsed: {threshold} (in use: the store's prediction model is fitted), "
+                    f"last order at least {trigger.get('min_days', 30)} days ago; shoppers "
+                    f"with no repeat order yet: {interval}")
+        return (f"Lapsed: {interval} (until the store's prediction model is fitted; then "
+                f"{threshold})")
     return "—"
+
+
+def shop_trigger_description(trigger: dict[str, Any]) -> str:
+    """describe_trigger for the current store (says which lapsed basis is in use)."""
+    return describe_trigger(trigger, by_churn_risk=uses_churn_risk(db.session, g.shop.id,
+                                                                   trigger))
 
 
 def _flow_or_404(flow_id: int) -> Flow:
@@ -106,7 +122,7 @@ def _list_page(rows: list[Flow], form: CreateFlowForm, status: int = 200):
     stats = figures(db.session, g.shop.id, [f.id for f in rows])
     return render_template(
         "panel/flows.html", flows=rows, stats=stats, figures=FIGURES, form=form,
-        badges=STATUS_BADGES, describe_trigger=describe_trigger, money=money,
+        badges=STATUS_BADGES, describe_trigger=shop_trigger_description, money=money,
         can_send=read_settings(db.session, g.shop).can_send), status
 
 
@@ -149,7 +165,7 @@ def editor_page(flow: Flow, form: FlowForm, *, status: int = 200, loose: list[st
         step_stats=step_figures(session, g.shop.id, flow.id), step_labels=STEP_LABELS,
         recipients=top_recipients(session, g.shop.id, flow.id),
         op_labels=OP_LABELS, badges=STATUS_BADGES, money=money, kept_filters=kept,
-        max_filters=MAX_FILTERS, describe_trigger=describe_trigger,
+        max_filters=MAX_FILTERS, describe_trigger=shop_trigger_description,
         can_send=read_settings(session, g.shop).can_send,
         backtest_labels=BACKTEST_COUNTS, backtest_known=BACKTEST_KNOWN,
         step_figure_labels=STEP_FIGURES, percent=percent, money_or_dash=money_or_dash,

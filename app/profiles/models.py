@@ -93,6 +93,13 @@ class Customer(Base):
     rfm_scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     churn_risk: Mapped[float | None] = mapped_column(Float)
     predicted_clv: Mapped[Decimal | None] = mapped_column(Money)
+    # Predictions (app.predictions): null until the shop has a fitted model.
+    expected_orders_30: Mapped[float | None] = mapped_column(Float)
+    expected_orders_90: Mapped[float | None] = mapped_column(Float)
+    expected_orders_365: Mapped[float | None] = mapped_column(Float)
+    next_order_expected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    predicted_spend_tier: Mapped[str | None] = mapped_column(String(16))
+    predictions_scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

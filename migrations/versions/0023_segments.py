@@ -1,7 +1,7 @@
 """segments: saved segments (rules, evaluated when asked) and an index for RFM segment rules
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 
 A segment stores its rules, never its members: every count, list, export and flow filter
 compiles the rules to one WHERE over `customers` at that moment (app/segments/rules.py).
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0023'
-down_revision = '0021'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
