@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, g, render_template, request
+from flask import g, render_template, request
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -32,8 +32,7 @@ from app.profiles.models import Order
 from app.settings.timezone import shop_zone
 
 DEFAULT_RANGE = "last_12_months"
-# The tabs: (key, label, endpoint, anchor). A tab whose endpoint is not registered (its page
-# is not part of this build) is left out.
+# The Analytics section's tabs: (key, label, endpoint, anchor).
 TABS = (
     ("overview", "Overview", "panel.analytics", ""),
     ("cohorts", "Cohorts", "panel.analytics", "#cohorts"),
@@ -44,12 +43,11 @@ TABS = (
 
 @bp.app_template_global()
 def analytics_tab_links(current: str) -> list[dict[str, Any]]:
-    """The tabs to draw: [{"key", "label", "href", "current"}], only those whose page exists.
-    A template global, so the macro works imported with or without context."""
+    """The tabs to draw: [{"key", "label", "href", "current"}]. A template global, so the
+    macro works imported with or without context."""
     return [{"key": key, "label": label, "href": panel_url(endpoint) + anchor,
              "current": key == current}
-            for key, label, endpoint, anchor in TABS
-            if endpoint in current_app.view_functions]
+            for key, label, endpoint, anchor in TABS]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from app.analytics.kpis import DEFINITIONS
-from app.panel import analytics as analytics_page
 from tests.analytics.store import build_analytics_store, set_predicted_clv
 from tests.test_dashboard_page import figure, metric, sign_in_to
 
@@ -78,24 +77,21 @@ def test_tabs_and_nav(client, store, app):
 
     assert 'data-tab="overview" aria-current="page"' in page
     assert 'href="/admin/analytics#cohorts" data-tab="cohorts"' in page
-    # RFM and Predictions are other pages: not linked until they exist
-    assert 'data-tab="rfm"' not in page and 'data-tab="predictions"' not in page
+    assert 'href="/admin/analytics/rfm" data-tab="rfm"' in page
+    assert 'href="/admin/analytics/predictions" data-tab="predictions"' in page
     # The nav: Analytics between Flows and Settings
     nav = page[page.index('aria-label="Main"') if 'aria-label="Main"' in page else 0:]
     assert nav.index(">Flows<") < nav.index("Analytics</a>") < nav.index("Settings</a>")
 
 
-def test_a_tab_appears_once_its_page_exists(app, ctx, monkeypatch):
-    # The RFM page registered (as its module will); links built from the endpoint's name
-    monkeypatch.setitem(app.view_functions, "panel.analytics_rfm", lambda: "rfm")
-    monkeypatch.setattr(analytics_page, "panel_url", lambda endpoint: f"/{endpoint}")
-    with app.test_request_context("/admin/analytics/rfm"):
-        links = {t["key"]: t for t in analytics_page.analytics_tab_links("rfm")}
+@pytest.mark.parametrize(("path", "tab"), [("/admin/analytics/rfm", "rfm"),
+                                            ("/admin/analytics/predictions", "predictions")])
+def test_the_other_analytics_pages_carry_the_tabs(client, store, path, tab):
+    page = client.get(path).get_data(as_text=True)
 
-    assert list(links) == ["overview", "cohorts", "rfm"]
-    assert links["rfm"]["href"] == "/panel.analytics_rfm"
-    assert links["cohorts"]["href"] == "/panel.analytics#cohorts"
-    assert links["rfm"]["current"] and not links["overview"]["current"]
+    assert f'data-tab="{tab}" aria-current="page"' in page
+    assert 'href="/admin/analytics" data-tab="overview"' in page
+    assert page.count('data-tab="') == 4
 
 
 def test_predicted_clv_shows_once_there_are_predictions(client, store):
