@@ -10,7 +10,6 @@ generated store (`benchmarks/panel_store.py`: made inside PostgreSQL, reused whe
 already holds one of the same size, seed and generator version). Each figure is printed with
 the time of a baseline measured in the same run on the same data: a plain count of the
 store's orders or customers, or the same question written as one SQL statement by hand.
-Parts of issue 14 not in the tree yet are reported as "not available in this tree".
 Importing this module has no side effects.
 """
 
@@ -37,17 +36,14 @@ from benchmarks.report import cpu_model  # noqa: E402
 AIMS = {"dashboard": 1.0, "segment": 1.0, "refit": 30.0}
 
 # ---------------------------------------------------------------------------------------
-# THE THREE-RULE SEGMENT (the lead adjusts this to app.segments.rules' format): total spent
-# over 100, last order within the last 180 days, country US. The baseline below asks the
-# same question in SQL; both counts are printed, and must be equal.
-SEGMENT_RULES = {
-    "match": "all",
-    "rules": [
-        {"field": "total_spent", "op": "gt", "value": "100"},
-        {"field": "last_order_at", "op": "within_last_days", "value": 180},
-        {"field": "country", "op": "eq", "value": "US"},
-    ],
-}
+# The three-rule segment, in app.segments.rules' language: total spent over 100, last order
+# within the last 180 days, country US. The baseline below asks the same question in SQL;
+# both counts are printed, and must be equal.
+SEGMENT_RULES = {"all": [
+    {"field": "total_spent", "op": "gt", "value": "100"},
+    {"field": "last_order_at", "op": "within_last_days", "value": 180},
+    {"field": "country_code", "op": "eq", "value": "US"},
+]}
 SEGMENT_SQL = """
 SELECT count(*) FROM customers
 WHERE shop_id = :s AND deleted_at IS NULL AND total_spent > 100
@@ -100,26 +96,13 @@ def _figure(seconds: list[float], base: float | None = None) -> dict:
             "ratio": (median / base) if base else None}
 
 
-def _line(say, label: str, fig: dict | str, base_label: str = "", aim: float | None = None,
+def _line(say, label: str, fig: dict, base_label: str = "", aim: float | None = None,
           extra: str = "") -> None:
-    if isinstance(fig, str):
-        say(f"  {label:<44} {fig}")
-        return
     ratio = f"  {fig['ratio']:6.1f} x {base_label}" if fig.get("ratio") else ""
     verdict = "" if aim is None else (
         f"  (aim {aim:g} s: {'met' if fig['seconds'] < aim else 'MISSED'})")
     say(f"  {label:<44} {fig['seconds']:8.3f} s (best {fig['best']:.3f}, first "
         f"{fig['first']:.3f}, {fig['runs']} runs){ratio}{verdict}{extra}")
-
-
-def _optional(module: str, name: str):
-    """`module.name` if this tree has it, else the reason it does not."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        return f"not available in this tree ({module}.{name}: {exc})"
 
 
 def machine(session) -> dict:
@@ -198,12 +181,10 @@ def measure_store(app, shop_id: int, repeat: int, say) -> dict:
         results["store_metrics"] = _figure(t, orders_base)
         _line(say, "app.analytics.metrics.store_metrics", results["store_metrics"],
               "count(orders)", AIMS["dashboard"])
-        kpis = _optional("app.analytics.kpis", "metrics_json")
-        if callable(kpis):
-            t, _ = _timed(session, lambda: kpis(session, shop, period), repeat)
-            results["metrics_json"] = _figure(t, orders_base)
-        else:
-            results["metrics_json"] = kpis
+        from app.analytics.kpis import metrics_json
+
+        t, _ = _timed(session, lambda: metrics_json(session, shop, period), repeat)
+        results["metrics_json"] = _figure(t, orders_base)
         _line(say, "app.analytics.kpis.metrics_json", results["metrics_json"], "count(orders)",
               AIMS["dashboard"])
 
@@ -213,18 +194,15 @@ def measure_store(app, shop_id: int, repeat: int, say) -> dict:
                                   "now": now.isoformat()}
         _line(say, "the same count in one SQL statement", results["segment_sql"],
               "count(customers)", extra=f"  -> {row[0]:,} customers")
-        count_matching = _optional("app.segments.rules", "count_matching")
-        if callable(count_matching):
-            t, n = _timed(session, lambda: count_matching(session, shop, SEGMENT_RULES, now=now),
-                          repeat)
-            results["count_matching"] = {**_figure(t, results["segment_sql"]["seconds"]),
-                                         "count": n, "same_as_sql": n == row[0]}
-            extra = f"  -> {n:,} customers ({'= SQL' if n == row[0] else 'DIFFERS from SQL'})"
-            _line(say, "app.segments.rules.count_matching", results["count_matching"],
-                  "the SQL", AIMS["segment"], extra)
-        else:
-            results["count_matching"] = count_matching
-            _line(say, "app.segments.rules.count_matching", count_matching)
+        from app.segments.rules import count_matching
+
+        t, n = _timed(session, lambda: count_matching(session, shop, SEGMENT_RULES, now=now),
+                      repeat)
+        results["count_matching"] = {**_figure(t, results["segment_sql"]["seconds"]),
+                                     "count": n, "same_as_sql": n == row[0]}
+        extra = f"  -> {n:,} customers ({'= SQL' if n == row[0] else 'DIFFERS from SQL'})"
+        _line(say, "app.segments.rules.count_matching", results["count_matching"],
+              "the SQL", AIMS["segment"], extra)
 
         results.update(_writes(session, shop_id, customers_base, orders_base, scalar, say))
     return results
@@ -240,9 +218,9 @@ def _writes(session, shop_id: int, customers_base: float, orders_base: float, sc
     out["rfm_sql"] = {**_figure(t, customers_base), "buyers": row[0]}
     _line(say, "the three quintiles in one SQL statement", out["rfm_sql"], "count(customers)",
           extra=f"  -> {row[0]:,} buyers (read only)")
-    refresh = _optional("app.analytics.rfm", "refresh_shop")
-    out["refresh_shop"] = _once(session, refresh, shop_id, out["rfm_sql"]["seconds"]) \
-        if callable(refresh) else refresh
+    from app.analytics.rfm import refresh_shop
+
+    out["refresh_shop"] = _once(session, refresh_shop, shop_id, out["rfm_sql"]["seconds"])
     _line(say, "app.analytics.rfm.refresh_shop", out["refresh_shop"], "the SQL")
 
     say("predictions: BG/NBD + Gamma-Gamma fit and scoring of every customer")
@@ -251,9 +229,10 @@ def _writes(session, shop_id: int, customers_base: float, orders_base: float, sc
                           "purchase_days": int(row[1] or 0)}
     _line(say, "per-customer summary in one SQL statement", out["summary_sql"], "count(orders)",
           extra=f"  -> {row[0]:,} buyers, {int(row[1] or 0):,} purchase days (read only)")
-    refit = _optional("app.predictions.service", "refit")
+    from app.predictions.service import refit
+
     out["refit"] = _once(session, lambda s, i: refit(s, i, as_of=None), shop_id,
-                         out["summary_sql"]["seconds"]) if callable(refit) else refit
+                         out["summary_sql"]["seconds"])
     _line(say, "app.predictions.service.refit", out["refit"], "the SQL", AIMS["refit"])
     return out
 

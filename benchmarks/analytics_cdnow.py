@@ -127,13 +127,12 @@ def fit_lifetimes(python: Path, data: dict[str, list], repeat: int) -> dict:
     return json.loads(done.stdout)
 
 
-def fit_sticky(data: dict[str, list], repeat: int) -> dict | str:
-    """Sticky's own fits of the same arrays (best of `repeat`), or why they cannot run."""
-    try:
-        import numpy as np
-        from app.predictions import bgnbd, gamma_gamma
-    except ImportError as exc:
-        return f"not available in this tree ({exc})"
+def fit_sticky(data: dict[str, list], repeat: int) -> dict:
+    """Sticky's own fits of the same arrays (best of `repeat`)."""
+    import numpy as np
+
+    from app.predictions import bgnbd, gamma_gamma
+
     x, t_x, big_t = (np.asarray(data[k], dtype=float) for k in ("frequency", "recency", "T"))
     gx, gm = np.asarray(data["gg_frequency"], float), np.asarray(data["gg_monetary"], float)
     bg_times, gg_times = [], []
@@ -187,23 +186,17 @@ def run(repeat: int, say=print) -> dict:
             ("Gamma-Gamma", "gamma_gamma", ("p", "q", "gamma", "log_likelihood"))]
     for label, model, names in rows:
         say(f"  {label:<12} {'':<10} {'seconds':>8}  " + "".join(f"{n:>15}" for n in names))
-        sides = [("lifetimes", theirs[model])]
-        if isinstance(ours, dict):
-            sides.insert(0, ("sticky", ours[model]))
-        for side, fitted in sides:
+        for side, fitted in (("sticky", ours[model]), ("lifetimes", theirs[model])):
             say(f"  {'':<12} {side:<10} {fitted['seconds']:8.3f}  " + "".join(
                 f"{fitted[n]:>15.4f}" if fitted.get(n) is not None else f"{'-':>15}"
                 for n in names))
         say(f"  {'':<12} {'paper':<10} {'':>8}  "
             + "".join(f"{PUBLISHED[model].get(n, '-'):>15}" for n in names))
-    if isinstance(ours, dict):
-        result["agreement"] = agreement(ours, theirs)
-        for model, verdict in result["agreement"].items():
-            met = verdict["speed_ratio"] <= 1 and verdict["agree_3_decimals"]
-            say(f"  {model}: sticky / lifetimes time {verdict['speed_ratio']:.2f}; parameters "
-                f"agree to 3 decimals: {'yes' if verdict['agree_3_decimals'] else 'NO'} "
-                f"(largest difference {verdict['max_difference']:.2e}); aim (as fast, same "
-                f"parameters): {'met' if met else 'MISSED'}")
-    else:
-        say(f"  sticky: app.predictions.bgnbd.fit / gamma_gamma.fit {ours}")
+    result["agreement"] = agreement(ours, theirs)
+    for model, verdict in result["agreement"].items():
+        met = verdict["speed_ratio"] <= 1 and verdict["agree_3_decimals"]
+        say(f"  {model}: sticky / lifetimes time {verdict['speed_ratio']:.2f}; parameters "
+            f"agree to 3 decimals: {'yes' if verdict['agree_3_decimals'] else 'NO'} "
+            f"(largest difference {verdict['max_difference']:.2e}); aim (as fast, same "
+            f"parameters): {'met' if met else 'MISSED'}")
     return result
