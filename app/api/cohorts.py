@@ -10,17 +10,11 @@ from flask import g, jsonify, request
 from app.analytics.cohorts import DEFINITIONS, cohorts_json, store_cohorts
 from app.analytics.periods import MAX_YEARS, MONTH, PeriodError, parse_period
 from app.api import bp
+from app.api.metrics import bad_request
 from app.db import db
 from app.settings.timezone import shop_zone
 
 DEFAULT_RANGE = "last_12_months"
-
-
-def _bad_request(message: str, field: str | None = None):
-    body: dict[str, Any] = {"status": 400, "message": message}
-    if field:
-        body["field"] = field
-    return jsonify(body), 400
 
 
 @bp.get("/cohorts")
@@ -32,7 +26,7 @@ def cohorts():
         period = parse_period(shop_zone(db.session, g.shop), first=first, last=last,
                               interval=MONTH, preset=preset)
     except PeriodError as exc:
-        return _bad_request(exc.message, exc.field)
+        return bad_request(exc.message, exc.field)
     return jsonify(cohorts_json(store_cohorts(db.session, g.shop, period)))
 
 

@@ -18,7 +18,7 @@ COMPARE = ("previous",)
 ACTIVITY_LIMIT, MAX_ACTIVITY_LIMIT = 20, 100
 
 
-def _bad_request(message: str, field: str | None = None):
+def bad_request(message: str, field: str | None = None):
     body: dict[str, Any] = {"status": 400, "message": message}
     if field:
         body["field"] = field
@@ -30,13 +30,13 @@ def metrics():
     args = request.args
     compare = args.get("compare", "").strip()
     if compare and compare not in COMPARE:
-        return _bad_request(f"compare must be one of {', '.join(COMPARE)}", "compare")
+        return bad_request(f"compare must be one of {', '.join(COMPARE)}", "compare")
     try:
         period = parse_period(shop_zone(db.session, g.shop), first=args.get("from"),
                               last=args.get("to"), interval=args.get("interval"),
                               preset=args.get("range"))
     except PeriodError as exc:
-        return _bad_request(exc.message, exc.field)
+        return bad_request(exc.message, exc.field)
     return jsonify(metrics_json(db.session, g.shop, period, compare=bool(compare)))
 
 
@@ -46,9 +46,9 @@ def activity():
     try:
         limit = int(raw) if raw else ACTIVITY_LIMIT
     except ValueError:
-        return _bad_request("limit must be a whole number", "limit")
+        return bad_request("limit must be a whole number", "limit")
     if not 1 <= limit <= MAX_ACTIVITY_LIMIT:
-        return _bad_request(f"limit must be between 1 and {MAX_ACTIVITY_LIMIT}", "limit")
+        return bad_request(f"limit must be between 1 and {MAX_ACTIVITY_LIMIT}", "limit")
     items = latest_activity(db.session, g.shop, limit=limit)
     return jsonify({"activity": [item.as_json() for item in items]})
 
