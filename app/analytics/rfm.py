@@ -85,6 +85,9 @@ _K = RfmCutoffs.__table__
 DIMENSIONS = ("recency", "frequency", "monetary")
 # A store's cut points are recomputed when older than this (recency ages with the clock).
 REFRESH_EVERY = timedelta(hours=24)
+# A store never scored is scored whole by the first order event when it has at most this many
+# buyers (a fraction of a second); a bigger one waits for the periodic refresh.
+INLINE_REFRESH_BUYERS = 20_000
 
 
 class whole_days(FunctionElement):  # noqa: N801 - used like a SQL function
@@ -222,12 +225,21 @@ def refresh_shop(session: Session, shop_id: int, *, now: datetime | None = None)
 def rescore_customers(session: Session, shop_id: int, customer_ids: Iterable[int],
                       now: datetime | None = None) -> dict:
     """Score these customers of the shop against its stored cut points (their figures have
-    changed). A shop never scored is refreshed whole instead. Does not commit."""
+    changed). A shop never scored is refreshed whole instead when it is small (up to
+    INLINE_REFRESH_BUYERS buyers); a larger one is left to the periodic refresh
+    (`shops_due`), so that no event's transaction rewrites a big store's customers. Does
+    not commit."""
     ids = {int(i) for i in customer_ids}
     if not ids:
         return {"shop_id": shop_id, "changed": 0, "cleared": 0}
     cuts = session.get(RfmCutoffs, shop_id)
     if cuts is None:
+        buyers = session.execute(select(func.count()).select_from(
+            select(_C.c.id).where(_C.c.shop_id == shop_id, _C.c.orders_count > 0)
+            .limit(INLINE_REFRESH_BUYERS + 1).subquery())).scalar_one()
+        if buyers > INLINE_REFRESH_BUYERS:
+            return {"shop_id": shop_id, "changed": 0, "cleared": 0,
+                    "deferred": "not scored yet: the periodic refresh scores the store"}
         return refresh_shop(session, shop_id, now=now)
     now = now or utcnow()
     conn = session.connection()

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.analytics import rfm
 from app.analytics.rfm import refresh_shop, rescore_customers, shops_due
 from app.analytics.rfm_models import RfmCutoffs
 from app.profiles.models import Customer
@@ -110,6 +111,22 @@ def test_a_store_never_scored_is_refreshed_whole_on_its_first_rescore(session, s
     session.commit()
     got = scores(session, rows)
     assert got["J"] == EXPECTED["J"] and got["A"] == EXPECTED["A"]
+
+
+def test_a_big_store_never_scored_waits_for_the_periodic_refresh(session, shop, monkeypatch):
+    rows = hand_store(session, shop)
+    monkeypatch.setattr(rfm, "INLINE_REFRESH_BUYERS", 5)  # the store has 10 buyers
+
+    result = rescore_customers(session, shop.id, [rows["A"].id], now=AS_OF)
+    session.commit()
+
+    assert result["changed"] == 0 and "periodic refresh" in result["deferred"]
+    got = scores(session, rows)
+    assert got["A"] == got["J"] == (None, None, None, None)
+    assert shops_due(session, now=AS_OF) == [shop.id]
+    refresh_shop(session, shop.id, now=AS_OF)
+    session.commit()
+    assert scores(session, rows)["J"] == EXPECTED["J"]
 
 
 def test_stores_are_due_daily_and_not_before(session, shop, other_shop):
