@@ -49,8 +49,9 @@ KIND_LABELS = {"customers": "Customers", "orders": "Orders"}
 
 class UploadForm(PanelForm):
     kind = RadioField("What the file holds", default="customers", choices=[
-        ("customers", "Customers (one per line: email, names, consent...)"),
-        ("orders", "Orders (one per line, or one per line item: order id, email, date, total)")])
+        SelectChoice("customers", "Customers (one per line: email, names, consent...)"),
+        SelectChoice("orders", "Orders (one per line, or one per line item: order id, email, "
+                               "date, total)")])
     file = FileField("CSV file")
 
 
