@@ -90,12 +90,26 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+# `app.profiles.figures.counted_order` as SQL text: the predicate of the partial indexes
+# (PostgreSQL uses them for the statements that say the same).
+COUNTED_ORDER = text("cancelled_at IS NULL AND (financial_status IS NULL OR "
+                     "financial_status <> 'voided') AND test IS false")
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("shop_id", "platform_order_id"),
         Index("ix_orders_customer", "customer_id", "placed_at"),
         Index("ix_orders_shop_placed", "shop_id", "placed_at"),
+        # The store's KPIs (app.analytics): a range's counted orders, and a customer's
+        # previous or first counted order, by index-only scans (migration 0025).
+        Index("ix_orders_counted_placed", "shop_id", "placed_at",
+              postgresql_where=COUNTED_ORDER, sqlite_where=COUNTED_ORDER,
+              postgresql_include=["customer_id", "total_price", "total_refunded"]),
+        Index("ix_orders_counted_customer", "shop_id", "customer_id", "placed_at",
+              postgresql_where=COUNTED_ORDER, sqlite_where=COUNTED_ORDER,
+              postgresql_include=["total_price", "total_refunded"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
