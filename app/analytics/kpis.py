@@ -28,10 +28,11 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app.analytics.buyers import retention_bounds
 from app.analytics.figures_json import base_metrics_json, kpis_json
 from app.analytics.metrics import DEFINITIONS as FIGURE_DEFINITIONS
 from app.analytics.metrics import Buckets, StoreMetrics, store_metrics
-from app.analytics.periods import Period, bucket_start, next_bucket
+from app.analytics.periods import Period
 from app.flows.models import SENT, FlowConversion, Message
 from app.loyalty.figures import ISSUED_KINDS
 from app.loyalty.models import REDEEM, LedgerEntry
@@ -232,20 +233,13 @@ def _retention_and_gaps(session: Session, shop_id: int, period: Period,
 def _series_retention(session: Session, shop_id: int, period: Period,
                       postgres: bool) -> dict[int, tuple[int, int]]:
     """Per bucket of the series, numbered from 1: (customers of the calendar bucket before,
-    those of them who ordered in this bucket)."""
-    starts = period.buckets()
-    first_calendar = starts[0]
-    before = bucket_start(first_calendar - (next_bucket(first_calendar, period.interval)
-                                            - first_calendar), period.interval)
-    bounds = [period.bound(before), period.bound(first_calendar)]
-    gap = first_calendar < period.first_day  # the first bucket is cut: skip its early days
-    if gap:
-        bounds.append(period.start)
-    bounds += [period.bound(s) for s in starts[1:]]
+    those of them who ordered in this bucket). `store_metrics` finds them in its own pass
+    when the series is short enough (`app.analytics.buyers`); this is the other way."""
+    layout = retention_bounds(period)
+    bounds, gap, offset = layout.bounds, layout.gap, layout.offset
     numbering = Buckets(session, period, bounds, name="sticky_bucket_r")
     number = numbering.number(_O.placed_at)
     # Bucket 1 is the one before; with a gap, 2 is the gap (left out) and 3 the first.
-    offset = 2 if gap else 1
     series_number = case((number == 1, 0), else_=number - offset)
     where = [_O.shop_id == shop_id, _O.customer_id.is_not(None),
              _in(_O.placed_at, bounds[0], period.end), counted_order(_O)]
@@ -263,7 +257,8 @@ def _series_retention(session: Session, shop_id: int, period: Period,
         .group_by(marked.c.b)).all()
     active = {int(b): int(n) for b, n, _ in rows}
     back = {int(b): int(k or 0) for b, _, k in rows}
-    return {b: (active.get(b - 1, 0), back.get(b, 0)) for b in range(1, len(starts) + 1)}
+    return {b: (active.get(b - 1, 0), back.get(b, 0))
+            for b in range(1, len(period.buckets()) + 1)}
 
 
 def _emails(session: Session, shop_id: int, period: Period,
@@ -343,14 +338,16 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
                compare: bool = False) -> StoreKpis:
     """Every KPI of the period, and per bucket; `compare` adds those of the period of the
     same length just before (`previous`)."""
-    metrics = store_metrics(session, shop, period, compare=compare)
+    metrics = store_metrics(session, shop, period, compare=compare, retention=True)
     postgres = session.get_bind().dialect.name == "postgresql"
     buckets = Buckets(session, period)
     firsts = _first_orders(session, shop.id, period, buckets)
     emails = _emails(session, shop.id, period, buckets)
     flows = _flow_orders(session, shop.id, period, buckets)
     points = _points(session, shop.id, period, buckets)
-    retention = _series_retention(session, shop.id, period, postgres)
+    retention = metrics.series_retention
+    if retention is None:
+        retention = _series_retention(session, shop.id, period, postgres)
     series = []
     for n, bucket in enumerate(metrics.series, start=1):
         f = bucket.figures
