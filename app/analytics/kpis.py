@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased
 from app.analytics.buyers import retention_bounds
 from app.analytics.figures_json import base_metrics_json, kpis_json
 from app.analytics.metrics import DEFINITIONS as FIGURE_DEFINITIONS
-from app.analytics.metrics import Buckets, StoreMetrics, store_metrics
+from app.analytics.metrics import Buckets, Comparison, StoreMetrics, store_metrics
 from app.analytics.periods import Period
 from app.flows.models import SENT, FlowConversion, Message
 from app.loyalty.figures import ISSUED_KINDS
@@ -338,7 +338,13 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
                compare: bool = False) -> StoreKpis:
     """Every KPI of the period, and per bucket; `compare` adds those of the period of the
     same length just before (`previous`)."""
-    metrics = store_metrics(session, shop, period, compare=compare, retention=True)
+    # The period before's KPIs hold the Dashboard's comparison figures: not counted twice.
+    previous = store_kpis(session, shop, period.previous()) if compare else None
+    metrics = store_metrics(session, shop, period, retention=True)
+    if previous is not None:
+        before = previous.metrics.totals
+        metrics.previous = Comparison(previous.metrics.period, before.revenue, before.orders,
+                                      before.new_customers)
     postgres = session.get_bind().dialect.name == "postgresql"
     buckets = Buckets(session, period)
     firsts = _first_orders(session, shop.id, period, buckets)
@@ -389,7 +395,6 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
     totals["checkout_abandonment_rate"] = share(t.checkouts_abandoned + t.checkouts_recovered,
                                                 t.checkouts_started)
     totals.update(_lifetime_values(session, shop.id))
-    previous = store_kpis(session, shop, period.previous()) if compare else None
     return StoreKpis(metrics, _derived(totals), series, previous)
 
 

@@ -41,14 +41,18 @@ class Customer(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "platform_customer_id"),
         Index("ix_customers_shop_email", "shop_id", "email_normalized"),
-        Index("ix_customers_shop_last_order", "shop_id", "last_order_at"),
+        # INCLUDE: the KPIs' retention reads them by index-only scans (migration 0025).
+        Index("ix_customers_shop_last_order", "shop_id", "last_order_at",
+              postgresql_include=["id", "first_order_at"]),
         # The customer list sorted by total spent, any page (migration 0014: its cost to
         # ingest is stated there). Partial: the list never shows deleted profiles.
         Index("ix_customers_shop_total_spent", "shop_id", "total_spent", "id",
               postgresql_where=text("deleted_at IS NULL"),
               sqlite_where=text("deleted_at IS NULL")),
-        # New customers of a date range (the dashboard, /api/metrics): migration 0015.
+        # New customers of a date range (the dashboard, /api/metrics): migration 0015;
+        # INCLUDE, for index-only scans of them: 0025.
         Index("ix_customers_shop_first_order", "shop_id", "first_order_at",
+              postgresql_include=["id", "last_order_at", "orders_count"],
               postgresql_where=text("first_order_at IS NOT NULL"),
               sqlite_where=text("first_order_at IS NOT NULL")),
     )
