@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
-from app.analytics.buyers import bucket_buyers, fits, retention_bounds
+from app.analytics.buyers import bucket_buyers, bucket_sums, fits, retention_bounds
 from app.analytics.periods import Period
 from app.profiles.figures import counted_order
 from app.profiles.models import CART_ABANDONED, CART_CONVERTED, CART_OPEN, Cart, Customer, Order
@@ -185,6 +185,15 @@ class Buckets:
         return getattr(func, self.name)(column)
 
 
+def aggregate_settings(session: Session) -> None:
+    """PostgreSQL, for the rest of the transaction: no JIT compilation (its cost estimate of
+    these aggregates starts it, and it took 1-3 s to save nothing), and memory enough to
+    group a year's customers without spilling to disk."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+
 # -- the statements -----------------------------------------------------------------------
 
 
@@ -197,32 +206,37 @@ def _orders(session: Session, shop_id: int, period: Period, buckets: Buckets, *,
     of the series (customers of the bucket before, those of them who ordered in this one:
     see `app.analytics.kpis`), else None.
 
-    PostgreSQL: the sums in one pass of the counted orders' index, the customers from one
-    mask of buckets per customer (`app.analytics.buyers`), when the series is short enough
-    for a mask. Otherwise (SQLite, a long series by day): GROUPING SETS or a second
-    statement for the period's distinct customers."""
-    bucket = buckets.number(_O.placed_at)
+    PostgreSQL: the sums by one range of the counted orders' index per bucket, the customers
+    from one mask of buckets per customer (`app.analytics.buyers`), when the series is
+    short enough for a mask. Otherwise (SQLite, a long series by day): one GROUP BY, with
+    GROUPING SETS or a second statement for the period's distinct customers."""
     layout = retention_bounds(period) if retention else None
     masks = buckets.postgres and fits(layout.bounds if layout else buckets.bounds)
-    with_customer = _O.customer_id.is_not(None)
-    distinct = literal(0) if masks else func.count(_O.customer_id.distinct())
-    statement = (
-        select(bucket, func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded),
-               distinct, func.count(_O.customer_id),
-               func.sum(case((with_customer, _O.total_price - _O.total_refunded))))
-        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
-    if buckets.postgres and not masks:
-        statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
-    else:
-        statement = statement.group_by(bucket)
     by_bucket, customers = {}, 0
-    for n, orders, revenue, buyers, linked, their_revenue in session.execute(
-            statement).all():
-        if n is None:
-            customers = int(buyers)  # the whole period's row
+    if masks:
+        by_bucket = {n: (orders, revenue, 0, linked, their_revenue)
+                     for n, (orders, revenue, linked, their_revenue)
+                     in bucket_sums(session, shop_id, buckets.bounds, period.end).items()}
+    else:
+        bucket = buckets.number(_O.placed_at)
+        statement = (
+            select(bucket, func.count(),
+                   func.sum(_O.total_price) - func.sum(_O.total_refunded),
+                   func.count(_O.customer_id.distinct()), func.count(_O.customer_id),
+                   func.sum(case((_O.customer_id.is_not(None),
+                                  _O.total_price - _O.total_refunded))))
+            .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
+        if buckets.postgres:
+            statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
         else:
-            by_bucket[int(n)] = (int(orders), _money(revenue), int(buyers), int(linked),
-                                 _money(their_revenue))
+            statement = statement.group_by(bucket)
+        for n, orders, revenue, buyers, linked, their_revenue in session.execute(
+                statement).all():
+            if n is None:
+                customers = int(buyers)  # the whole period's row
+            else:
+                by_bucket[int(n)] = (int(orders), _money(revenue), int(buyers), int(linked),
+                                     _money(their_revenue))
     series_retention = None
     if masks:
         count = len(period.buckets())
@@ -322,12 +336,7 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
     `compare` adds revenue, orders and new customers of the period just before;
     `retention` asks for the series' retention counts from the same pass when it can
     (`StoreMetrics.series_retention`, else None)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # For the rest of this transaction: no JIT compilation (its cost estimate of these
-        # aggregates starts it, and it took 1-3 s to save nothing), and memory enough to
-        # count a year's distinct customers without spilling to disk.
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL work_mem = '32MB'"))
+    aggregate_settings(session)
     buckets = Buckets(session, period)
     orders, customers, series_retention = _orders(session, shop.id, period, buckets,
                                                   retention=retention)
