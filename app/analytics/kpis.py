@@ -381,7 +381,8 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
                            "returning_orders_revenue", "emails_sent", "emails_opened",
                            "emails_clicked", "email_unsubscribes", "flow_orders",
                            "flow_revenue", "points_issued", "points_redeemed")}
-    whole = _retention_and_gaps(session, shop.id, period, postgres)
+    whole = dict(metrics.whole_retention or _retention_and_gaps(session, shop.id, period,
+                                                                  postgres))
     gap_days = whole.pop("gap_days")
     # Every order with a customer in the period has one before it, except new customers'
     # first orders.

@@ -22,6 +22,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     DateTime,
@@ -39,7 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
-from app.analytics.buyers import bucket_buyers, bucket_sums, fits, retention_bounds
+from app.analytics.buyers import Whole, bucket_buyers, bucket_sums, fits, retention_bounds
 from app.analytics.periods import Period
 from app.profiles.figures import counted_order
 from app.profiles.models import CART_ABANDONED, CART_CONVERTED, CART_OPEN, Cart, Customer, Order
@@ -142,6 +143,8 @@ class StoreMetrics:
     # Per bucket of the series: (customers of the bucket before, those of them who ordered
     # in this one), when asked for and found in the same pass (`app.analytics.kpis`).
     series_retention: dict[int, tuple[int, int]] | None = None
+    # And the whole period's (`app.analytics.buyers.bucket_buyers`' `whole`).
+    whole_retention: dict[str, Any] | None = None
 
 
 def _share(part: int, whole: int) -> Decimal | None:
@@ -200,11 +203,12 @@ def aggregate_settings(session: Session) -> None:
 def _orders(session: Session, shop_id: int, period: Period, buckets: Buckets, *,
             retention: bool = False
             ) -> tuple[dict[int, tuple[int, Decimal, int, int, Decimal]], int,
-                       dict[int, tuple[int, int]] | None]:
+                       tuple[dict[int, tuple[int, int]] | None, dict[str, Any] | None]]:
     """Per bucket: (orders, revenue, distinct customers, orders with a customer, their
     revenue); the period's distinct customers; with `retention` on PostgreSQL, per bucket
     of the series (customers of the bucket before, those of them who ordered in this one:
-    see `app.analytics.kpis`), else None.
+    see `app.analytics.kpis`) and the whole period's retention and days between orders
+    (`app.analytics.buyers.bucket_buyers`), else (None, None).
 
     PostgreSQL: the sums by one range of the counted orders' index per bucket, the customers
     from one mask of buckets per customer (`app.analytics.buyers`), when the series is
@@ -237,25 +241,28 @@ def _orders(session: Session, shop_id: int, period: Period, buckets: Buckets, *,
             else:
                 by_bucket[int(n)] = (int(orders), _money(revenue), int(buyers), int(linked),
                                      _money(their_revenue))
-    series_retention = None
+    series_retention = whole_retention = None
     if masks:
         count = len(period.buckets())
         offset = layout.offset if layout else 0
         pairs = [(offset + n, offset + n - 1 if n > 1 else 1) for n in range(1, count + 1)]
         found = bucket_buyers(session, shop_id, layout.bounds if layout else buckets.bounds,
-                              period.end, pairs if layout else [], first=offset + 1)
+                              period.end, pairs if layout else [], first=offset + 1,
+                              whole=Whole(period.previous().start, period.start)
+                              if layout else None)
         customers = found.from_bucket
         by_bucket = {n: (v[0], v[1], found.customers.get(offset + n, 0), v[3], v[4])
                      for n, v in by_bucket.items()}
         if layout:
             series_retention = {n: (found.customers[before], found.both[(now, before)])
                                 for n, (now, before) in enumerate(pairs, start=1)}
+            whole_retention = found.whole
     elif not buckets.postgres:
         customers = session.execute(
             select(func.count(_O.customer_id.distinct()))
             .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O))
         ).scalar_one()
-    return by_bucket, customers, series_retention
+    return by_bucket, customers, (series_retention, whole_retention)
 
 
 def _new_customers(session: Session, shop_id: int, period: Period,
@@ -338,8 +345,8 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
     (`StoreMetrics.series_retention`, else None)."""
     aggregate_settings(session)
     buckets = Buckets(session, period)
-    orders, customers, series_retention = _orders(session, shop.id, period, buckets,
-                                                  retention=retention)
+    orders, customers, (series_retention, whole_retention) = _orders(
+        session, shop.id, period, buckets, retention=retention)
     new = _new_customers(session, shop.id, period, buckets)
     checkouts = _checkouts(session, shop.id, period, buckets)
     series = []
@@ -371,4 +378,5 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
             "checkouts_started", "checkouts_open", "checkouts_abandoned",
             "checkouts_completed", "checkouts_recovered")})
     previous = _comparison(session, shop.id, period.previous()) if compare else None
-    return StoreMetrics(period, shop.currency, totals, series, previous, series_retention)
+    return StoreMetrics(period, shop.currency, totals, series, previous, series_retention,
+                        whole_retention)
