@@ -15,7 +15,12 @@ Counting rules, the same for every figure here and in `app.analytics.metrics`:
 - days, weeks (Monday to Sunday) and months are the shop's, in its time zone.
 
 Everything is aggregated in the database: a fixed number of statements whatever the size of
-the store (`store_kpis` runs seven, plus `store_metrics`' four; twice with `compare`).
+the store (about a dozen; twice with `compare`). On PostgreSQL the customers per bucket,
+the series' retention and, for a long range, the whole period's retention and days between
+orders come from one ordered pass of the counted orders' index (`app.analytics.buyers`);
+SQLite, and a series of more than 62 buckets, take the statements of this module. A year of
+a store of 1,000,000 customers and 5,000,000 orders: about 4 s on a loaded 2-core machine
+(7 Dec 2026), from 19 s.
 """
 
 from __future__ import annotations
