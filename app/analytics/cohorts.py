@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from app.analytics.metrics import Buckets
+from app.analytics.metrics import Buckets, aggregate_settings
 from app.analytics.periods import MONTH, Period, next_bucket, store_today
 from app.money import format_money
 from app.profiles.figures import counted_order
@@ -102,6 +102,7 @@ def store_cohorts(session: Session, shop: Shop, period: Period, *,
     bounds = [period.bound(m) for m in months]
     end = period.bound(next_bucket(months[-1], MONTH))
     cohort_end = period.bound(next_bucket(cohort_months[-1], MONTH))
+    aggregate_settings(session)
     numbering = Buckets(session, period, bounds, name="sticky_cohort_month")
     c = Customer
     cohort_n = numbering.number(c.first_order_at)

@@ -15,7 +15,12 @@ Counting rules, the same for every figure here and in `app.analytics.metrics`:
 - days, weeks (Monday to Sunday) and months are the shop's, in its time zone.
 
 Everything is aggregated in the database: a fixed number of statements whatever the size of
-the store (`store_kpis` runs seven, plus `store_metrics`' four; twice with `compare`).
+the store (about a dozen; twice with `compare`). On PostgreSQL the customers per bucket,
+the series' retention and, for a long range, the whole period's retention and days between
+orders come from one ordered pass of the counted orders' index (`app.analytics.buyers`);
+SQLite, and a series of more than 62 buckets, take the statements of this module. A year of
+a store of 1,000,000 customers and 5,000,000 orders: about 4 s on a loaded 2-core machine
+(7 Dec 2026), from 19 s.
 """
 
 from __future__ import annotations
@@ -28,10 +33,11 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from app.analytics.buyers import retention_bounds
 from app.analytics.figures_json import base_metrics_json, kpis_json
 from app.analytics.metrics import DEFINITIONS as FIGURE_DEFINITIONS
-from app.analytics.metrics import Buckets, StoreMetrics, store_metrics
-from app.analytics.periods import Period, bucket_start, next_bucket
+from app.analytics.metrics import Buckets, Comparison, StoreMetrics, store_metrics
+from app.analytics.periods import Period
 from app.flows.models import SENT, FlowConversion, Message
 from app.loyalty.figures import ISSUED_KINDS
 from app.loyalty.models import REDEEM, LedgerEntry
@@ -169,65 +175,76 @@ def _first_orders(session: Session, shop_id: int, period: Period,
     return {int(n): (int(count), _money(revenue)) for n, count, revenue in rows}
 
 
+def _ordered_between(shop_id: int, customer, start: datetime, end: datetime):
+    """The customer has a counted order in [start, end): one index-only probe."""
+    return (select(_EARLIER.id)
+            .where(_EARLIER.shop_id == shop_id, _EARLIER.customer_id == customer.id,
+                   _in(_EARLIER.placed_at, start, end), counted_order(_EARLIER))
+            .exists())
+
+
+def _last_before(shop_id: int, customer, moment: datetime):
+    """The customer's last counted order before `moment`: one index-only probe."""
+    return (select(func.max(_EARLIER.placed_at))
+            .where(_EARLIER.shop_id == shop_id, _EARLIER.customer_id == customer.id,
+                   _EARLIER.placed_at < moment, counted_order(_EARLIER))
+            .scalar_subquery())
+
+
+def _active(shop_id: int, customer, start: datetime, end: datetime):
+    """1 when the customer has a counted order in [start, end), else 0. The profile's first
+    and last counted order (same counting rules, kept by the mirror) settle it for nearly
+    everyone; an order is looked up only for those whose orders straddle the range."""
+    c = customer
+    return case((or_(c.last_order_at < start, c.first_order_at >= end), 0),
+                (or_(c.first_order_at >= start, c.last_order_at < end), 1),
+                (_ordered_between(shop_id, c, start, end), 1), else_=0)
+
+
 def _retention_and_gaps(session: Session, shop_id: int, period: Period,
                         postgres: bool) -> dict[str, Any]:
-    """The period's retention (against the period of equal length before) and the days
-    between consecutive orders whose later one is in the period, in one pass over the
-    orders of both periods, grouped by customer.
+    """The period's retention (against the period of equal length before) and the sum of
+    the days between consecutive orders whose later one is in the period, from the profiles
+    who ordered since the period before began (their first and last counted order).
 
     The gaps of a customer telescope: their sum is (last order in the period) − (the order
-    before their first one in it), and there are as many as their orders in the period (one
-    fewer when their first order ever is in it). The order before is their last in the
-    previous period when they ordered in it, else one index lookup (customers back after a
-    pause longer than the period)."""
+    before their first one in it), or − (their first order) when their first order ever is
+    in the period. Their number is the period's orders with a customer less its new
+    customers (`store_kpis`). The order before the period is one index-only probe per
+    returning customer (`ix_orders_counted_customer`), the last one in the period is the
+    profile's last order unless the profile has ordered since."""
     before = period.previous()
-    in_now = _in(_O.placed_at, period.start, period.end)
-    per = (select(_O.customer_id.label("cid"),
-                  _sum_if(in_now).label("n"),
-                  func.min(case((in_now, _O.placed_at))).label("first_in"),
-                  func.max(case((in_now, _O.placed_at))).label("last_in"),
-                  func.max(case((~in_now, _O.placed_at))).label("last_before"))
-           .where(_O.shop_id == shop_id, _O.customer_id.is_not(None),
-                  _in(_O.placed_at, before.start, period.end), counted_order(_O))
-           .group_by(_O.customer_id).subquery("per"))
     c = Customer
-    earlier = (select(func.max(_EARLIER.placed_at))
-               .where(_EARLIER.customer_id == per.c.cid, _EARLIER.placed_at < before.start,
-                      counted_order(_EARLIER))
-               .scalar_subquery())
-    new_here = c.first_order_at >= period.start
-    gap = case((new_here, _days(per.c.last_in, per.c.first_in, postgres)),
-               else_=_days(per.c.last_in, func.coalesce(per.c.last_before, earlier), postgres))
-    ordered_now = per.c.n > 0
+    was = _active(shop_id, c, before.start, before.end)
+    now = _active(shop_id, c, period.start, period.end)
+    last_in = case((c.last_order_at < period.end, c.last_order_at),
+                   else_=_last_before(shop_id, c, period.end))
+    since = case((c.first_order_at >= period.start, c.first_order_at),
+                 else_=_last_before(shop_id, c, period.start))
+    per = (select(was.label("was"), now.label("now"), last_in.label("last_in"),
+                  since.label("since"))
+           .where(c.shop_id == shop_id, c.last_order_at >= before.start,
+                  c.first_order_at < period.end)
+           .subquery("per"))
     row = session.execute(
-        select(_sum_if(per.c.last_before.is_not(None)),
-               _sum_if(and_(per.c.last_before.is_not(None), ordered_now)),
-               func.sum(case((ordered_now, gap))),
-               _sum_if(ordered_now, case((new_here, per.c.n - 1), else_=per.c.n)))
-        .join(c, c.id == per.c.cid)).one()
-    previous_customers, retained, gap_days, gaps = (int(row[0]), int(row[1]), row[2],
-                                                    int(row[3]))
-    return {"previous_period_customers": previous_customers, "retained_customers": retained,
-            "gap_days": gap_days, "gaps": gaps}
+        select(func.coalesce(func.sum(per.c.was), 0),
+               func.coalesce(func.sum(per.c.was * per.c.now), 0),
+               func.sum(case((per.c.now == 1,
+                              _days(per.c.last_in, per.c.since, postgres)))))).one()
+    return {"previous_period_customers": int(row[0]), "retained_customers": int(row[1]),
+            "gap_days": row[2]}
 
 
 def _series_retention(session: Session, shop_id: int, period: Period,
                       postgres: bool) -> dict[int, tuple[int, int]]:
     """Per bucket of the series, numbered from 1: (customers of the calendar bucket before,
-    those of them who ordered in this bucket)."""
-    starts = period.buckets()
-    first_calendar = starts[0]
-    before = bucket_start(first_calendar - (next_bucket(first_calendar, period.interval)
-                                            - first_calendar), period.interval)
-    bounds = [period.bound(before), period.bound(first_calendar)]
-    gap = first_calendar < period.first_day  # the first bucket is cut: skip its early days
-    if gap:
-        bounds.append(period.start)
-    bounds += [period.bound(s) for s in starts[1:]]
+    those of them who ordered in this bucket). `store_metrics` finds them in its own pass
+    when the series is short enough (`app.analytics.buyers`); this is the other way."""
+    layout = retention_bounds(period)
+    bounds, gap, offset = layout.bounds, layout.gap, layout.offset
     numbering = Buckets(session, period, bounds, name="sticky_bucket_r")
     number = numbering.number(_O.placed_at)
     # Bucket 1 is the one before; with a gap, 2 is the gap (left out) and 3 the first.
-    offset = 2 if gap else 1
     series_number = case((number == 1, 0), else_=number - offset)
     where = [_O.shop_id == shop_id, _O.customer_id.is_not(None),
              _in(_O.placed_at, bounds[0], period.end), counted_order(_O)]
@@ -245,7 +262,8 @@ def _series_retention(session: Session, shop_id: int, period: Period,
         .group_by(marked.c.b)).all()
     active = {int(b): int(n) for b, n, _ in rows}
     back = {int(b): int(k or 0) for b, _, k in rows}
-    return {b: (active.get(b - 1, 0), back.get(b, 0)) for b in range(1, len(starts) + 1)}
+    return {b: (active.get(b - 1, 0), back.get(b, 0))
+            for b in range(1, len(period.buckets()) + 1)}
 
 
 def _emails(session: Session, shop_id: int, period: Period,
@@ -325,14 +343,22 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
                compare: bool = False) -> StoreKpis:
     """Every KPI of the period, and per bucket; `compare` adds those of the period of the
     same length just before (`previous`)."""
-    metrics = store_metrics(session, shop, period, compare=compare)
+    # The period before's KPIs hold the Dashboard's comparison figures: not counted twice.
+    previous = store_kpis(session, shop, period.previous()) if compare else None
+    metrics = store_metrics(session, shop, period, retention=True)
+    if previous is not None:
+        before = previous.metrics.totals
+        metrics.previous = Comparison(previous.metrics.period, before.revenue, before.orders,
+                                      before.new_customers)
     postgres = session.get_bind().dialect.name == "postgresql"
     buckets = Buckets(session, period)
     firsts = _first_orders(session, shop.id, period, buckets)
     emails = _emails(session, shop.id, period, buckets)
     flows = _flow_orders(session, shop.id, period, buckets)
     points = _points(session, shop.id, period, buckets)
-    retention = _series_retention(session, shop.id, period, postgres)
+    retention = metrics.series_retention
+    if retention is None:
+        retention = _series_retention(session, shop.id, period, postgres)
     series = []
     for n, bucket in enumerate(metrics.series, start=1):
         f = bucket.figures
@@ -360,9 +386,12 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
                            "returning_orders_revenue", "emails_sent", "emails_opened",
                            "emails_clicked", "email_unsubscribes", "flow_orders",
                            "flow_revenue", "points_issued", "points_redeemed")}
-    whole = _retention_and_gaps(session, shop.id, period, postgres)
+    whole = dict(metrics.whole_retention or _retention_and_gaps(session, shop.id, period,
+                                                                  postgres))
     gap_days = whole.pop("gap_days")
-    gaps = whole.pop("gaps")
+    # Every order with a customer in the period has one before it, except new customers'
+    # first orders.
+    gaps = t.customer_orders - t.new_customers
     totals.update(whole)
     totals["purchase_frequency"] = _ratio(totals["first_orders"] + totals["returning_orders"],
                                           t.customers)
@@ -372,7 +401,6 @@ def store_kpis(session: Session, shop: Shop, period: Period, *,
     totals["checkout_abandonment_rate"] = share(t.checkouts_abandoned + t.checkouts_recovered,
                                                 t.checkouts_started)
     totals.update(_lifetime_values(session, shop.id))
-    previous = store_kpis(session, shop, period.previous()) if compare else None
     return StoreKpis(metrics, _derived(totals), series, previous)
 
 

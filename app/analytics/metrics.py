@@ -22,6 +22,7 @@ import bisect
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     DateTime,
@@ -39,6 +40,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import ColumnElement
 
+from app.analytics.buyers import Whole, bucket_buyers, bucket_sums, fits, retention_bounds
 from app.analytics.periods import Period
 from app.profiles.figures import counted_order
 from app.profiles.models import CART_ABANDONED, CART_CONVERTED, CART_OPEN, Cart, Customer, Order
@@ -138,6 +140,11 @@ class StoreMetrics:
     totals: Figures
     series: list[Bucket] = field(default_factory=list)
     previous: Comparison | None = None
+    # Per bucket of the series: (customers of the bucket before, those of them who ordered
+    # in this one), when asked for and found in the same pass (`app.analytics.kpis`).
+    series_retention: dict[int, tuple[int, int]] | None = None
+    # And the whole period's (`app.analytics.buyers.bucket_buyers`' `whole`).
+    whole_retention: dict[str, Any] | None = None
 
 
 def _share(part: int, whole: int) -> Decimal | None:
@@ -181,40 +188,96 @@ class Buckets:
         return getattr(func, self.name)(column)
 
 
+def aggregate_settings(session: Session) -> None:
+    """PostgreSQL, for the rest of the transaction: no JIT compilation (its cost estimate of
+    these aggregates starts it, and it took 1-3 s to save nothing), and memory enough to
+    group a year's customers without spilling to disk."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
+        session.execute(text("SET LOCAL work_mem = '32MB'"))
+
+
 # -- the statements -----------------------------------------------------------------------
 
 
-def _orders(session: Session, shop_id: int, period: Period,
-            buckets: Buckets) -> tuple[dict[int, tuple[int, Decimal, int, int, Decimal]], int]:
+def _orders(session: Session, shop_id: int, period: Period, buckets: Buckets, *,
+            retention: bool = False
+            ) -> tuple[dict[int, tuple[int, Decimal, int, int, Decimal]], int,
+                       tuple[dict[int, tuple[int, int]] | None, dict[str, Any] | None]]:
     """Per bucket: (orders, revenue, distinct customers, orders with a customer, their
-    revenue); and the period's distinct
-    customers. One pass on PostgreSQL (GROUPING SETS: the buckets, and the whole period),
-    from the (shop_id, placed_at) index or a sequential scan when the period holds most of
-    the store's orders; SQLite counts the period's customers in a second statement."""
-    bucket = buckets.number(_O.placed_at)
-    statement = (
-        select(bucket, func.count(), func.sum(_O.total_price) - func.sum(_O.total_refunded),
-               func.count(_O.customer_id.distinct()), func.count(_O.customer_id),
-               func.sum(case((_O.customer_id.is_not(None), _O.total_price - _O.total_refunded))))
-        .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
-    if buckets.postgres:
-        statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
-    else:
-        statement = statement.group_by(bucket)
+    revenue); the period's distinct customers; with `retention` on PostgreSQL, per bucket
+    of the series (customers of the bucket before, those of them who ordered in this one:
+    see `app.analytics.kpis`) and the whole period's retention and days between orders
+    (`app.analytics.buyers.bucket_buyers`), else (None, None).
+
+    PostgreSQL: the sums by one range of the counted orders' index per bucket, the customers
+    from one mask of buckets per customer (`app.analytics.buyers`), when the series is
+    short enough for a mask. Otherwise (SQLite, a long series by day): one GROUP BY, with
+    GROUPING SETS or a second statement for the period's distinct customers."""
+    layout = retention_bounds(period) if retention else None
+    masks = buckets.postgres and fits(layout.bounds if layout else buckets.bounds)
     by_bucket, customers = {}, 0
-    for n, orders, revenue, distinct, with_customer, their_revenue in session.execute(
-            statement).all():
-        if n is None:
-            customers = int(distinct)  # the whole period's row
+    if masks:
+        by_bucket = {n: (orders, revenue, 0, linked, their_revenue)
+                     for n, (orders, revenue, linked, their_revenue)
+                     in bucket_sums(session, shop_id, buckets.bounds, period.end).items()}
+    else:
+        bucket = buckets.number(_O.placed_at)
+        statement = (
+            select(bucket, func.count(),
+                   func.sum(_O.total_price) - func.sum(_O.total_refunded),
+                   func.count(_O.customer_id.distinct()), func.count(_O.customer_id),
+                   func.sum(case((_O.customer_id.is_not(None),
+                                  _O.total_price - _O.total_refunded))))
+            .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O)))
+        if buckets.postgres:
+            statement = statement.group_by(func.grouping_sets(tuple_(bucket), tuple_()))
         else:
-            by_bucket[int(n)] = (int(orders), _money(revenue), int(distinct),
-                                 int(with_customer), _money(their_revenue))
-    if not buckets.postgres:
+            statement = statement.group_by(bucket)
+        for n, orders, revenue, buyers, linked, their_revenue in session.execute(
+                statement).all():
+            if n is None:
+                customers = int(buyers)  # the whole period's row
+            else:
+                by_bucket[int(n)] = (int(orders), _money(revenue), int(buyers), int(linked),
+                                     _money(their_revenue))
+    series_retention = whole_retention = None
+    if masks:
+        count = len(period.buckets())
+        offset = layout.offset if layout else 0
+        pairs = [(offset + n, offset + n - 1 if n > 1 else 1) for n in range(1, count + 1)]
+        found = bucket_buyers(session, shop_id, layout.bounds if layout else buckets.bounds,
+                              period.end, pairs if layout else [], first=offset + 1,
+                              whole=Whole(period.previous().start, period.start)
+                              if layout and _long(session, shop_id, period) else None)
+        customers = found.from_bucket
+        by_bucket = {n: (v[0], v[1], found.customers.get(offset + n, 0), v[3], v[4])
+                     for n, v in by_bucket.items()}
+        if layout:
+            series_retention = {n: (found.customers[before], found.both[(now, before)])
+                                for n, (now, before) in enumerate(pairs, start=1)}
+            whole_retention = found.whole
+    elif not buckets.postgres:
         customers = session.execute(
             select(func.count(_O.customer_id.distinct()))
             .where(_O.shop_id == shop_id, _in(_O.placed_at, period), counted_order(_O))
         ).scalar_one()
-    return by_bucket, customers
+    return by_bucket, customers, (series_retention, whole_retention)
+
+
+def _long(session: Session, shop_id: int, period: Period) -> bool:
+    """Whether the period and the one before cover a seventh or more of the store's order
+    history: then reading every customer's history once (`bucket_buyers`' `whole`) is
+    cheaper than `app.analytics.kpis`' statement over the profiles, which looks up an
+    order for each customer of the period who had ordered before it. (On 5,000,000 orders
+    over three years: 2.1 s against 2.4 s for a year, 1.9 s against 1.4 s for 30 days.)"""
+    first = session.execute(
+        select(func.min(_O.placed_at)).where(_O.shop_id == shop_id, counted_order(_O))
+    ).scalar_one()
+    if first is None or first >= period.start:
+        return True
+    history = (period.end - first).total_seconds()
+    return 7 * 2 * period.days * 86400 >= history
 
 
 def _new_customers(session: Session, shop_id: int, period: Period,
@@ -290,17 +353,15 @@ def _comparison(session: Session, shop_id: int, period: Period) -> Comparison:
 
 
 def store_metrics(session: Session, shop: Shop, period: Period, *,
-                  compare: bool = False) -> StoreMetrics:
+                  compare: bool = False, retention: bool = False) -> StoreMetrics:
     """The store's figures over `period`, with their series by `period.interval`;
-    `compare` adds revenue, orders and new customers of the period just before."""
-    if session.get_bind().dialect.name == "postgresql":
-        # For the rest of this transaction: no JIT compilation (its cost estimate of these
-        # aggregates starts it, and it took 1-3 s to save nothing), and memory enough to
-        # count a year's distinct customers without spilling to disk.
-        session.execute(text("SET LOCAL jit = off"))
-        session.execute(text("SET LOCAL work_mem = '32MB'"))
+    `compare` adds revenue, orders and new customers of the period just before;
+    `retention` asks for the series' retention counts from the same pass when it can
+    (`StoreMetrics.series_retention`, else None)."""
+    aggregate_settings(session)
     buckets = Buckets(session, period)
-    orders, customers = _orders(session, shop.id, period, buckets)
+    orders, customers, (series_retention, whole_retention) = _orders(
+        session, shop.id, period, buckets, retention=retention)
     new = _new_customers(session, shop.id, period, buckets)
     checkouts = _checkouts(session, shop.id, period, buckets)
     series = []
@@ -332,4 +393,5 @@ def store_metrics(session: Session, shop: Shop, period: Period, *,
             "checkouts_started", "checkouts_open", "checkouts_abandoned",
             "checkouts_completed", "checkouts_recovered")})
     previous = _comparison(session, shop.id, period.previous()) if compare else None
-    return StoreMetrics(period, shop.currency, totals, series, previous)
+    return StoreMetrics(period, shop.currency, totals, series, previous, series_retention,
+                        whole_retention)

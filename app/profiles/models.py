@@ -42,14 +42,18 @@ class Customer(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "platform_customer_id"),
         Index("ix_customers_shop_email", "shop_id", "email_normalized"),
-        Index("ix_customers_shop_last_order", "shop_id", "last_order_at"),
+        # INCLUDE: the KPIs' retention reads them by index-only scans (migration 0025).
+        Index("ix_customers_shop_last_order", "shop_id", "last_order_at",
+              postgresql_include=["id", "first_order_at"]),
         # The customer list sorted by total spent, any page (migration 0014: its cost to
         # ingest is stated there). Partial: the list never shows deleted profiles.
         Index("ix_customers_shop_total_spent", "shop_id", "total_spent", "id",
               postgresql_where=text("deleted_at IS NULL"),
               sqlite_where=text("deleted_at IS NULL")),
-        # New customers of a date range (the dashboard, /api/metrics): migration 0015.
+        # New customers of a date range (the dashboard, /api/metrics): migration 0015;
+        # INCLUDE, for index-only scans of them: 0025.
         Index("ix_customers_shop_first_order", "shop_id", "first_order_at",
+              postgresql_include=["id", "last_order_at", "orders_count"],
               postgresql_where=text("first_order_at IS NOT NULL"),
               sqlite_where=text("first_order_at IS NOT NULL")),
     )
@@ -105,12 +109,26 @@ class Customer(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+# `app.profiles.figures.counted_order` as SQL text: the predicate of the partial indexes
+# (PostgreSQL uses them for the statements that say the same).
+COUNTED_ORDER = text("cancelled_at IS NULL AND (financial_status IS NULL OR "
+                     "financial_status <> 'voided') AND test IS false")
+
+
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("shop_id", "platform_order_id"),
         Index("ix_orders_customer", "customer_id", "placed_at"),
         Index("ix_orders_shop_placed", "shop_id", "placed_at"),
+        # The store's KPIs (app.analytics): a range's counted orders, and a customer's
+        # previous or first counted order, by index-only scans (migration 0025).
+        Index("ix_orders_counted_placed", "shop_id", "placed_at",
+              postgresql_where=COUNTED_ORDER, sqlite_where=COUNTED_ORDER,
+              postgresql_include=["customer_id", "total_price", "total_refunded"]),
+        Index("ix_orders_counted_customer", "shop_id", "customer_id", "placed_at",
+              postgresql_where=COUNTED_ORDER, sqlite_where=COUNTED_ORDER,
+              postgresql_include=["total_price", "total_refunded"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
