@@ -2,7 +2,7 @@
 profiles' first and last order
 
 Revision ID: 0025
-Revises: 0020
+Revises: 0024
 
 `GET /api/metrics`, the Dashboard and Analytics read a range's counted orders (not cancelled,
 voided or test: `app.profiles.figures.counted_order`) by time, and look up a customer's
@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0020"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
