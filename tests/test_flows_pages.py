@@ -283,6 +283,42 @@ def test_saving_an_unchanged_editor_makes_no_version_and_keeps_what_it_does_not_
         assert saved.definition == before
 
 
+def test_the_editor_switches_a_lapsed_trigger_to_churn_risk_and_back(panel, session, shop):
+    flow = a_flow(session, shop, name="Win-back", trigger={
+        "type": "lapsed", "factor": 2, "min_days": 45, "max_days": 365})
+    session.commit()
+    form = editor_form(panel, flow.id)
+    assert form["lapsed_basis"] == "interval" and form["churn_above"] == "0.5"
+
+    # when the merchant picks churn risk above 0.7
+    response = post(panel, f"/admin/flows/{flow.id}",
+                    {**form, "lapsed_basis": "churn_risk", "churn_above": "0.7"})
+    assert response.status_code == 302, text_of(response)[:2000]
+    session.expire_all()
+    trigger = session.get(Flow, flow.id).definition["trigger"]
+    assert trigger == {"type": "lapsed", "factor": 2, "min_days": 45, "max_days": 365,
+                       "basis": "churn_risk", "above": 0.7}
+
+    # a threshold outside 0..1 is refused beside its field, and nothing is saved
+    form = editor_form(panel, flow.id)
+    assert form["lapsed_basis"] == "churn_risk" and form["churn_above"] == "0.7"
+    response = post(panel, f"/admin/flows/{flow.id}", {**form, "churn_above": "1.5"})
+    assert response.status_code == 400
+    assert "The flow was not saved" in text_of(response)
+    page = response.get_data(as_text=True)
+    field = page[page.index('name="churn_above"'):]
+    assert "a churn risk between 0 and 1" in field[:1500].lower()
+    session.expire_all()
+    assert session.get(Flow, flow.id).version == 2
+
+    # and back to the interval rule: the threshold goes with it
+    response = post(panel, f"/admin/flows/{flow.id}", {**form, "lapsed_basis": "interval"})
+    assert response.status_code == 302
+    session.expire_all()
+    trigger = session.get(Flow, flow.id).definition["trigger"]
+    assert trigger["basis"] == "interval" and "above" not in trigger
+
+
 @pytest.mark.parametrize("changes", [
     {"op": "add:bogus::"}, {"op": "up:nowhere"}, {"op": "remove_filter:flow_filters:99"},
     {"op": "add:s9:maybe", "new_type:s9:maybe": "tag"}, {"op": "add_filter:elsewhere"},

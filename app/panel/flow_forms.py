@@ -67,6 +67,12 @@ class FlowForm(PanelForm):
     min_days = StringField("At least (days since the last order)",
                            widget=NumberInput(min=1, max=3650))
     max_days = StringField("At most (days)", widget=NumberInput(min=1, max=3650))
+    lapsed_basis = Select("Who counts as lapsed", choices=[
+        ("interval", "Past their usual interval between orders"),
+        ("churn_risk", "Predicted churn risk above a threshold (repeat buyers, once the "
+                       "store's predictions are fitted; the interval rule otherwise)")])
+    churn_above = StringField("Churn risk above (between 0 and 1)",
+                              render_kw={"inputmode": "decimal"})
     trigger_filters = FieldList(FormField(ConditionForm), max_entries=MAX_FILTERS)
     flow_filters = FieldList(FormField(ConditionForm), max_entries=MAX_FILTERS)
     steps = FieldList(FormField(StepForm), max_entries=MAX_STEPS)
@@ -94,6 +100,8 @@ class FlowForm(PanelForm):
         self.factor.data = str(trigger.get("factor", 2))
         self.min_days.data = str(trigger.get("min_days", 30))
         self.max_days.data = str(trigger.get("max_days", 730))
+        self.lapsed_basis.data = trigger.get("basis", "interval")
+        self.churn_above.data = str(trigger.get("above", "0.5"))
         for name in ("trigger_filters", "flow_filters"):
             rows: FieldList = getattr(self, name)
             while rows.entries:
@@ -149,6 +157,13 @@ class FlowForm(PanelForm):
             factor = (self.factor.data or "").strip()
             trigger.update(factor=_number(factor), min_days=_whole_or_typed(self.min_days.data),
                            max_days=_whole_or_typed(self.max_days.data))
+            basis = self.lapsed_basis.data or "interval"
+            if basis != "interval" or "basis" in before:
+                trigger["basis"] = basis
+            if basis == "churn_risk":
+                trigger["above"] = _number((self.churn_above.data or "").strip())
+            else:
+                trigger.pop("above", None)
         for key, value in before.items():  # typed as saved: keep the saved form (2, not 2.0)
             if key != "event" and value_text(trigger.get(key)) == value_text(value):
                 trigger[key] = value
@@ -192,7 +207,8 @@ class FlowForm(PanelForm):
         parts = key.split(".")
         top = {"trigger.event": self.trigger_event, "trigger.days_before": self.days_before,
                "trigger.factor": self.factor, "trigger.min_days": self.min_days,
-               "trigger.max_days": self.max_days, "trigger": self.trigger_type,
+               "trigger.max_days": self.max_days, "trigger.basis": self.lapsed_basis,
+               "trigger.above": self.churn_above, "trigger": self.trigger_type,
                "trigger.property": self.trigger_type, "reentry_days": self.reentry_days}
         if key in top:
             return top[key]
