@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app.profiles.figures import refresh_all_customer_figures
-from app.profiles.store import ProfileStore
 from connectors.records import CustomerRecord, OrderRecord
+from tests.predictions.support import load
 
 CACHE = Path.home() / ".cache" / "sticky-test-data"
 WHEEL = "Lifetimes-0.11.3-py3-none-any.whl"
@@ -50,7 +49,6 @@ def cdnow_rows() -> list[tuple[str, date, Decimal]]:
 def load_cdnow(session, shop_id: int, rows) -> None:
     """Each line an order placed at noon UTC that day, each customer a profile; imported as
     the store's history (before the shop's install), so no event is published."""
-    installed = datetime(2000, 1, 1, tzinfo=UTC)
     people: dict[str, CustomerRecord] = {}
     records = []
     for number, (customer, day, amount) in enumerate(rows):
@@ -64,13 +62,4 @@ def load_cdnow(session, shop_id: int, rows) -> None:
         records.append(OrderRecord(platform_id=f"cdnow-{number}", placed_at=placed,
                                    updated_at=placed, currency="USD", total_price=amount,
                                    customer=who, email=who.email, financial_status="paid"))
-    for start in range(0, len(records), 2000):
-        batch = records[start:start + 2000]
-        store = ProfileStore(session, shop_id, defer_figures=True, history_before=installed)
-        store.prefetch(batch)
-        for record in batch:
-            store.apply(record)
-        store.finish()
-        session.commit()
-    refresh_all_customer_figures(session, shop_id)
-    session.commit()
+    load(session, shop_id, records, history=True)
